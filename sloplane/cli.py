@@ -1,0 +1,88 @@
+"""The ``sloplane`` command line.
+
+Subcommands live next to the code they drive (``sloplane/<area>/cli.py``) and are
+imported only when invoked, so ``sloplane validate`` does not pay for pandas or
+FastAPI. Errors derived from :class:`~sloplane.errors.SloplaneError` are printed
+as one line per problem with exit status 1; never as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from sloplane import __version__
+from sloplane.errors import SloplaneError, SpecError
+
+# name -> "module:attribute" of a click command; imported lazily.
+SUBCOMMANDS: dict[str, str] = {
+    "validate": "sloplane.slo.cli:validate",
+    "generate": "sloplane.slo.cli:generate",
+    "list": "sloplane.slo.cli:list_slos",
+    "check": "sloplane.dashboards.cli:check",
+    "dashboards": "sloplane.dashboards.cli:dashboards",
+    "alertmanager": "sloplane.alerts.cli:alertmanager",
+    "exporter": "sloplane.exporters.cli:exporter",
+    "serve": "sloplane.api.cli:serve",
+    "report": "sloplane.api.cli:report",
+    "detect": "sloplane.detectors.cli:detect",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in SUBCOMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+
+def _available(name: str) -> bool:
+    module_name = SUBCOMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sloplane")
+def cli() -> None:
+    """SLOs as code: rules, dashboards, alert routing, exporters, API, detectors."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the CLI and turns our errors into exit codes."""
+    try:
+        cli.main(args=argv, prog_name="sloplane", standalone_mode=False)
+    except SpecError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    except SloplaneError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

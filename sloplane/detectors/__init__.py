@@ -1,0 +1,1 @@
+"""sloplane.detectors."""

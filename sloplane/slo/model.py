@@ -1,0 +1,304 @@
+"""The SLO model: the one representation every loader produces and every compiler reads.
+
+Models are immutable pydantic objects. Everything derived from the definition
+(error budget, budget minutes, burn-rate windows) is computed here and nowhere
+else, so rules, dashboards, the API and reports always agree on the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sloplane.slo.burn import BurnRateWindow, Severity, burn_rate_windows
+from sloplane.slo.durations import DurationError, format_duration, parse_duration
+
+NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+MIN_WINDOW = 3600
+MAX_WINDOW = 90 * 86400
+DEFAULT_WINDOW = 30 * 86400
+
+# Labels sloplane sets itself on every series and alert; SLO labels may not use them.
+RESERVED_LABELS = frozenset(
+    {"alertname", "severity", "slo_window"}
+    | {f"{p}_{s}" for p in ("sloplane", "sloth") for s in ("id", "service", "slo", "severity")}
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventsSLI(Frozen):
+    """Ratio of bad (or good) events to all events, from counters.
+
+    Each query is either a counter selector/expression without a range
+    (``http_requests_total{job="api",code=~"5.."}``), which sloplane turns into
+    ``sum by (<group_by>) (rate(<selector>[<window>]))``, or a template with the
+    Sloth placeholder ``{{.window}}`` used as written.
+    """
+
+    kind: Literal["events"] = "events"
+    errors: str | None = None
+    good: str | None = None
+    total: str
+
+    @model_validator(mode="after")
+    def _one_of_errors_or_good(self) -> EventsSLI:
+        if (self.errors is None) == (self.good is None):
+            raise ValueError("give exactly one of 'errors' or 'good' next to 'total'")
+        return self
+
+
+class LatencySLI(Frozen):
+    """Share of requests slower than a histogram bucket boundary.
+
+    ``metric`` is the histogram base name (``http_request_duration_seconds``);
+    ``threshold`` is the ``le`` value of an existing bucket, written exactly as the
+    exporter writes it (``"0.3"``). With ``native=True`` a native histogram is read
+    with ``histogram_fraction`` instead of ``_bucket``/``_count`` series.
+    """
+
+    kind: Literal["latency"] = "latency"
+    metric: str
+    threshold: str
+    selector: str = ""
+    native: bool = False
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return repr(float(value)) if isinstance(value, float) else str(value)
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _strip_braces(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("{") and value.endswith("}"):
+            value = value[1:-1].strip()
+        return value
+
+
+class RawSLI(Frozen):
+    """An error-ratio query with the ``{{.window}}`` placeholder, used as written.
+
+    Without event counts, windows longer than the short ones are the time-average
+    of the 5m ratio (as Sloth does): say so in reviews of such SLOs.
+    """
+
+    kind: Literal["raw"] = "raw"
+    error_ratio: str
+
+
+class AvailabilitySLI(Frozen):
+    """Time-based availability from a 0/1 gauge such as ``probe_success`` or ``up``."""
+
+    kind: Literal["availability"] = "availability"
+    gauge: str
+
+
+SLI = Annotated[EventsSLI | LatencySLI | RawSLI | AvailabilitySLI, Field(discriminator="kind")]
+
+
+class AlertWindow(Frozen):
+    """An explicit burn-rate condition, overriding the derived table for one tier."""
+
+    long: int
+    short: int
+    factor: float = Field(gt=0)
+
+    @field_validator("long", "short", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+
+class AlertTier(Frozen):
+    """One severity tier (page or ticket)."""
+
+    enabled: bool = True
+    name: str | None = None
+    windows: tuple[AlertWindow, ...] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class NoDataAlert(Frozen):
+    """Alert when the SLI's total series are absent (scrape broken, metric renamed)."""
+
+    enabled: bool = False
+    for_: int = Field(default=900, alias="for")
+    severity: Severity = "ticket"
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("for_", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+
+class Alerting(Frozen):
+    """Alerting options shared by both tiers."""
+
+    name: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    page: AlertTier = AlertTier()
+    ticket: AlertTier = AlertTier()
+    no_data: NoDataAlert = NoDataAlert()
+
+
+class Source(Frozen):
+    """Where a definition came from, for error messages."""
+
+    file: str = ""
+    line: int | None = None
+    format: str = "python"
+
+
+class SLO(Frozen):
+    """A service level objective.
+
+    ``objective`` accepts a percentage (``99.9``) or a ratio (``0.999``) and is
+    stored as a ratio. ``window`` accepts seconds or a duration (``"28d"``).
+    """
+
+    service: str
+    name: str
+    objective: float
+    sli: SLI
+    window: int = DEFAULT_WINDOW
+    description: str = ""
+    team: str | None = None
+    runbook_url: str | None = None
+    dashboard_url: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    group_by: tuple[str, ...] = ()
+    alerting: Alerting = Alerting()
+    source: Source = Field(default_factory=Source, exclude=True, repr=False)
+
+    @field_validator("service", "name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid name: use letters, digits, '-', '_' or '.', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective_as_ratio(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if 0 < value < 1:
+            return round(float(value), 12)
+        if 1 <= value < 100:
+            return round(float(value) / 100, 12)
+        raise ValueError(
+            f"objective {value!r} is out of range: give a percentage 0 < x < 100 "
+            "(99.9) or a ratio 0 < x < 1 (0.999)"
+        )
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window_seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value)
+            except DurationError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value % 60:
+                raise ValueError("window must be a whole number of minutes")
+            if not MIN_WINDOW <= value <= MAX_WINDOW:
+                raise ValueError(f"window {format_duration(value)} is outside 1h..90d")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            _check_label_name(key)
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _valid_group_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            _check_label_name(key)
+        if len(set(value)) != len(value):
+            raise ValueError("group_by lists a label twice")
+        return value
+
+    # -- derived numbers: computed here and only here -------------------------------
+
+    @property
+    def id(self) -> str:
+        """Stable identifier, as Sloth builds it: ``<service>-<name>``."""
+        return f"{self.service}-{self.name}"
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed error ratio over the window (``1 - objective``), rounded to hide float noise."""
+        return round(1 - self.objective, 12)
+
+    @property
+    def budget_minutes(self) -> float:
+        """The error budget expressed as minutes of total outage over the window."""
+        return self.error_budget * self.window / 60
+
+    @property
+    def window_text(self) -> str:
+        return format_duration(self.window)
+
+    @property
+    def objective_percent(self) -> float:
+        return round(self.objective * 100, 10)
+
+    def burn_windows(self, severity: Severity) -> tuple[BurnRateWindow, ...]:
+        """The alert conditions for one tier: explicit windows if given, else the derived table."""
+        tier = self.alerting.page if severity == "page" else self.alerting.ticket
+        if not tier.enabled:
+            return ()
+        if tier.windows is not None:
+            return tuple(
+                BurnRateWindow(
+                    severity,
+                    w.long,
+                    w.short,
+                    round(w.factor * w.long / self.window, 6),
+                    w.factor,
+                )
+                for w in tier.windows
+            )
+        return tuple(w for w in burn_rate_windows(self.window) if w.severity == severity)
+
+    def all_burn_windows(self) -> tuple[BurnRateWindow, ...]:
+        return self.burn_windows("page") + self.burn_windows("ticket")
+
+    def alert_name(self, severity: Severity) -> str:
+        tier = self.alerting.page if severity == "page" else self.alerting.ticket
+        if tier.name:
+            return tier.name
+        if self.alerting.name:
+            return self.alerting.name
+        return f"{_camel(self.service)}{_camel(self.name)}ErrorBudgetBurn"
+
+
+def _camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_.]", text) if part)
+
+
+def _check_label_name(name: str) -> None:
+    if not LABEL_NAME_RE.match(name) or name.startswith("__"):
+        raise ValueError(f"{name!r} is not a valid Prometheus label name")
+    if name in RESERVED_LABELS:
+        raise ValueError(f"label {name!r} is reserved by sloplane")
