@@ -1,0 +1,76 @@
+"""``sloplane exporter``: serve /metrics and /probe for the targets in exporters.yaml."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+from prometheus_client.exposition import generate_latest
+
+from sloplane.errors import SloplaneError
+from sloplane.exporters.config import load_config
+from sloplane.exporters.exporter import Exporter
+from sloplane.exporters.server import ExporterServer, parse_listen
+
+
+@click.command("exporter")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="exporters.yaml: modules (credentials) and targets.",
+)
+@click.option("--listen", default=None, help="HOST:PORT to serve on (overrides the config).")
+@click.option("--once", is_flag=True, help="Print one /metrics exposition to stdout and exit.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) -> None:
+    """Serve Prometheus metrics for PostgreSQL, Redis, RabbitMQ and HTTP endpoints."""
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if log_level != "debug":
+        # pika warns on every passive declare of a missing queue; the metrics say it already.
+        logging.getLogger("pika").setLevel(logging.ERROR)
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    config = load_config(config_path)
+    app = Exporter(config)
+    if once:
+        try:
+            sys.stdout.write(generate_latest(app.metrics()).decode())
+        finally:
+            app.close()
+        return
+    try:
+        address = parse_listen(listen or config.listen)
+    except ValueError as exc:
+        raise SloplaneError(str(exc)) from exc
+    try:
+        server = ExporterServer(address, app)
+    except OSError as exc:
+        app.close()
+        raise SloplaneError(f"cannot listen on {address[0]}:{address[1]}: {exc}") from exc
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"sloplane exporter listening on {server.url}", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        app.close()

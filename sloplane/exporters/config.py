@@ -1,0 +1,232 @@
+"""The ``exporters.yaml`` configuration: modules (how to talk to a kind of server,
+credentials included) and targets (which server, with which module).
+
+Credentials live only here, inline or in files read at connect time so a rotated
+secret is picked up on the next reconnect. A ``/probe`` URL names a module and an
+address, never a user or password: :func:`parse_address` rejects userinfo.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from sloplane.errors import Problem, SpecError
+
+Kind = Literal["postgres", "redis", "rabbitmq", "http"]
+DEFAULT_LISTEN = "127.0.0.1:9465"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Credentials(_Strict):
+    """A password given inline or, better, as a file whose content is read on connect."""
+
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> _Credentials:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+    def secret(self) -> str | None:
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return self.password.get_secret_value() if self.password is not None else None
+
+
+class PostgresModule(_Credentials):
+    kind: Literal["postgres"]
+    user: str = "postgres"
+    database: str = "postgres"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+
+class RedisModule(_Credentials):
+    kind: Literal["redis"]
+    username: str | None = None
+    tls: bool = False
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+
+class RabbitMQModule(_Credentials):
+    kind: Literal["rabbitmq"]
+    username: str = "guest"
+    vhost: str = "/"
+    management: Literal["auto", "on", "off"] = "auto"
+    management_port: int = Field(15672, gt=0, lt=65536)
+    management_tls: bool = False
+    queues: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+    def secret_or_default(self) -> str:
+        secret = self.secret()
+        return "guest" if secret is None and self.username == "guest" else (secret or "")
+
+
+class HttpModule(_Strict):
+    kind: Literal["http"]
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    valid_status_codes: list[int] = Field(default_factory=list)
+    follow_redirects: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+    fail_if_body_not_matches_regexp: list[str] = Field(default_factory=list)
+    fail_if_body_matches_regexp: list[str] = Field(default_factory=list)
+    fail_if_not_tls: bool = False
+    tls_verify: bool = True
+    ca_file: Path | None = None
+    basic_auth: BasicAuth | None = None
+    bearer_token_file: Path | None = None
+    max_body_bytes: int = Field(1 << 20, gt=0)
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _regexes_compile(self) -> HttpModule:
+        for pattern in [*self.fail_if_body_not_matches_regexp, *self.fail_if_body_matches_regexp]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
+        return self
+
+    def status_ok(self, status: int) -> bool:
+        if self.valid_status_codes:
+            return status in self.valid_status_codes
+        return 200 <= status < 300
+
+
+class BasicAuth(_Credentials):
+    username: str
+
+
+Module = Annotated[
+    PostgresModule | RedisModule | RabbitMQModule | HttpModule, Field(discriminator="kind")
+]
+
+
+class TargetConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    module: str
+    address: str
+
+
+class ExporterConfig(_Strict):
+    listen: str = DEFAULT_LISTEN
+    modules: dict[str, Module] = Field(default_factory=dict)
+    targets: list[TargetConfig] = Field(default_factory=list)
+    probe_cache_size: int = Field(64, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _targets_resolve(self) -> ExporterConfig:
+        seen: set[str] = set()
+        for target in self.targets:
+            if target.name in seen:
+                raise ValueError(f"target {target.name!r} is defined twice")
+            seen.add(target.name)
+            module = self.module(target.module)
+            if module is None:
+                raise ValueError(f"target {target.name!r}: no module {target.module!r}")
+            parse_address(module.kind, target.address)
+        return self
+
+    def module(
+        self, name: str
+    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+        """A configured module, or the built-in default named after a kind."""
+        if name in self.modules:
+            return self.modules[name]
+        return BUILTIN_MODULES.get(name)
+
+
+HttpModule.model_rebuild()
+ExporterConfig.model_rebuild()
+
+BUILTIN_MODULES: dict[str, PostgresModule | RedisModule | RabbitMQModule | HttpModule] = {
+    "postgres": PostgresModule(kind="postgres"),
+    "redis": RedisModule(kind="redis"),
+    "rabbitmq": RabbitMQModule(kind="rabbitmq"),
+    "http": HttpModule(kind="http"),
+}
+
+DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a target lives. ``path`` is the database for PostgreSQL, the URL for HTTP."""
+
+    host: str
+    port: int
+    path: str = ""
+    url: str = ""
+
+
+def parse_address(kind: str, address: str) -> Address:
+    """Parse a target address for ``kind``; raise ValueError on anything carrying credentials."""
+    address = address.strip()
+    if not address:
+        raise ValueError("empty target address")
+    if kind == "http":
+        parts = urlsplit(address)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"HTTP target must be an http:// or https:// URL, got {address!r}")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("credentials are not accepted in the target; use the module")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return Address(parts.hostname, port, parts.path or "/", address)
+    if "://" in address:
+        raise ValueError(f"{kind} target is host[:port], not a URL: {address!r}")
+    parts = urlsplit("//" + address)
+    if "@" in address or parts.query or parts.fragment:
+        raise ValueError("credentials and options are not accepted in the target; use the module")
+    try:
+        port = parts.port or DEFAULT_PORTS[kind]
+    except ValueError as exc:
+        raise ValueError(f"bad port in {address!r}") from exc
+    if not parts.hostname:
+        raise ValueError(f"no host in {address!r}")
+    path = parts.path.lstrip("/")
+    if path and kind != "postgres":
+        raise ValueError(f"{kind} target takes no path: {address!r}")
+    return Address(parts.hostname, port, path)
+
+
+def load_config(path: Path) -> ExporterConfig:
+    """Read and validate ``exporters.yaml``; problems come back as a SpecError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(file=str(path), message=f"cannot read: {exc.strerror}")]) from exc
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError([Problem(file=str(path), line=line, message=f"bad YAML: {exc}")]) from exc
+    if not isinstance(raw, dict):
+        raise SpecError([Problem(file=str(path), message="top level must be a mapping")])
+    try:
+        return ExporterConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                file=str(path),
+                field=".".join(str(p) for p in err["loc"]),
+                message=err["msg"],
+            )
+            for err in exc.errors()
+        ]
+        raise SpecError(problems) from exc

@@ -1,0 +1,231 @@
+"""HTTP(S) probe with per-phase timings, in the manner of blackbox_exporter's http prober.
+
+Each phase is timed on its own socket operation: ``dns`` (getaddrinfo),
+``connect`` (TCP), ``tls`` (handshake), ``processing`` (request sent until the
+response headers are in) and ``transfer`` (reading the body); phases add up over
+redirects. A probe opens a fresh connection every time, since connect and TLS
+times are what it measures.
+
+``http_probe_up`` says the endpoint answered with HTTP at all;
+``http_probe_success`` says it answered and every check passed (status code,
+body regexes, TLS when required). A refused or unresolvable endpoint gives
+``up 0`` and ``success 0`` with the phases measured so far.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import logging
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from cryptography import x509
+
+from sloplane import __version__
+from sloplane.exporters.config import Address, HttpModule
+from sloplane.exporters.families import Families
+from sloplane.exporters.target import Backend, ScrapeError
+
+log = logging.getLogger("sloplane.exporters")
+
+PHASES = ("dns", "connect", "tls", "processing", "transfer")
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass
+class _Probe:
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    status: int | None = None
+    redirects: int = 0
+    body: bytes = b""
+    tls: bool = False
+    tls_version: str | None = None
+    cert_expiry: float | None = None
+    location: str | None = None
+
+
+class HttpProbeBackend(Backend):
+    kind = "http"
+    partial_on_error = True
+
+    def __init__(self, module: HttpModule, address: Address) -> None:
+        self.module = module
+        self.address = address
+        self._last_failure: str | None = None
+
+    def collect(self, out: Families) -> None:
+        probe = _Probe()
+        deadline = time.monotonic() + self.module.timeout_seconds
+        try:
+            self._run(probe, deadline)
+        except (OSError, http.client.HTTPException) as exc:
+            _emit(out, probe, success=False, body_match=None)
+            raise self.classify(exc) from exc
+        body_ok = self._body_matches(probe.body)
+        failure = self._check(probe, body_ok)
+        _emit(
+            out,
+            probe,
+            success=failure is None,
+            body_match=None if body_ok is None else body_ok,
+        )
+        self._log_failure(failure)
+
+    def close(self) -> None:
+        """Nothing to release: every probe uses a fresh connection."""
+
+    def classify(self, exc: Exception) -> ScrapeError:
+        if isinstance(exc, TimeoutError | socket.timeout):
+            return ScrapeError("timeout", f"{self.address.url}: timed out")
+        if isinstance(exc, socket.gaierror):
+            return ScrapeError("connection", f"{self.address.url}: cannot resolve: {exc}")
+        if isinstance(exc, ssl.SSLError):
+            return ScrapeError("connection", f"{self.address.url}: TLS: {exc}")
+        if isinstance(exc, OSError | http.client.HTTPException):
+            return ScrapeError("connection", f"{self.address.url}: {type(exc).__name__}: {exc}")
+        return super().classify(exc)
+
+    def _run(self, probe: _Probe, deadline: float) -> None:
+        url = self.address.url
+        while True:
+            self._request(probe, url, deadline)
+            location = probe.location
+            if (
+                self.module.follow_redirects
+                and probe.status in _REDIRECTS
+                and location
+                and probe.redirects < self.module.max_redirects
+            ):
+                probe.redirects += 1
+                url = urljoin(url, location)
+                continue
+            return
+
+    def _request(self, probe: _Probe, url: str, deadline: float) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+
+        started = time.perf_counter()
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        probe.phases["dns"] += time.perf_counter() - started
+        family, socktype, proto, _, sockaddr = infos[0]
+
+        sock: socket.socket = socket.socket(family, socktype, proto)
+        try:
+            sock.settimeout(_remaining(deadline))
+            started = time.perf_counter()
+            sock.connect(sockaddr)
+            probe.phases["connect"] += time.perf_counter() - started
+            probe.tls = https
+            if https:
+                started = time.perf_counter()
+                sock = self._tls_context().wrap_socket(sock, server_hostname=host)
+                probe.phases["tls"] += time.perf_counter() - started
+                assert isinstance(sock, ssl.SSLSocket)
+                probe.tls_version = sock.version()
+                der = sock.getpeercert(binary_form=True)
+                if der:
+                    cert = x509.load_der_x509_certificate(der)
+                    probe.cert_expiry = cert.not_valid_after_utc.timestamp()
+
+            conn = http.client.HTTPConnection(host, port, timeout=_remaining(deadline))
+            conn.sock = sock
+            sock.settimeout(_remaining(deadline))
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
+            started = time.perf_counter()
+            conn.request(
+                self.module.method,
+                target,
+                body=self.module.body.encode() if self.module.body is not None else None,
+                headers=self._headers(),
+            )
+            response = conn.getresponse()
+            probe.phases["processing"] += time.perf_counter() - started
+            probe.status = response.status
+            probe.location = response.getheader("Location")
+            started = time.perf_counter()
+            sock.settimeout(_remaining(deadline))
+            probe.body = response.read(self.module.max_body_bytes)
+            probe.phases["transfer"] += time.perf_counter() - started
+            response.close()
+            conn.close()
+        finally:
+            sock.close()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"sloplane-exporter/{__version__}", "Connection": "close"}
+        headers.update(self.module.headers)
+        auth = self.module.basic_auth
+        if auth is not None:
+            token = base64.b64encode(f"{auth.username}:{auth.secret() or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        elif self.module.bearer_token_file is not None:
+            token = self.module.bearer_token_file.read_text(encoding="utf-8").strip()
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(
+            cafile=str(self.module.ca_file) if self.module.ca_file else None
+        )
+        if not self.module.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _body_matches(self, body: bytes) -> bool | None:
+        must = self.module.fail_if_body_not_matches_regexp
+        must_not = self.module.fail_if_body_matches_regexp
+        if not must and not must_not:
+            return None
+        text = body.decode("utf-8", errors="replace")
+        return all(re.search(p, text) for p in must) and not any(
+            re.search(p, text) for p in must_not
+        )
+
+    def _check(self, probe: _Probe, body_ok: bool | None) -> str | None:
+        if probe.status is None or not self.module.status_ok(probe.status):
+            return f"status {probe.status} not accepted"
+        if body_ok is False:
+            return "body regex check failed"
+        if self.module.fail_if_not_tls and not probe.tls:
+            return "not TLS"
+        return None
+
+    def _log_failure(self, failure: str | None) -> None:
+        if failure != self._last_failure:
+            if failure is not None:
+                log.warning("probe %s failed: %s", self.address.url, failure)
+            else:
+                log.info("probe %s succeeds", self.address.url)
+        self._last_failure = failure
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("probe deadline passed")
+    return left
+
+
+def _emit(out: Families, probe: _Probe, *, success: bool, body_match: bool | None) -> None:
+    out.add("http_probe_success", success)
+    out.add("http_probe_status_code", probe.status if probe.status is not None else 0)
+    for phase in PHASES:
+        out.add("http_probe_duration_seconds", probe.phases[phase], phase=phase)
+    out.add("http_probe_redirects", probe.redirects)
+    out.add("http_probe_body_size_bytes", len(probe.body))
+    out.add("http_probe_body_match", body_match)
+    out.add("http_probe_is_tls", probe.tls)
+    out.add("http_probe_tls_cert_expiry_timestamp_seconds", probe.cert_expiry)
+    if probe.tls_version:
+        out.add("http_probe_tls_version", 1, version=probe.tls_version)

@@ -1,0 +1,238 @@
+"""RabbitMQ collector: the management HTTP API when it answers, AMQP passive declares otherwise.
+
+With the management plugin (``rabbitmq_management``) every queue of every vhost
+the user can see is reported, with message counters and node memory/disk
+alarms. Without it (``management: off``, or ``auto`` when the API does not
+answer) the collector passively declares the module's configured ``queues``
+over one AMQP connection: only ``messages_ready``, ``consumers`` and
+``rabbitmq_queue_exists`` are then available, plus ``rabbitmq_connection_blocked``
+(the broker blocks publishers during a memory or disk alarm). Unacked counts,
+publish/deliver/ack counters, object totals and node metrics need the API.
+In ``auto`` mode a failed API attempt is not retried for five minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import httpx
+import pika
+import pika.exceptions
+
+from sloplane.exporters.config import Address, RabbitMQModule
+from sloplane.exporters.families import Families
+from sloplane.exporters.target import Backend, ScrapeError
+
+_RETRY_MANAGEMENT_AFTER = 300.0
+_QUEUE_COLUMNS = ",".join(
+    [
+        "name",
+        "vhost",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+        "message_stats.publish",
+        "message_stats.deliver_get",
+        "message_stats.ack",
+    ]
+)
+
+
+class _ManagementUnavailable(Exception):
+    """The management API is not there (refused, 404): fall back to AMQP in ``auto`` mode."""
+
+
+class RabbitMQBackend(Backend):
+    kind = "rabbitmq"
+
+    def __init__(self, module: RabbitMQModule, address: Address) -> None:
+        self.module = module
+        self.address = address
+        self._http: httpx.Client | None = None
+        self._amqp: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self._blocked = False
+        self._management_failed_at: float | None = None
+
+    # -- Backend ---------------------------------------------------------------------------
+
+    def collect(self, out: Families) -> None:
+        mode = self.module.management
+        if mode != "off" and self._management_worth_trying():
+            try:
+                self._collect_management(out)
+                self._management_failed_at = None
+                out.add("rabbitmq_scrape_source", 1, source="management")
+                return
+            except _ManagementUnavailable as exc:
+                if mode == "on":
+                    raise ScrapeError("connection", f"management API: {exc}") from exc
+                self._management_failed_at = time.monotonic()
+        self._collect_amqp(out)
+        out.add("rabbitmq_scrape_source", 1, source="amqp")
+
+    def close(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            http.close()
+        self._drop_amqp()
+
+    def classify(self, exc: Exception) -> ScrapeError:
+        message = str(exc).strip() or type(exc).__name__
+        if isinstance(
+            exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
+        ):
+            return ScrapeError("auth", f"AMQP login refused: {message}")
+        if isinstance(exc, pika.exceptions.ProbableAccessDeniedError):
+            return ScrapeError("auth", f"AMQP access denied: {message}")
+        if isinstance(exc, httpx.TimeoutException):
+            return ScrapeError("timeout", message)
+        if isinstance(exc, httpx.HTTPError | pika.exceptions.AMQPError | OSError):
+            return ScrapeError("connection", f"{type(exc).__name__}: {message}")
+        return super().classify(exc)
+
+    # -- management API ------------------------------------------------------------------------
+
+    def _management_worth_trying(self) -> bool:
+        failed = self._management_failed_at
+        return failed is None or time.monotonic() - failed > _RETRY_MANAGEMENT_AFTER
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            scheme = "https" if self.module.management_tls else "http"
+            host = self.address.host
+            if ":" in host:
+                host = f"[{host}]"
+            self._http = httpx.Client(
+                base_url=f"{scheme}://{host}:{self.module.management_port}",
+                auth=(self.module.username, self.module.secret_or_default()),
+                timeout=self.module.timeout_seconds,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+        return self._http
+
+    def _get(self, path: str) -> Any:
+        try:
+            response = self._client().get(path)
+        except httpx.ConnectError as exc:
+            raise _ManagementUnavailable(str(exc)) from exc
+        if response.status_code == 401:
+            raise ScrapeError("auth", "management API refused the credentials (401)")
+        if response.status_code == 404:
+            raise _ManagementUnavailable(f"{path}: 404")
+        if response.status_code != 200:
+            raise ScrapeError("query", f"management API {path}: HTTP {response.status_code}")
+        return response.json()
+
+    def _collect_management(self, out: Families) -> None:
+        overview = self._get("/api/overview")
+        nodes = self._get("/api/nodes")
+        queues = self._get(f"/api/queues?columns={_QUEUE_COLUMNS}")
+        stats = overview.get("message_stats") or {}
+        out.add("rabbitmq_messages_published", stats.get("publish", 0))
+        out.add("rabbitmq_messages_delivered", stats.get("deliver_get", 0))
+        out.add("rabbitmq_messages_acked", stats.get("ack", 0))
+        totals = overview.get("object_totals") or {}
+        for field, family in [
+            ("connections", "rabbitmq_connections"),
+            ("channels", "rabbitmq_channels"),
+            ("queues", "rabbitmq_queues"),
+            ("consumers", "rabbitmq_consumers"),
+        ]:
+            out.add(family, totals.get(field))
+        for node in sorted(nodes, key=lambda n: str(n.get("name"))):
+            name = str(node.get("name", ""))
+            out.add("rabbitmq_node_running", bool(node.get("running")), node=name)
+            out.add("rabbitmq_node_memory_used_bytes", node.get("mem_used"), node=name)
+            out.add("rabbitmq_node_memory_limit_bytes", node.get("mem_limit"), node=name)
+            out.add("rabbitmq_node_memory_alarm", node.get("mem_alarm"), node=name)
+            out.add("rabbitmq_node_disk_free_bytes", node.get("disk_free"), node=name)
+            out.add("rabbitmq_node_disk_free_limit_bytes", node.get("disk_free_limit"), node=name)
+            out.add("rabbitmq_node_disk_free_alarm", node.get("disk_free_alarm"), node=name)
+            out.add("rabbitmq_node_fd_used", node.get("fd_used"), node=name)
+        for queue in sorted(queues, key=lambda q: (str(q.get("vhost")), str(q.get("name")))):
+            labels = {"vhost": str(queue.get("vhost", "")), "queue": str(queue.get("name", ""))}
+            qstats = queue.get("message_stats") or {}
+            out.add("rabbitmq_queue_messages_ready", queue.get("messages_ready", 0), **labels)
+            out.add(
+                "rabbitmq_queue_messages_unacked", queue.get("messages_unacknowledged", 0), **labels
+            )
+            out.add("rabbitmq_queue_consumers", queue.get("consumers", 0), **labels)
+            out.add("rabbitmq_queue_messages_published", qstats.get("publish", 0), **labels)
+            out.add("rabbitmq_queue_messages_delivered", qstats.get("deliver_get", 0), **labels)
+            out.add("rabbitmq_queue_messages_acked", qstats.get("ack", 0), **labels)
+
+    # -- AMQP fallback ----------------------------------------------------------------------------
+
+    def _connection(self) -> pika.BlockingConnection:
+        conn = self._amqp
+        if conn is not None and conn.is_open:
+            try:
+                conn.process_data_events(time_limit=0)  # heartbeats, blocked notices, closes
+            except pika.exceptions.AMQPError:
+                self._drop_amqp()
+        if self._amqp is None or not self._amqp.is_open:
+            self._drop_amqp()
+            timeout = self.module.timeout_seconds
+            params = pika.ConnectionParameters(
+                host=self.address.host,
+                port=self.address.port,
+                virtual_host=self.module.vhost,
+                credentials=pika.PlainCredentials(
+                    self.module.username, self.module.secret_or_default()
+                ),
+                connection_attempts=1,
+                socket_timeout=timeout,
+                stack_timeout=timeout,
+                blocked_connection_timeout=None,
+                heartbeat=60,
+                client_properties={"connection_name": "sloplane-exporter"},
+            )
+            conn = pika.BlockingConnection(params)
+            conn.add_on_connection_blocked_callback(self._on_blocked)
+            conn.add_on_connection_unblocked_callback(self._on_unblocked)
+            self._amqp = conn
+            self._blocked = False
+        assert self._amqp is not None
+        return self._amqp
+
+    def _on_blocked(self, *_: Any) -> None:
+        self._blocked = True
+
+    def _on_unblocked(self, *_: Any) -> None:
+        self._blocked = False
+
+    def _channel_open(self) -> Any:
+        if self._channel is None or not self._channel.is_open:
+            self._channel = self._connection().channel()
+        return self._channel
+
+    def _collect_amqp(self, out: Families) -> None:
+        conn = self._connection()
+        vhost = self.module.vhost
+        for queue in self.module.queues:
+            labels = {"vhost": vhost, "queue": queue}
+            try:
+                declared = self._channel_open().queue_declare(queue=queue, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                if exc.reply_code != 404:
+                    raise
+                self._channel = None  # the broker closed it; open a fresh one for the next queue
+                out.add("rabbitmq_queue_exists", 0, **labels)
+                continue
+            except pika.exceptions.AMQPError:
+                self._drop_amqp()
+                raise
+            out.add("rabbitmq_queue_exists", 1, **labels)
+            out.add("rabbitmq_queue_messages_ready", declared.method.message_count, **labels)
+            out.add("rabbitmq_queue_consumers", declared.method.consumer_count, **labels)
+        out.add("rabbitmq_connection_blocked", self._blocked if conn.is_open else None)
+
+    def _drop_amqp(self) -> None:
+        conn, self._amqp, self._channel = self._amqp, None, None
+        if conn is not None and conn.is_open:
+            with contextlib.suppress(Exception):
+                conn.close()
+

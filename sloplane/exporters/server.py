@@ -1,0 +1,116 @@
+"""The HTTP front of the exporter: ``/metrics``, ``/probe``, ``/-/healthy`` and a landing page.
+
+A threading server, so a slow target never blocks other scrapes; the targets
+themselves make sure concurrent scrapes share one collection. Responses are
+negotiated like prometheus_client's own (OpenMetrics when asked, gzip when
+accepted).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client.exposition import choose_encoder
+
+from sloplane.exporters.exporter import Exporter, ProbeRequestError
+
+log = logging.getLogger("sloplane.exporters")
+
+_LANDING = b"""<html><head><title>sloplane exporter</title></head><body>
+<h1>sloplane exporter</h1>
+<p><a href="/metrics">/metrics</a>: configured targets and the exporter itself.</p>
+<p>/probe?module=NAME&amp;target=ADDRESS: one target, multi-target pattern.</p>
+</body></html>
+"""
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
+        self.exporter = exporter
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://{host}:{port}"
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="sloplane-exporter", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ExporterServer
+    timeout = 60  # a client that sends nothing is dropped, not kept forever
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        exporter = self.server.exporter
+        if url.path == "/metrics":
+            self._exposition(exporter.metrics())
+        elif url.path == "/probe":
+            params = parse_qs(url.query)
+            module = params.get("module", [""])[0]
+            target = params.get("target", [""])[0]
+            if not module or not target:
+                self._send(400, b"module and target parameters are required\n")
+                return
+            try:
+                registry = exporter.probe(module, target)
+            except ProbeRequestError as exc:
+                self._send(400, f"{exc}\n".encode())
+                return
+            self._exposition(registry)
+        elif url.path in ("/-/healthy", "/-/ready"):
+            self._send(200, b"OK\n")
+        elif url.path == "/":
+            self._send(200, _LANDING, "text/html; charset=utf-8")
+        else:
+            self._send(404, b"not found\n")
+
+    def _exposition(self, registry: Any) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
+        body = encoder(registry)
+        if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            self._send(200, gzip.compress(body, compresslevel=1), content_type, gzipped=True)
+        else:
+            self._send(200, body, content_type)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        *,
+        gzipped: bool = False,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
+    host = host.strip("[]") or "0.0.0.0"  # ':port' means all interfaces
+    return host, int(port)
