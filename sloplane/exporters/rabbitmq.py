@@ -235,4 +235,3 @@ class RabbitMQBackend(Backend):
         if conn is not None and conn.is_open:
             with contextlib.suppress(Exception):
                 conn.close()
-
