@@ -107,10 +107,11 @@ class PostgresBackend(Backend):
         try:
             results = self._query()
         except psycopg.OperationalError:
-            self._drop()
-            if not reused:
+            # _query drops a broken connection: if a reused one broke, the server went away
+            # between scrapes (a restart, an idle timeout), so one fresh connection gets a try.
+            if not reused or self._conn is not None:
                 raise
-            results = self._query()  # the server went away between scrapes: one fresh try
+            results = self._query()
         _emit(out, results)
 
     def close(self) -> None:
@@ -124,7 +125,7 @@ class PostgresBackend(Backend):
 
     def classify(self, exc: Exception) -> ScrapeError:
         message = str(exc).strip().replace("\n", " ")
-        if isinstance(exc, psycopg.errors.QueryCanceled):
+        if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
             return ScrapeError("timeout", message)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege) or _AUTH_FAILURE.search(message):
             return ScrapeError("auth", message)
