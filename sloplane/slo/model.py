@@ -285,12 +285,14 @@ class SLO(Frozen):
         return self.burn_windows("page") + self.burn_windows("ticket")
 
     def alert_name(self, severity: Severity) -> str:
+        """The tier's alert name: the tier's own, else the shared ``alerting.name`` (Sloth's
+        convention: one name, told apart by the severity label), else a name per tier."""
         tier = self.alerting.page if severity == "page" else self.alerting.ticket
         if tier.name:
             return tier.name
         if self.alerting.name:
             return self.alerting.name
-        return f"{_camel(self.service)}{_camel(self.name)}ErrorBudgetBurn"
+        return f"{_camel(self.service)}{_camel(self.name)}ErrorBudgetBurn{_camel(severity)}"
 
 
 def _camel(text: str) -> str:

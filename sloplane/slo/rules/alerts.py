@@ -1,0 +1,127 @@
+"""Multi-window, multi-burn-rate alerting rules, one per enabled tier.
+
+An alert fires when the burn rate is above the tier's factor over both the long
+and the short window of any of its window pairs. The expression's value is the
+short-window burn rate, so ``$value`` in annotations is "how many times too fast
+the budget burns right now". Zero traffic yields no ratio sample (the recordings
+divide by ``total > 0``), so quiet periods never page; a separate optional no-data
+alert covers missing series.
+"""
+
+from __future__ import annotations
+
+from sloplane.slo.burn import BurnRateWindow, Severity
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLO
+from sloplane.slo.naming import TOTAL_RATE, Labels, dashboard_uid, ratio_metric
+from sloplane.slo.rules.common import Rule, num
+
+
+def alert_rules(slo: SLO, labels: Labels, grafana_url: str) -> list[Rule]:
+    rules = []
+    for severity in ("page", "ticket"):
+        windows = slo.burn_windows(severity)  # type: ignore[arg-type]
+        if windows:
+            rules.append(_burn_alert(slo, labels, severity, windows, grafana_url))  # type: ignore[arg-type]
+    if slo.alerting.no_data.enabled:
+        rules.append(_no_data_alert(slo, labels, grafana_url))
+    return rules
+
+
+def burn_expr(slo: SLO, labels: Labels, windows: tuple[BurnRateWindow, ...]) -> str:
+    sel = labels.selector(slo)
+    budget = num(slo.error_budget)
+    pairs = []
+    for w in windows:
+        short = f"({ratio_metric(w.short)}{sel} / {budget} > {num(w.factor)})"
+        long = f"({ratio_metric(w.long)}{sel} / {budget} > {num(w.factor)})"
+        pairs.append(f"(\n  {short}\n  and\n  {long}\n)")
+    return "\nor\n".join(pairs)
+
+
+def threshold_text(windows: tuple[BurnRateWindow, ...]) -> str:
+    return "; ".join(
+        f"{num(w.factor)}x over {format_duration(w.long)} and {format_duration(w.short)}"
+        for w in windows
+    )
+
+
+def alert_labels(slo: SLO, labels: Labels, severity: Severity) -> dict[str, str]:
+    """Labels the rule adds to the alert (the series already carry identity and SLO labels)."""
+    tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
+    out = {"severity": severity, labels.severity: severity}
+    if slo.team:
+        out["team"] = slo.team
+    return {**slo.alerting.labels, **tier.labels, **out}
+
+
+def alert_annotations(
+    slo: SLO, severity: Severity, windows: tuple[BurnRateWindow, ...], grafana_url: str
+) -> dict[str, str]:
+    tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
+    what = slo.description or f"{slo.name} of {slo.service}"
+    out = {
+        "summary": f'{slo.id}: error budget burning {{{{ printf "%.2f" $value }}}}x too fast ({severity})',
+        "description": (
+            f"SLO {slo.id} ({what}) targets {num(slo.objective_percent)}% over {slo.window_text}. "
+            f"At this rate the {severity}-level share of the error budget is gone "
+            f"({threshold_text(windows)})."
+        ),
+        "objective": f"{num(slo.objective_percent)}%",
+        "window": slo.window_text,
+        "burn_rate": '{{ printf "%.2f" $value }}',
+        "burn_rate_threshold": threshold_text(windows),
+        "dashboard_url": slo.dashboard_url
+        or f"{grafana_url.rstrip('/')}/d/{dashboard_uid(slo.service)}",
+    }
+    if slo.runbook_url:
+        out["runbook_url"] = slo.runbook_url
+    return {**out, **slo.alerting.annotations, **tier.annotations}
+
+
+def _burn_alert(
+    slo: SLO,
+    labels: Labels,
+    severity: Severity,
+    windows: tuple[BurnRateWindow, ...],
+    grafana_url: str,
+) -> Rule:
+    return Rule(
+        alert=slo.alert_name(severity),
+        expr=burn_expr(slo, labels, windows),
+        labels=alert_labels(slo, labels, severity),
+        annotations=alert_annotations(slo, severity, windows, grafana_url),
+    )
+
+
+def _no_data_alert(slo: SLO, labels: Labels, grafana_url: str) -> Rule:
+    nd = slo.alerting.no_data
+    rule_labels = {
+        **slo.labels,
+        **labels.identity(slo),
+        "severity": nd.severity,
+        labels.severity: nd.severity,
+    }
+    if slo.team:
+        rule_labels["team"] = slo.team
+    return Rule(
+        alert=f"{_camel_id(slo)}SLINoData",
+        expr=f"absent({TOTAL_RATE}{labels.selector(slo)})",
+        for_=format_duration(nd.for_),
+        labels=rule_labels,
+        annotations={
+            "summary": f"{slo.id}: no SLI data",
+            "description": (
+                f"The SLI of {slo.id} has had no total-events series for {format_duration(nd.for_)}: "
+                "the scrape, the exporter or the metric name is broken, and burn-rate alerts cannot fire."
+            ),
+            "dashboard_url": slo.dashboard_url
+            or f"{grafana_url.rstrip('/')}/d/{dashboard_uid(slo.service)}",
+        },
+    )
+
+
+def _camel_id(slo: SLO) -> str:
+    return "".join(
+        p[:1].upper() + p[1:] for p in slo.id.replace("_", "-").replace(".", "-").split("-") if p
+    )

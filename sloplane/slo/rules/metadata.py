@@ -1,0 +1,60 @@
+"""Metadata recordings: objective, budget, period, burn rates and an info series.
+
+Constants are recorded once per SLO so that dashboards and the API can join on
+the SLO's labels instead of hard-coding objectives.
+"""
+
+from __future__ import annotations
+
+from sloplane.slo.model import SLO
+from sloplane.slo.naming import (
+    BASE_WINDOW,
+    CURRENT_BURN_RATE,
+    ERROR_BUDGET,
+    INFO,
+    OBJECTIVE,
+    PERIOD_BUDGET_REMAINING,
+    PERIOD_BURN_RATE,
+    TIME_PERIOD_DAYS,
+    Labels,
+    ratio_metric,
+)
+from sloplane.slo.rules.common import Rule, num
+
+
+def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    series_labels = {**slo.labels, **labels.identity(slo)}
+    sel = labels.selector(slo)
+    budget = num(slo.error_budget)
+    info_labels = {
+        **series_labels,
+        "objective": num(slo.objective),
+        "window": slo.window_text,
+        "sli_kind": slo.sli.kind,
+        "team": slo.team or "",
+    }
+    return [
+        Rule(record=OBJECTIVE, expr=f"vector({num(slo.objective)})", labels=series_labels),
+        Rule(record=ERROR_BUDGET, expr=f"vector({budget})", labels=series_labels),
+        Rule(
+            record=TIME_PERIOD_DAYS, expr=f"vector({num(slo.window / 86400)})", labels=series_labels
+        ),
+        Rule(
+            record=CURRENT_BURN_RATE,
+            expr=f"{ratio_metric(BASE_WINDOW)}{sel} / {budget}",
+            labels=series_labels,
+        ),
+        Rule(
+            record=PERIOD_BURN_RATE,
+            expr=f"{ratio_metric(slo.window)}{sel} / {budget}",
+            labels=series_labels,
+        ),
+        Rule(
+            record=PERIOD_BUDGET_REMAINING,
+            expr=f"1 - {PERIOD_BURN_RATE}{sel}",
+            labels=series_labels,
+        ),
+        Rule(
+            record=INFO, expr="vector(1)", labels={k: v for k, v in info_labels.items() if v != ""}
+        ),
+    ]

@@ -1,0 +1,95 @@
+"""Rule groups to files: plain Prometheus rule files or PrometheusRule CRDs.
+
+One rule group per SLO (``sloplane-<id>``): Prometheus evaluates the rules of a
+group in order, so every ratio and alert sees the 5m rates recorded in the same
+evaluation, and separate SLOs evaluate concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.model import SLO
+from sloplane.slo.naming import Labels
+from sloplane.slo.rules.alerts import alert_rules
+from sloplane.slo.rules.metadata import metadata_rules
+from sloplane.slo.rules.sli import sli_rules
+
+
+def group_name(slo: SLO) -> str:
+    return f"sloplane-{slo.id}"
+
+
+def slo_group(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
+    labels = Labels(settings.label_mode)
+    rules = [
+        *sli_rules(slo, labels),
+        *metadata_rules(slo, labels),
+        *alert_rules(slo, labels, settings.grafana_url),
+    ]
+    return {"name": group_name(slo), "rules": [r.to_dict() for r in rules]}
+
+
+def rule_groups(slos: Iterable[SLO], settings: GenerateSettings) -> list[dict[str, Any]]:
+    return [slo_group(slo, settings) for slo in sorted(slos, key=lambda s: s.id)]
+
+
+def rule_file_name(slo: SLO) -> str:
+    """One file per SLO: reviews show one SLO per diff, and its unit test loads only its rules."""
+    return f"prometheus/{slo.id}.rules.yml"
+
+
+def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) -> Artifacts:
+    """All rule files (and promtool unit tests) for ``catalog``, keyed by relative path."""
+    settings = settings or GenerateSettings()
+    out: Artifacts = {}
+    if settings.rule_format == "prometheus-operator":
+        for service in catalog.services():
+            groups = rule_groups(catalog.for_service(service), settings)
+            out[f"prometheus-operator/{service}.yaml"] = dump_yaml(
+                _prometheus_rule(service, groups)
+            )
+        return out
+    for slo in catalog.slos:
+        out[rule_file_name(slo)] = dump_yaml({"groups": [slo_group(slo, settings)]})
+    if settings.unit_tests:
+        from sloplane.slo.rules.unittests import unit_test_files
+
+        out.update(unit_test_files(catalog.slos, settings))
+    return out
+
+
+def _prometheus_rule(service: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"sloplane-{service}".lower().replace("_", "-").replace(".", "-"),
+            "labels": {"app.kubernetes.io/managed-by": "sloplane"},
+        },
+        "spec": {"groups": groups},
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-literal style for multi-line strings, so expressions stay readable in review."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump_yaml(data: Any, header: str = HEADER) -> str:
+    """Deterministic YAML with a "do not edit" comment on top."""
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    return f"# {header}\n{body}"

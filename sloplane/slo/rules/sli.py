@@ -1,0 +1,120 @@
+"""SLI recordings: 5m event rates, then the error ratio over every window that is needed.
+
+Short windows (up to 2h) are computed from the source query, as Sloth does, so
+that page alerts react within minutes. Longer windows are *not* averages of 5m
+ratios (Sloth's approach, which misreports the budget when traffic is uneven):
+they are ``sum_over_time`` of the recorded 5m error and total event rates, i.e.
+total errors over total events in the window, read from two cheap pre-aggregated
+series per SLO instead of the raw high-cardinality counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLI, SLO, EventsSLI, LatencySLI, RawSLI
+from sloplane.slo.naming import (
+    BASE_WINDOW,
+    ERRORS_RATE,
+    SHORT_WINDOW_MAX,
+    TOTAL_RATE,
+    Labels,
+    ratio_metric,
+    recorded_windows,
+)
+from sloplane.slo.rules.common import Rule
+
+
+@dataclass(frozen=True)
+class SliQueries:
+    """PromQL for the error and total event rates of an SLI over any window."""
+
+    sli: SLI
+    group_by: tuple[str, ...]
+
+    def errors(self, window: int) -> str:
+        w = format_duration(window)
+        sli = self.sli
+        if isinstance(sli, EventsSLI):
+            total = self._counter(sli.total, w)
+            if sli.errors is not None:
+                errors = self._counter(sli.errors, w)
+                return f"({errors}) or (0 * ({total}))"
+            good = self._counter(sli.good or "", w)
+            return f"clamp_min(({total}) - (({good}) or (0 * ({total}))), 0)"
+        if isinstance(sli, LatencySLI):
+            return f"clamp_min(({self.total(window)}) - ({_latency_good(sli, w, self._by)}), 0)"
+        if isinstance(sli, RawSLI):
+            return _promql().render_template(sli.error_ratio, w)
+        return f"sum{self._by} (1 - avg_over_time({sli.gauge}[{w}]))"
+
+    def total(self, window: int) -> str:
+        w = format_duration(window)
+        sli = self.sli
+        if isinstance(sli, EventsSLI):
+            return self._counter(sli.total, w)
+        if isinstance(sli, LatencySLI):
+            if sli.native:
+                return f"histogram_count(sum{self._by} (rate({_selector(sli.metric, sli.selector)}[{w}])))"
+            return f"sum{self._by} (rate({_selector(sli.metric + '_count', sli.selector)}[{w}]))"
+        if isinstance(sli, RawSLI):
+            return f"0 * ({_promql().render_template(sli.error_ratio, w)}) + 1"
+        return f"count{self._by} (avg_over_time({sli.gauge}[{w}]))"
+
+    @property
+    def _by(self) -> str:
+        return f" by ({', '.join(self.group_by)})" if self.group_by else ""
+
+    def _counter(self, query: str, window: str) -> str:
+        return str(_promql().window_query(query, window, self.group_by))
+
+
+def _selector(metric: str, matchers: str, extra: str = "") -> str:
+    parts = [p for p in (matchers, extra) if p]
+    return f"{metric}{{{', '.join(parts)}}}" if parts else metric
+
+
+def _latency_good(sli: LatencySLI, window: str, by: str) -> str:
+    if sli.native:
+        hist = f"sum{by} (rate({_selector(sli.metric, sli.selector)}[{window}]))"
+        return f"histogram_fraction(0, {sli.threshold}, {hist}) * histogram_count({hist})"
+    bucket = _selector(sli.metric + "_bucket", sli.selector, f'le="{sli.threshold}"')
+    return f"sum{by} (rate({bucket}[{window}]))"
+
+
+def sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """Recording rules for the 5m event rates and the error ratio over each needed window."""
+    queries = SliQueries(slo.sli, slo.group_by)
+    series_labels = {**slo.labels, **labels.identity(slo)}
+    sel = labels.selector(slo)
+    rules = [
+        Rule(record=ERRORS_RATE, expr=queries.errors(BASE_WINDOW), labels=series_labels),
+        Rule(record=TOTAL_RATE, expr=queries.total(BASE_WINDOW), labels=series_labels),
+    ]
+    for window in recorded_windows(slo):
+        rules.append(
+            Rule(
+                record=ratio_metric(window),
+                expr=_ratio_expr(queries, window, sel),
+                labels=series_labels,
+            )
+        )
+    return rules
+
+
+def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
+    if window == BASE_WINDOW:
+        return f"{ERRORS_RATE}{sel} / ({TOTAL_RATE}{sel} > 0)"
+    if window <= SHORT_WINDOW_MAX:
+        return f"({queries.errors(window)})\n/\n(({queries.total(window)}) > 0)"
+    w = format_duration(window)
+    return f"sum_over_time({ERRORS_RATE}{sel}[{w}])\n/\n(sum_over_time({TOTAL_RATE}{sel}[{w}]) > 0)"
+
+
+def _promql() -> Any:
+    """The PromQL helpers (imported late: they pull in the native parser)."""
+    from sloplane.slo import promql
+
+    return promql

@@ -1,0 +1,396 @@
+"""A promtool unit test per SLO, proving its alerts fire on an outage and stay silent otherwise.
+
+Users run ``promtool test rules prometheus/tests/*.test.yml`` in their own CI. Each
+file drives synthetic traffic through the SLO's real rules in three scenarios:
+
+* outage: healthy traffic, then every request fails; nothing fires before the
+  outage, and each tier whose conditions hold fires once every short window is
+  inside the outage (its burn rate is then exactly ``1 / error budget``);
+* recovery: after the outage ends, the page clears within its short windows;
+* slow burn: a constant error ratio between the ticket and page factors opens a
+  ticket and never pages.
+
+Expected results are derived from the window table; a check whose outcome would
+sit within 25% of a threshold is moved (longer outage) rather than guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sloplane.artifacts import Artifacts, GenerateSettings
+from sloplane.slo.burn import BurnRateWindow, Severity
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI
+from sloplane.slo.naming import BASE_WINDOW, Labels
+from sloplane.slo.rules.alerts import alert_annotations, alert_labels
+from sloplane.slo.rules.common import num
+from sloplane.slo.rules.render import dump_yaml, rule_file_name
+from sloplane.slo.rules.series import (
+    Selector,
+    SynthesisError,
+    output_labels,
+    satisfying,
+    selectors_of,
+    violating,
+)
+from sloplane.slo.rules.sli import SliQueries
+
+EVENTS_PER_STEP = 1_000_000
+COUNTER_BASE = 1_000_000_000
+MARGIN = 1.25
+
+
+class UnitTestGap(ValueError):
+    """Why no unit test could be generated for an SLO."""
+
+
+@dataclass
+class Traffic:
+    """Synthetic series and how each responds to the error ratio of a step."""
+
+    counters: list[tuple[str, str]] = field(default_factory=list)  # (series, role)
+    gauges: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # labels the SLI series keep
+
+    def input_series(self, ratios: list[tuple[float, int]]) -> list[dict[str, str]]:
+        """Series for a timeline of (error ratio, steps) phases."""
+        out = []
+        for series, role in self.counters:
+            out.append({"series": series, "values": _counter_values(ratios, role)})
+        for series in self.gauges:
+            out.append({"series": series, "values": _gauge_values(ratios)})
+        return out
+
+
+def _increment(role: str, ratio: float) -> float:
+    return {
+        "bad": ratio,
+        "good": 1 - ratio,
+        "total": 1.0,
+    }[role] * EVENTS_PER_STEP
+
+
+def _counter_values(ratios: list[tuple[float, int]], role: str) -> str:
+    parts = []
+    value = float(COUNTER_BASE)
+    first = True
+    for ratio, steps in ratios:
+        inc = _increment(role, ratio)
+        if first:
+            parts.append(f"{num(value)}+{num(inc)}x{steps}")
+            value += inc * steps
+            first = False
+        else:
+            value += inc
+            parts.append(f"{num(value)}+{num(inc)}x{steps - 1}")
+            value += inc * (steps - 1)
+    return " ".join(parts)
+
+
+def _gauge_values(ratios: list[tuple[float, int]]) -> str:
+    parts = []
+    first = True
+    for ratio, steps in ratios:
+        parts.append(f"{num(1 - ratio)}x{steps if first else steps - 1}")
+        first = False
+    return " ".join(parts)
+
+
+def _series_text(metric: str, labels: dict[str, str]) -> str:
+    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{metric}{{{inner}}}"
+
+
+def traffic_for(slo: SLO) -> Traffic:
+    """Series that drive ``slo``'s SLI, or :class:`UnitTestGap` when we cannot build them."""
+    group = {label: "test" for label in slo.group_by}
+    sli = slo.sli
+    try:
+        if isinstance(sli, EventsSLI):
+            return _events_traffic(slo, group)
+        if isinstance(sli, LatencySLI):
+            if sli.native:
+                raise UnitTestGap("native histograms cannot be written as promtool input series")
+            bucket = selectors_of(f"{sli.metric}_bucket{{{sli.selector}}}")[0]
+            labels = satisfying(bucket.matchers, group)
+            keep = {k: v for k, v in labels.items() if k in slo.group_by}
+            return Traffic(
+                counters=[
+                    (_series_text(f"{sli.metric}_bucket", {**labels, "le": sli.threshold}), "good"),
+                    (_series_text(f"{sli.metric}_count", labels), "total"),
+                ],
+                labels=keep,
+            )
+        if isinstance(sli, AvailabilitySLI):
+            gauge = selectors_of(sli.gauge)[0]
+            labels = satisfying(gauge.matchers, group)
+            keep = {k: v for k, v in labels.items() if k in slo.group_by}
+            return Traffic(gauges=[_series_text(gauge.metric, labels)], labels=keep)
+    except SynthesisError as exc:
+        raise UnitTestGap(str(exc)) from exc
+    raise UnitTestGap("raw error-ratio SLIs have no event series to synthesize")
+
+
+def _events_traffic(slo: SLO, group: dict[str, str]) -> Traffic:
+    sli = slo.sli
+    assert isinstance(sli, EventsSLI)
+    queries = SliQueries(sli, slo.group_by)
+    window = format_duration(BASE_WINDOW)
+    part_query = sli.errors if sli.errors is not None else sli.good
+    part_role = "bad" if sli.errors is not None else "good"
+    other_role = "good" if part_role == "bad" else "bad"
+    part_sel = _single(selectors_of(queries._counter(part_query or "", window)), "error/good")
+    total_sel = _single(selectors_of(queries._counter(sli.total, window)), "total")
+    keep_names = output_labels(queries.total(BASE_WINDOW))
+    if keep_names is None:
+        raise UnitTestGap("cannot tell which labels the total query keeps (aggregation 'without')")
+    if part_sel.metric == total_sel.metric:
+        part_labels = satisfying(part_sel.matchers + total_sel.matchers, group)
+        other_labels = violating(part_sel.matchers, total_sel.matchers, group)
+        counters = [
+            (_series_text(part_sel.metric, part_labels), part_role),
+            (_series_text(total_sel.metric, other_labels), other_role),
+        ]
+        labels = part_labels
+    else:
+        part_labels = satisfying(part_sel.matchers, group)
+        total_labels = satisfying(total_sel.matchers, {**group, **_kept(part_labels, keep_names)})
+        counters = [
+            (_series_text(part_sel.metric, part_labels), part_role),
+            (_series_text(total_sel.metric, total_labels), "total"),
+        ]
+        labels = total_labels
+    return Traffic(counters=counters, labels=_kept(labels, keep_names))
+
+
+def _kept(labels: dict[str, str], names: set[str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k in names}
+
+
+def _single(selectors: list[Selector], what: str) -> Selector:
+    if len(selectors) != 1:
+        raise UnitTestGap(
+            f"the {what} query uses {len(selectors)} selectors; tests need exactly one"
+        )
+    return selectors[0]
+
+
+# -- scenarios --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    step: int
+    healthy: int  # steps
+    outage: int
+    recovery: int
+
+
+def plan(slo: SLO) -> Plan:
+    windows = slo.all_burn_windows()
+    shorts = [w.short for w in windows] or [BASE_WINDOW]
+    step = max(1, min(120, min(shorts) * 2 // 5))
+    max_short = max(shorts)
+    page_shorts = [w.short for w in slo.burn_windows("page")] or [step]
+    healthy = max(max_short, BASE_WINDOW * 2)
+    for factor in (1, 1.5, 2, 3, 4, 6):
+        outage = int(max_short * factor)
+        if not _ambiguous(slo, healthy, outage):
+            return Plan(
+                step,
+                _steps(healthy, step),
+                _steps(outage, step),
+                _steps(max(page_shorts), step) + 3,
+            )
+    raise UnitTestGap("every outage length lands too close to an alert threshold")
+
+
+def _steps(seconds: float, step: int) -> int:
+    return math.ceil(seconds / step)
+
+
+def _outage_ratio(window: int, healthy: int, outage: int) -> float:
+    elapsed = healthy + outage
+    return min(outage, window) / min(window, elapsed)
+
+
+def _fires(slo: SLO, w: BurnRateWindow, healthy: int, outage: int) -> tuple[bool, bool]:
+    """(fires, ambiguous) for one window pair at the end of the outage."""
+    threshold = w.factor * slo.error_budget
+    ratios = [_outage_ratio(x, healthy, outage) for x in (w.long, w.short)]
+    ambiguous = any(threshold / MARGIN < r < threshold * MARGIN for r in ratios)
+    return all(r > threshold for r in ratios), ambiguous
+
+
+def _ambiguous(slo: SLO, healthy: int, outage: int) -> bool:
+    return any(_fires(slo, w, healthy, outage)[1] for w in slo.all_burn_windows())
+
+
+def _tier_fires(slo: SLO, severity: Severity, healthy: int, outage: int) -> bool:
+    return any(_fires(slo, w, healthy, outage)[0] for w in slo.burn_windows(severity))
+
+
+# -- expected alerts ----------------------------------------------------------------
+
+
+def _render(template: str, value: float, labels: dict[str, str]) -> str:
+    text = template.replace('{{ printf "%.2f" $value }}', f"{value:.2f}")
+    for key, val in labels.items():
+        for form in (f"{{{{ $labels.{key} }}}}", f"{{{{$labels.{key}}}}}"):
+            text = text.replace(form, val)
+    if "{{" in text:
+        raise UnitTestGap(f"annotation template {template!r} cannot be predicted in a unit test")
+    return text
+
+
+def _expected(
+    slo: SLO,
+    labels: Labels,
+    severity: Severity,
+    traffic: Traffic,
+    burn: float,
+    settings: GenerateSettings,
+) -> dict[str, Any]:
+    series_labels = {**slo.labels, **labels.identity(slo), **traffic.labels}
+    all_labels = {**series_labels, **alert_labels(slo, labels, severity)}
+    annotations = alert_annotations(slo, severity, slo.burn_windows(severity), settings.grafana_url)
+    return {
+        "exp_labels": dict(sorted(all_labels.items())),
+        "exp_annotations": {
+            k: _render(v, burn, all_labels) for k, v in sorted(annotations.items())
+        },
+    }
+
+
+def _alert_checks(
+    slo: SLO,
+    labels: Labels,
+    at: int,
+    firing: dict[Severity, float | None],
+    traffic: Traffic,
+    settings: GenerateSettings,
+) -> list[dict[str, Any]]:
+    """alert_rule_test entries: one per distinct alert name, listing the tiers that fire."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for severity in ("page", "ticket"):
+        if not slo.burn_windows(severity):  # type: ignore[arg-type]
+            continue
+        name = slo.alert_name(severity)  # type: ignore[arg-type]
+        by_name.setdefault(name, [])
+        burn = firing.get(severity)  # type: ignore[call-overload]
+        if burn is not None:
+            by_name[name].append(_expected(slo, labels, severity, traffic, burn, settings))  # type: ignore[arg-type]
+    return [
+        {"eval_time": format_duration(at), "alertname": name, "exp_alerts": alerts}
+        for name, alerts in sorted(by_name.items())
+    ]
+
+
+def unit_test_for(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
+    traffic = traffic_for(slo)
+    p = plan(slo)
+    labels = Labels(settings.label_mode)
+    step = p.step
+    full_burn = 1 / slo.error_budget
+    tests = []
+    healthy_end = p.healthy * step
+    outage_end = (p.healthy + p.outage) * step
+    outage_firing: dict[Severity, float | None] = {
+        sev: full_burn if _tier_fires(slo, sev, p.healthy * step, p.outage * step) else None
+        for sev in ("page", "ticket")
+    }
+    checks = _alert_checks(slo, labels, healthy_end, {}, traffic, settings)
+    checks += _alert_checks(slo, labels, outage_end, outage_firing, traffic, settings)
+    tests.append(
+        _test(
+            "healthy traffic stays silent, then a total outage fires",
+            step,
+            traffic.input_series([(0.0, p.healthy), (1.0, p.outage)]),
+            checks,
+        )
+    )
+    if slo.burn_windows("page") and slo.alert_name("page") != slo.alert_name("ticket"):
+        recovered = (p.healthy + p.outage + p.recovery) * step
+        tests.append(
+            _test(
+                "the page clears once the outage ends",
+                step,
+                traffic.input_series([(0.0, p.healthy), (1.0, p.outage), (0.0, p.recovery)]),
+                [
+                    {
+                        "eval_time": format_duration(recovered),
+                        "alertname": slo.alert_name("page"),
+                        "exp_alerts": [],
+                    }
+                ],
+            )
+        )
+    slow = _slow_burn(slo)
+    if slow is not None:
+        factor, steps = slow
+        ratio = factor * slo.error_budget
+        checks = _alert_checks(slo, labels, steps * step, {"ticket": factor}, traffic, settings)
+        tests.append(
+            _test(
+                f"a steady {num(factor)}x burn opens a ticket and never pages",
+                step,
+                traffic.input_series([(ratio, steps)]),
+                checks,
+            )
+        )
+    return {
+        "rule_files": [f"../{rule_file_name(slo).split('/', 1)[1]}"],
+        "evaluation_interval": format_duration(p.step),
+        "tests": tests,
+    }
+
+
+def _slow_burn(slo: SLO) -> tuple[float, int] | None:
+    page = [w.factor for w in slo.burn_windows("page")]
+    ticket = [w.factor for w in slo.burn_windows("ticket")]
+    if not ticket:
+        return None
+    low = min(ticket)
+    high = min(page) if page else low * 4
+    factor = round(math.sqrt(low * high), 1)
+    if not (factor > low * MARGIN and factor * MARGIN < high and factor * slo.error_budget < 1):
+        return None
+    windows = slo.all_burn_windows()
+    step = plan(slo).step
+    return factor, _steps(max(w.short for w in windows) + 10 * step, step)
+
+
+def _test(
+    name: str, step: int, series: list[dict[str, str]], checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "interval": format_duration(step),
+        "input_series": series,
+        "alert_rule_test": checks,
+    }
+
+
+def unit_test_files(slos: Iterable[SLO], settings: GenerateSettings) -> Artifacts:
+    out: Artifacts = {}
+    for slo in slos:
+        try:
+            out[f"prometheus/tests/{slo.id}.test.yml"] = dump_yaml(unit_test_for(slo, settings))
+        except UnitTestGap:
+            continue
+    return out
+
+
+def unit_test_gaps(slos: Iterable[SLO], settings: GenerateSettings) -> dict[str, str]:
+    """SLO id -> why it has no generated unit test (the CLI prints these as warnings)."""
+    gaps = {}
+    for slo in slos:
+        try:
+            unit_test_for(slo, settings)
+        except UnitTestGap as exc:
+            gaps[slo.id] = str(exc)
+    return gaps
