@@ -197,7 +197,7 @@ def _emit(parsed: Any) -> str:
             out.append(_emit(arg[-1]))
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
             low, _high, sub = arg
-            out.append(_emit(sub) * max(low, 1 if low == 0 and False else low))
+            out.append(_emit(sub) * low)
         elif op is c.AT:
             continue
         else:
