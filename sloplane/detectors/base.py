@@ -1,0 +1,175 @@
+"""The one interface every detector implements, and the small causal building blocks.
+
+A detector sees a series one point at a time and answers with a score in [0, 1]
+for that point, computed only from it and the points before it. Back-tests feed
+whole arrays through :meth:`Detector.score_many`, which must give exactly the
+same scores as feeding the points one by one (detectors may override it for
+speed, never for different results). Every structure here has a fixed maximum
+size, so memory per series is bounded however long the service runs.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections import deque
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+
+_LOG_FLOOR = math.log(1e-10)
+
+
+class Detector(abc.ABC):
+    """A streaming, causal anomaly scorer for one series."""
+
+    name: ClassVar[str] = "detector"
+
+    def __init__(self) -> None:
+        self._expected: tuple[float, float] | None = None
+
+    @abc.abstractmethod
+    def _update(self, t: float, x: float) -> float:
+        """Score a finite value ``x`` at ``t`` (epoch seconds) and learn from it."""
+
+    def update(self, t: float, x: float) -> float:
+        """Score one point. Missing values (NaN, inf) score 0 and teach nothing."""
+        if not math.isfinite(x):
+            return 0.0
+        s = self._update(float(t), float(x))
+        if not s > 0.0:  # also catches NaN
+            return 0.0
+        return 1.0 if s > 1.0 else s
+
+    def score_many(
+        self, t: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray
+    ) -> np.ndarray:
+        """Score a batch in order; identical to calling :meth:`update` per point."""
+        ts = np.asarray(t, dtype=float)
+        xs = np.asarray(x, dtype=float)
+        out = np.empty(len(xs), dtype=float)
+        upd = self.update
+        for i in range(len(xs)):
+            out[i] = upd(ts[i], xs[i])
+        return out
+
+    @property
+    def expected_range(self) -> tuple[float, float] | None:
+        """The range the detector expected for the last point, for alert annotations."""
+        return self._expected
+
+
+class RunningWindow:
+    """Mean and standard deviation of the last ``size`` values in O(1) per update."""
+
+    def __init__(self, size: int) -> None:
+        self.values: deque[float] = deque(maxlen=size)
+        self._sum = 0.0
+        self._sumsq = 0.0
+        self._since_exact = 0
+
+    def push(self, v: float) -> None:
+        if len(self.values) == self.values.maxlen:
+            old = self.values[0]
+            self._sum -= old
+            self._sumsq -= old * old
+        self.values.append(v)
+        self._sum += v
+        self._sumsq += v * v
+        self._since_exact += 1
+        if self._since_exact >= 4096:  # cancel accumulated rounding drift
+            self._sum = math.fsum(self.values)
+            self._sumsq = math.fsum(a * a for a in self.values)
+            self._since_exact = 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        n = len(self.values)
+        return self._sum / n if n else 0.0
+
+    @property
+    def std(self) -> float:
+        n = len(self.values)
+        if n < 2:
+            return 0.0
+        var = (self._sumsq - self._sum * self._sum / n) / (n - 1)
+        return math.sqrt(var) if var > 0 else 0.0
+
+
+class AnomalyLikelihood:
+    """Turns a raw surprise stream into a calibrated, comparable score.
+
+    Raw surprises differ in scale from metric to metric, yet one threshold must
+    serve them all. Following Numenta's anomaly likelihood, the short-term mean
+    of the raw surprise is compared with the long-run distribution of that mean;
+    the Gaussian tail probability is then put on a log scale so that 0.5 means
+    "about 1 in 100,000" and 1.0 means "1 in 10^10".
+    """
+
+    def __init__(
+        self,
+        short: int = 10,
+        history: int = 2000,
+        learning: int = 300,
+        min_std: float = 0.01,
+        squash_scale: float = 4.0,
+    ) -> None:
+        self.squash_scale = squash_scale
+        self.short: deque[float] = deque(maxlen=short)
+        self._short_sum = 0.0
+        self.hist = RunningWindow(history)
+        self.learning = learning
+        self.min_std = min_std
+
+    def update(self, dev: float) -> float:
+        raw = 1.0 - math.exp(-dev / self.squash_scale) if dev > 0 else 0.0
+        if len(self.short) == self.short.maxlen:
+            self._short_sum -= self.short[0]
+        self.short.append(raw)
+        self._short_sum += raw
+        avg = self._short_sum / len(self.short)
+        score = 0.0
+        if len(self.hist) >= self.learning:
+            mu = self.hist.mean
+            sd = max(self.hist.std, self.min_std)
+            z = (avg - mu) / sd
+            tail = 0.5 * math.erfc(z / math.sqrt(2.0))
+            score = math.log(tail + 1e-10) / _LOG_FLOOR
+        self.hist.push(avg)
+        return min(max(score, 0.0), 1.0)
+
+
+class RecordCalibrator:
+    """Scores a deviation against the largest one seen recently in the same series.
+
+    Anomalies worth waking someone for are, nearly by definition, unlike the
+    series' own recent past; comparing with its own record needs no per-metric
+    scale and quiets itself during an episode (the record rises with it). The
+    record decays with ``halflife`` points so a long-past incident does not
+    mask the next one. Score: ``stat / (stat + record)``; 0.5 ties the record.
+    """
+
+    def __init__(self, smooth: int = 1, halflife: float = 5000.0, warmup: int = 300) -> None:
+        self.recent: deque[float] = deque(maxlen=max(1, smooth))
+        self._sum = 0.0
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.warmup = warmup
+        self.record = 0.0
+        self.n = 0
+
+    def update(self, dev: float) -> float:
+        if len(self.recent) == self.recent.maxlen:
+            self._sum -= self.recent[0]
+        self.recent.append(dev)
+        self._sum += dev
+        stat = max(self._sum / len(self.recent), 0.0)
+        self.n += 1
+        score = 0.0
+        if self.n > self.warmup and stat > 0:
+            score = stat / (stat + self.record) if self.record > 0 else 1.0
+        self.record = max(self.record * self.decay, stat)
+        return score

@@ -1,0 +1,314 @@
+"""Raw surprise signals: each says, as a deviation >= 0, how unusual a point is to one model.
+
+A component is not calibrated: 3.0 from one metric and 3.0 from another mean
+different things. :class:`~sloplane.detectors.base.AnomalyLikelihood` turns a
+component's surprise stream into a comparable score; the public detectors in
+:mod:`sloplane.detectors.detectors` pair the two.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_DEV = 100.0
+"""Deviations are capped: past this, "how much more unusual" carries no information."""
+
+
+class Component(abc.ABC):
+    """One causal model of a series, answering with a deviation >= 0 (about robust sigmas)."""
+
+    def __init__(self) -> None:
+        self.expected: tuple[float, float] | None = None
+
+    @abc.abstractmethod
+    def surprise(self, t: float, x: float) -> float:
+        """Surprise of ``x`` given everything seen before; then learn ``x``."""
+
+    def surprises(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Batch form; must equal calling :meth:`surprise` point by point."""
+        out = np.empty(len(x), dtype=float)
+        for i in range(len(x)):
+            out[i] = self.surprise(float(t[i]), float(x[i]))
+        return out
+
+
+class Range:
+    """All-time minimum and maximum: the scale floor for flat series and the
+    reference for spatial novelty. Two floats, so memory stays bounded."""
+
+    def __init__(self) -> None:
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.n = 0
+
+    def push(self, x: float) -> None:
+        if x < self.lo:
+            self.lo = x
+        if x > self.hi:
+            self.hi = x
+        self.n += 1
+
+    @property
+    def width(self) -> float:
+        return self.hi - self.lo if self.n else 0.0
+
+    def floor(self, x: float) -> float:
+        """Smallest scale worth dividing by: a sliver of the range or of the level."""
+        return max(1e-3 * self.width, 1e-6 * abs(x), 1e-9)
+
+
+class EWMAResidual(Component):
+    """Deviation from an exponentially weighted level (optionally with Holt trend),
+    scaled by an exponentially weighted mean absolute deviation."""
+
+    def __init__(self, alpha: float = 0.1, beta: float = 0.0, scale_alpha: float = 0.02) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.beta = beta
+        self.scale_alpha = scale_alpha
+        self.level: float | None = None
+        self.trend = 0.0
+        self.mad = 0.0
+        self.range = Range()
+        self.n = 0
+        self.settle = 30
+
+    def surprise(self, t: float, x: float) -> float:
+        if self.level is None:
+            self.level = x
+            self.range.push(x)
+            return 0.0
+        pred = self.level + self.trend
+        err = x - pred
+        self.n += 1
+        if self.n <= self.settle:  # learn the noise level before judging anything
+            self.mad += (abs(err) - self.mad) / self.n
+        scale = max(1.25 * self.mad, self.range.floor(x))
+        self.expected = (pred - 3.0 * scale, pred + 3.0 * scale)
+        s = min(abs(err) / scale, MAX_DEV) if self.n > self.settle else 0.0
+        if self.n > self.settle:
+            self.mad += self.scale_alpha * (abs(err) - self.mad)
+        new_level = pred + self.alpha * err
+        if self.beta:
+            self.trend += self.beta * (new_level - self.level - self.trend)
+        self.level = new_level
+        self.range.push(x)
+        return s
+
+
+class SeasonalMAD(Component):
+    """Median and MAD of the values seen at the same time of day (or week).
+
+    Each bin keeps its last ``depth`` values, so the baseline follows slow
+    drift while a one-off burst cannot drag the median.
+    """
+
+    def __init__(
+        self, period: float = 86400.0, bins: int = 24, depth: int = 48, min_count: int = 6
+    ) -> None:
+        super().__init__()
+        self.period = period
+        self.bin_width = period / bins
+        self.depth = depth
+        self.min_count = min_count
+        self.bins: dict[int, deque[float]] = {}
+        self.global_abs_dev = 0.0
+        self.range = Range()
+
+    def surprise(self, t: float, x: float) -> float:
+        key = int((t % self.period) // self.bin_width)
+        hist = self.bins.get(key)
+        if hist is None:
+            hist = self.bins[key] = deque(maxlen=self.depth)
+        s = 0.0
+        if len(hist) >= self.min_count:
+            ordered = sorted(hist)
+            n = len(ordered)
+            med = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+            devs = sorted(abs(v - med) for v in ordered)
+            mad = devs[n // 2] if n % 2 else 0.5 * (devs[n // 2 - 1] + devs[n // 2])
+            # A bin whose recent values are all equal must not make every tiny wiggle infinite.
+            scale = max(1.4826 * mad, 0.25 * self.global_abs_dev, self.range.floor(x))
+            self.expected = (med - 3.0 * scale, med + 3.0 * scale)
+            dev = abs(x - med)
+            s = min(dev / scale, MAX_DEV)
+            self.global_abs_dev += 0.01 * (dev - self.global_abs_dev)
+        hist.append(x)
+        self.range.push(x)
+        return s
+
+
+class Cusum(Component):
+    """Two-sided CUSUM on robustly standardised values: catches level shifts that
+    are too small for any single point to look odd."""
+
+    def __init__(self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.k = k
+        self.h = h
+        self.mean: float | None = None
+        self.mad = 0.0
+        self.pos = 0.0
+        self.neg = 0.0
+        self.range = Range()
+        self.n = 0
+
+    def surprise(self, t: float, x: float) -> float:
+        self.n += 1
+        if self.mean is None:
+            self.mean = x
+            self.range.push(x)
+            return 0.0
+        scale = max(1.25 * self.mad, self.range.floor(x))
+        z = (x - self.mean) / scale
+        z = max(-4.0, min(4.0, z))  # one wild point is a spike, not a shift
+        self.pos = max(0.0, self.pos + z - self.k)
+        self.neg = max(0.0, self.neg - z - self.k)
+        stat = max(self.pos, self.neg)
+        s = min(stat / self.h, MAX_DEV)
+        if stat > self.h:  # shift accepted: re-centre on the new level
+            self.mean = x
+            self.pos = self.neg = 0.0
+        else:
+            self.mean += self.alpha * (x - self.mean)
+        rate = max(self.alpha, 1.0 / self.n)  # fast start, then slow
+        self.mad += rate * (abs(x - self.mean) - self.mad)
+        self.range.push(x)
+        return s if self.n > 30 else 0.0
+
+
+class Spatial(Component):
+    """1 when a value leaves the range seen so far by a margin, else 0.
+
+    Numenta's detectors pair a temporal model with this check because a brand
+    new extreme is rarely noise, whatever the temporal model believes.
+    """
+
+    def __init__(self, tolerance: float = 0.05, warmup: int = 300) -> None:
+        super().__init__()
+        self.tolerance = tolerance
+        self.warmup = warmup
+        self.range = Range()
+
+    def surprise(self, t: float, x: float) -> float:
+        r = self.range
+        s = 0.0
+        if r.n >= self.warmup and r.width > 0:
+            margin = self.tolerance * r.width
+            if x > r.hi + margin or x < r.lo - margin:
+                s = 1.0
+        r.push(x)
+        return s
+
+
+def window_features(x: Sequence[float], width: int) -> np.ndarray:
+    """Features of each point from it and the ``width - 1`` before it.
+
+    Columns: value, deviation from the window mean, window standard deviation,
+    first difference. Rows before a full window use what exists.
+    """
+    arr = np.asarray(x, dtype=float)
+    n = len(arr)
+    s = np.concatenate(([0.0], np.cumsum(arr)))
+    s2 = np.concatenate(([0.0], np.cumsum(arr * arr)))
+    idx = np.arange(1, n + 1)
+    lo = np.maximum(idx - width, 0)
+    cnt = idx - lo
+    mean = (s[idx] - s[lo]) / cnt
+    var = np.maximum((s2[idx] - s2[lo]) / cnt - mean * mean, 0.0)
+    diff = np.diff(arr, prepend=arr[0] if n else 0.0)
+    return np.column_stack([arr, arr - mean, np.sqrt(var), diff])
+
+
+def point_features(window: Sequence[float]) -> tuple[float, float, float, float]:
+    """Features of the last point of ``window`` (value, deviation from the
+    window mean, window standard deviation, first difference), computed the same
+    way in streaming and batch use so both give identical scores."""
+    n = len(window)
+    x = window[-1]
+    mean = math.fsum(window) / n
+    var = math.fsum((v - mean) ** 2 for v in window) / n
+    diff = x - window[-2] if n > 1 else 0.0
+    return (x, x - mean, math.sqrt(var), diff)
+
+
+class IsolationForestComponent(Component):
+    """scikit-learn IsolationForest over windowed features, refitted periodically
+    on the recent past only (so scores stay causal)."""
+
+    def __init__(
+        self,
+        width: int = 12,
+        history: int = 2000,
+        min_train: int = 300,
+        refit_every: int = 500,
+        n_estimators: int = 50,
+        max_samples: int = 256,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.width = width
+        self.min_train = min_train
+        self.refit_every = refit_every
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.seed = seed
+        self.recent: deque[float] = deque(maxlen=width)
+        self.train: deque[tuple[float, float, float, float]] = deque(maxlen=history)
+        self.model: object | None = None
+        self.n = 0
+
+    def _features(self, x: float) -> tuple[float, float, float, float]:
+        self.recent.append(x)
+        return point_features(list(self.recent))
+
+    def _maybe_refit(self) -> None:
+        if self.n >= self.min_train and (self.n - self.min_train) % self.refit_every == 0:
+            from sklearn.ensemble import IsolationForest
+
+            model = IsolationForest(
+                n_estimators=self.n_estimators,
+                max_samples=min(self.max_samples, len(self.train)),
+                random_state=self.seed,
+            )
+            model.fit(np.asarray(self.train, dtype=float))
+            self.model = model
+
+    def _score(self, feats: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return np.zeros(len(feats))
+        # IsolationForest's anomaly score is about 0.5 for ordinary points.
+        s = -self.model.score_samples(feats)  # type: ignore[attr-defined]
+        return np.maximum(10.0 * (s - 0.5), 0.0)
+
+    def surprise(self, t: float, x: float) -> float:
+        self._maybe_refit()
+        f = self._features(x)
+        s = float(self._score(np.asarray([f]))[0])
+        self.train.append(f)
+        self.n += 1
+        return s
+
+    def surprises(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x), dtype=float)
+        i = 0
+        while i < len(x):
+            self._maybe_refit()
+            # Points up to the next refit are scored by the model we have now.
+            if self.n < self.min_train:
+                step = self.min_train - self.n
+            else:
+                step = self.refit_every - (self.n - self.min_train) % self.refit_every
+            j = min(len(x), i + step)
+            feats = [self._features(float(v)) for v in x[i:j]]
+            out[i:j] = self._score(np.asarray(feats, dtype=float))
+            self.train.extend(feats)
+            self.n += j - i
+            i = j
+        return out

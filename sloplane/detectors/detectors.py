@@ -1,0 +1,208 @@
+"""The detectors users pick by name: components paired with calibration.
+
+Every detector here returns calibrated scores (see
+:class:`~sloplane.detectors.base.AnomalyLikelihood`), so one threshold means
+roughly the same rarity whichever detector or metric it is applied to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sloplane.detectors.base import AnomalyLikelihood, Detector, RecordCalibrator
+from sloplane.detectors.components import (
+    Component,
+    Cusum,
+    EWMAResidual,
+    IsolationForestComponent,
+    SeasonalMAD,
+    Spatial,
+)
+
+
+class Calibrated(Detector):
+    """One component whose surprise goes through the anomaly likelihood."""
+
+    def __init__(self, component: Component, likelihood: AnomalyLikelihood | None = None) -> None:
+        super().__init__()
+        self.component = component
+        self.likelihood = likelihood or AnomalyLikelihood()
+
+    def _update(self, t: float, x: float) -> float:
+        s = self.likelihood.update(self.component.surprise(t, x))
+        self._expected = self.component.expected
+        return s
+
+    def score_many(self, t: Any, x: Any) -> np.ndarray:
+        ts = np.asarray(t, dtype=float)
+        xs = np.asarray(x, dtype=float)
+        ok = np.isfinite(xs)
+        out = np.zeros(len(xs))
+        raw = self.component.surprises(ts[ok], xs[ok])
+        upd = self.likelihood.update
+        out[ok] = [upd(float(r)) for r in raw]
+        self._expected = self.component.expected
+        return np.clip(out, 0.0, 1.0)
+
+
+class SeasonalDetector(Calibrated):
+    """Robust seasonal baseline: median and MAD by hour of day (or of week)."""
+
+    name: ClassVar[str] = "seasonal"
+
+    def __init__(self, period: float = 86400.0, bins: int = 24, depth: int = 48) -> None:
+        super().__init__(SeasonalMAD(period=period, bins=bins, depth=depth))
+
+
+class EWMADetector(Calibrated):
+    """Residual from an exponentially weighted level; with ``beta`` > 0, Holt's
+    linear trend (double exponential smoothing)."""
+
+    name: ClassVar[str] = "ewma"
+
+    def __init__(self, alpha: float = 0.1, beta: float = 0.0) -> None:
+        super().__init__(EWMAResidual(alpha=alpha, beta=beta))
+
+
+class HoltDetector(EWMADetector):
+    """Holt (level + trend) residual, for metrics that ramp."""
+
+    name: ClassVar[str] = "holt"
+
+    def __init__(self, alpha: float = 0.2, beta: float = 0.05) -> None:
+        super().__init__(alpha=alpha, beta=beta)
+
+
+class CusumDetector(Calibrated):
+    """CUSUM change-point score for level shifts."""
+
+    name: ClassVar[str] = "cusum"
+
+    def __init__(self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0) -> None:
+        super().__init__(Cusum(alpha=alpha, k=k, h=h))
+
+
+class IsolationForestDetector(Calibrated):
+    """scikit-learn IsolationForest over windowed features."""
+
+    name: ClassVar[str] = "iforest"
+
+    def __init__(self, width: int = 12, history: int = 2000, refit_every: int = 500) -> None:
+        super().__init__(
+            IsolationForestComponent(width=width, history=history, refit_every=refit_every)
+        )
+
+
+class EnsembleDetector(Detector):
+    """Several causal signals, each scored against its own record, combined by max.
+
+    A *signal* is a component's deviation, optionally averaged over the last
+    ``k`` points (written ``"name:k"``): ``ewma:1`` catches spikes, ``ewma:10``
+    and ``seasonal:10`` sustained shifts, ``cusum:1`` slow level changes.
+    Each signal is scored by a :class:`~sloplane.detectors.base.RecordCalibrator`
+    (how it compares with the largest value it had recently), so no per-metric
+    scale is needed, and a spatial check scores values that leave the range seen
+    so far. The ensemble answers with the largest score; an episode raises the
+    records as it goes and so alerts once, at its start.
+    """
+
+    name: ClassVar[str] = "ensemble"
+
+    def __init__(
+        self,
+        signals: tuple[str, ...] = ("ewma:1", "ewma:5", "seasonal:5", "cusum:1", "iforest:1"),
+        spatial: bool = True,
+        halflife: float = 5000.0,
+        warmup: int = 300,
+        component_params: dict[str, dict[str, Any]] | None = None,
+        alert_level: float = 0.55,
+        refractory: int = 20,
+        damping: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.alert_level = alert_level
+        self.refractory = refractory
+        self.damping = damping
+        self.since_alert = refractory + 1
+        cp = {**DEFAULT_COMPONENT_PARAMS, **(component_params or {})}
+        self.parts: dict[str, Component] = {}
+        self.wiring: list[tuple[str, RecordCalibrator]] = []
+        for sig in signals:
+            comp, _, k = sig.partition(":")
+            if comp not in COMPONENTS:
+                raise TypeError(f"unknown signal component {comp!r}")
+            if comp not in self.parts:
+                self.parts[comp] = COMPONENTS[comp](**cp.get(comp, {}))
+            self.wiring.append((comp, RecordCalibrator(int(k or 1), halflife, warmup)))
+        self.spatial = Spatial(warmup=warmup) if spatial else None
+
+    def _combine(self, devs: dict[str, float], spatial: float) -> float:
+        s = max((cal.update(devs[comp]) for comp, cal in self.wiring), default=0.0)
+        s = max(s, spatial)
+        self.since_alert += 1
+        if self.since_alert <= self.refractory:
+            return s * self.damping
+        if s >= self.alert_level:
+            self.since_alert = 0
+        return s
+
+    def _update(self, t: float, x: float) -> float:
+        devs = {name: p.surprise(t, x) for name, p in self.parts.items()}
+        spatial = self.spatial.surprise(t, x) if self.spatial else 0.0
+        self._expected = next(iter(self.parts.values())).expected if self.parts else None
+        return self._combine(devs, spatial)
+
+    def score_many(self, t: Any, x: Any) -> np.ndarray:
+        ts = np.asarray(t, dtype=float)
+        xs = np.asarray(x, dtype=float)
+        ok = np.isfinite(xs)
+        tk, xk = ts[ok], xs[ok]
+        raws = {name: p.surprises(tk, xk) for name, p in self.parts.items()}
+        sp = self.spatial.surprises(tk, xk) if self.spatial else np.zeros(len(xk))
+        comb = np.empty(len(xk))
+        for i in range(len(xk)):
+            comb[i] = self._combine({k: float(v[i]) for k, v in raws.items()}, float(sp[i]))
+        out = np.zeros(len(xs))
+        out[ok] = comb
+        if self.parts:
+            self._expected = next(iter(self.parts.values())).expected
+        return np.clip(out, 0.0, 1.0)
+
+
+DEFAULT_COMPONENT_PARAMS: dict[str, dict[str, Any]] = {"cusum": {"h": 16.0}}
+
+COMPONENTS: dict[str, Callable[..., Component]] = {
+    "ewma": EWMAResidual,
+    "holt": lambda **kw: EWMAResidual(**{"alpha": 0.2, "beta": 0.05, **kw}),
+    "seasonal": SeasonalMAD,
+    "cusum": Cusum,
+    "iforest": IsolationForestComponent,
+}
+
+DETECTORS: dict[str, type[Detector]] = {
+    d.name: d
+    for d in (
+        SeasonalDetector,
+        EWMADetector,
+        HoltDetector,
+        CusumDetector,
+        IsolationForestDetector,
+        EnsembleDetector,
+    )
+}
+
+
+def make_detector(name: str, **params: Any) -> Detector:
+    """Build a detector by its registry name with keyword parameters."""
+    from sloplane.errors import SloplaneError
+
+    cls = DETECTORS.get(name)
+    if cls is None:
+        raise SloplaneError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise SloplaneError(f"detector {name!r}: bad parameters: {exc}") from exc
