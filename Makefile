@@ -1,0 +1,38 @@
+# sloplane: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+## demo: generate rules, unit tests, dashboards and routing for examples/ into build/, then check them
+demo: $(STAMP) system-deps
+	$(BIN)/sloplane validate examples/
+	$(BIN)/sloplane list examples/
+	$(BIN)/sloplane generate examples/ --out build/
+	promtool check rules build/prometheus/*.rules.yml build/prometheus/stack/*.rules.yml
+	cd build/prometheus && promtool test rules tests/*.test.yml
+	amtool check-config build/alertmanager/alertmanager.yml
+	$(BIN)/sloplane check build/
+	$(BIN)/sloplane generate examples/ --out build/ --check
+
+## test: install everything the tests need, then lint, type-check and run the whole suite
+test: $(STAMP)
+	./scripts/install-system-deps.sh --test
+	$(BIN)/ruff check sloplane tests benchmarks
+	$(BIN)/ruff format --check sloplane tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

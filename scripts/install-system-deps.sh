@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian packages sloplane's demo and tests run against, when missing.
+# Real components, not stand-ins: Prometheus + promtool, AlertManager + amtool, Chromium
+# (report screenshots). Needs root (CI and the dev machines run as root).
+set -euo pipefail
+
+want=()
+command -v promtool >/dev/null 2>&1 || want+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || want+=(prometheus)
+command -v amtool >/dev/null 2>&1 || want+=(prometheus-alertmanager)
+command -v prometheus-alertmanager >/dev/null 2>&1 || want+=(prometheus-alertmanager)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || want+=(chromium)
+fi
+if [ ${#want[@]} -eq 0 ]; then
+  exit 0
+fi
+mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
+echo "installing Debian packages: ${want[*]}"
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null

@@ -1,0 +1,123 @@
+"""``sloplane validate``, ``generate`` and ``list``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sloplane.artifacts import GenerateSettings
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.rules.common import num
+
+paths_argument = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+
+
+def _load(paths: tuple[Path, ...]) -> Catalog:
+    from sloplane.slo.loaders import load_catalog
+
+    return load_catalog(list(paths))
+
+
+def _progress(message: str) -> None:
+    click.echo(f"sloplane: {message}", err=True)
+
+
+@click.command()
+@paths_argument
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check SLO definitions; print one line per problem and exit 1 if any."""
+    catalog = _load(paths)
+    click.echo(f"ok: {len(catalog.slos)} SLOs valid")
+
+
+@click.command()
+@paths_argument
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("build"), show_default=True
+)
+@click.option(
+    "--check", is_flag=True, help="Do not write; exit 1 with a diff if OUT is not up to date."
+)
+@click.option(
+    "--format",
+    "rule_format",
+    type=click.Choice(["prometheus", "prometheus-operator"]),
+    default="prometheus",
+    show_default=True,
+    help="Plain rule files, or PrometheusRule custom resources.",
+)
+@click.option(
+    "--label-mode",
+    type=click.Choice(["sloplane", "sloth"]),
+    default="sloplane",
+    show_default=True,
+    help="Label names on generated series: sloplane_id/... or Sloth's sloth_id/...",
+)
+@click.option("--grafana-url", default="http://localhost:3000", show_default=True)
+@click.option("--no-unit-tests", is_flag=True, help="Skip the promtool unit test per SLO.")
+def generate(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    check: bool,
+    rule_format: str,
+    label_mode: str,
+    grafana_url: str,
+    no_unit_tests: bool,
+) -> None:
+    """Generate rules, unit tests, dashboards and AlertManager routing into OUT."""
+    from sloplane.generate import build_artifacts, diff_artifacts, write_artifacts
+    from sloplane.slo.rules.unittests import unit_test_gaps
+
+    catalog = _load(paths)
+    settings = GenerateSettings(
+        label_mode=label_mode,  # type: ignore[arg-type]
+        rule_format=rule_format,  # type: ignore[arg-type]
+        grafana_url=grafana_url,
+        unit_tests=not no_unit_tests,
+    )
+    _progress(f"loaded {len(catalog.slos)} SLOs from {len(paths)} path(s)")
+    artifacts = build_artifacts(catalog, settings, _progress)
+    if settings.unit_tests and rule_format == "prometheus":
+        for slo_id, reason in sorted(unit_test_gaps(catalog.slos, settings).items()):
+            click.echo(f"warning: {slo_id}: no promtool unit test generated: {reason}", err=True)
+    if check:
+        diff = diff_artifacts(out_dir, artifacts)
+        if diff:
+            sys.stdout.writelines(diff)
+            click.echo(f"error: {out_dir} is out of date; run sloplane generate", err=True)
+            sys.exit(1)
+        click.echo(f"ok: {out_dir} is up to date ({len(artifacts)} files)")
+        return
+    written, deleted = write_artifacts(out_dir, artifacts)
+    click.echo(
+        f"wrote {written} of {len(artifacts)} files to {out_dir}"
+        + (f", deleted {deleted} stale" if deleted else "")
+    )
+
+
+@click.command("list")
+@paths_argument
+def list_slos(paths: tuple[Path, ...]) -> None:
+    """Print a table of SLOs: id, objective, window, budget, alert tiers, team."""
+    catalog = _load(paths)
+    rows = [("ID", "OBJECTIVE", "WINDOW", "BUDGET (min)", "TIERS", "TEAM", "SLI")]
+    for slo in catalog.slos:
+        tiers = ",".join(t for t in ("page", "ticket") if slo.burn_windows(t)) or "-"  # type: ignore[arg-type]
+        rows.append(
+            (
+                slo.id,
+                f"{num(slo.objective_percent)}%",
+                slo.window_text,
+                f"{slo.budget_minutes:.1f}",
+                tiers,
+                slo.team or "-",
+                slo.sli.kind,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
