@@ -155,9 +155,9 @@ def score_corpus(
     w_all = np.concatenate(all_w) if all_w else np.zeros(0)
     g_all = np.concatenate(all_g) if all_g else np.zeros(0, dtype=np.int64)
     order = np.argsort(-s_all, kind="stable")
-    s_sorted = s_all[order]
-    w_sorted = w_all[order]
-    g_sorted = g_all[order]
+    s_sorted: list[float] = s_all[order].tolist()
+    w_sorted: list[float] = w_all[order].tolist()
+    g_sorted: list[int] = g_all[order].tolist()
 
     null = -profile.fn * n_windows
     best = (null, math.inf, 0, 0)  # score, threshold, detected, fps
@@ -171,8 +171,8 @@ def score_corpus(
     while i < m:
         thr = s_sorted[i]
         while i < m and s_sorted[i] == thr:
-            gi = int(g_sorted[i])
-            wi = float(w_sorted[i])
+            gi = g_sorted[i]
+            wi = w_sorted[i]
             if gi < 0:
                 fp_sum += wi
                 fps += 1
@@ -183,15 +183,10 @@ def score_corpus(
             elif wi > tp_best[gi]:
                 tp_sum += wi - tp_best[gi]
                 tp_best[gi] = wi
-                tp_sum += w
-                detected += 1
-            elif w > tp_best[g]:
-                tp_sum += w - tp_best[g]
-                tp_best[g] = w
             i += 1
         total = tp_sum + fp_sum - profile.fn * (n_windows - detected)
         if total > best[0]:
-            best = (total, float(thr), detected, fps)
+            best = (total, thr, detected, fps)
     perfect = profile.tp * n_windows
     norm = 100.0 * (best[0] - null) / (perfect - null) if perfect != null else 0.0
     return CorpusScore(profile.name, best[1], best[0], norm, n_windows, best[2], best[3])
