@@ -1,0 +1,271 @@
+"""The exporter process end to end: config, /metrics, /probe, concurrency and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sloplane.errors import SpecError
+from sloplane.exporters.config import load_config, parse_address
+from sloplane.exporters.exporter import Exporter
+from sloplane.exporters.metrics_catalog import KNOWN_METRICS
+from sloplane.exporters.postgres import APPLICATION_NAME
+from sloplane.exporters.redis_collector import CLIENT_NAME
+from sloplane.exporters.server import ExporterServer, parse_listen
+from tests.exporters.conftest import assert_promtool_clean, names, parse, value
+from tests.support.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "exporters" / "exporters.yaml"
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, postgres_server: str, redis_server: str, rabbitmq_management: str) -> Path:
+    doc = {
+        "listen": "127.0.0.1:0",
+        "modules": {
+            "pg": {"kind": "postgres", "user": "postgres"},
+            "pg_bad": {"kind": "postgres", "user": "sloplane_no_such_role"},
+            "rabbit": {"kind": "rabbitmq", "management": "on"},
+            "health": {"kind": "http", "fail_if_body_not_matches_regexp": ["OK"]},
+        },
+        "targets": [
+            {"name": "main-db", "module": "pg", "address": postgres_server},
+            {"name": "bad-db", "module": "pg_bad", "address": postgres_server},
+            {"name": "cache", "module": "redis", "address": redis_server},
+            {"name": "broker", "module": "rabbit", "address": rabbitmq_management},
+        ],
+    }
+    path = tmp_path / "exporters.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture
+def server(config_file: Path) -> Iterator[ExporterServer]:
+    exporter = Exporter(load_config(config_file))
+    srv = ExporterServer(("127.0.0.1", 0), exporter)
+    srv.serve_in_thread()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        exporter.close()
+
+
+def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServer) -> None:
+    resp = httpx.get(server.url + "/metrics", timeout=30)
+    assert resp.status_code == 200
+    assert_promtool_clean(resp.text)
+    samples = parse(resp.text)
+    assert value(samples, "pg_up", target="main-db") == 1
+    assert value(samples, "pg_up", target="bad-db") == 0
+    assert value(samples, "pg_scrape_errors_total", target="bad-db", reason="auth") == 1
+    assert value(samples, "redis_up", target="cache") == 1
+    assert value(samples, "rabbitmq_up", target="broker") == 1
+    assert value(samples, "sloplane_exporter_build_info") == 1
+    assert "process_resident_memory_bytes" in names(samples)
+
+
+def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
+    resp = httpx.get(
+        server.url + "/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"},
+        timeout=30,
+    )
+    assert resp.headers["content-type"].startswith("application/openmetrics-text")
+    assert resp.headers["content-encoding"] == "gzip"
+    assert resp.text.rstrip().endswith("# EOF")
+
+
+def test_probe_endpoint_multi_target(server: ExporterServer, postgres_server: str, redis_server: str) -> None:
+    pg = httpx.get(server.url + "/probe", params={"module": "pg", "target": postgres_server}, timeout=30)
+    assert pg.status_code == 200
+    assert_promtool_clean(pg.text)
+    samples = parse(pg.text)
+    assert value(samples, "pg_up") == 1
+    assert all("target" not in dict(labels) for _, labels in samples)  # Prometheus sets instance
+    # Built-in modules are named after the kinds.
+    rd = httpx.get(server.url + "/probe", params={"module": "redis", "target": redis_server}, timeout=30)
+    assert value(parse(rd.text), "redis_up") == 1
+    http = httpx.get(
+        server.url + "/probe", params={"module": "health", "target": server.url + "/-/healthy"}, timeout=30
+    )
+    assert value(parse(http.text), "http_probe_success") == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"module": "nope", "target": "127.0.0.1:5432"}, "unknown module"),
+        ({"module": "pg", "target": "postgres:secret@127.0.0.1:5432"}, "credentials"),
+        ({"module": "pg", "target": "127.0.0.1:5432?password=x"}, "credentials"),
+        ({"module": "health", "target": "http://u:p@127.0.0.1/"}, "credentials"),
+        ({"module": "pg"}, "required"),
+    ],
+)
+def test_probe_rejects_bad_requests(server: ExporterServer, params: dict, message: str) -> None:
+    resp = httpx.get(server.url + "/probe", params=params, timeout=30)
+    assert resp.status_code == 400
+    assert message in resp.text
+
+
+def test_50_concurrent_scrapes_are_answered_without_extra_connections(
+    server: ExporterServer, postgres_server: str
+) -> None:
+    # Warm up: one connection for the configured target, one for the probed address.
+    httpx.get(server.url + "/metrics", timeout=30)
+    httpx.get(server.url + f"/probe?module=pg&target={postgres_server}", timeout=30)
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+
+        def pg_conns() -> int:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME]
+            ).fetchone()
+            return int(row[0]) if row else -1
+
+        rclient = redis.Redis(host="127.0.0.1", port=6379)
+
+        def redis_conns() -> int:
+            return sum(1 for c in rclient.client_list() if c.get("name") == CLIENT_NAME)
+
+        before = (pg_conns(), redis_conns())
+
+        def fetch(i: int) -> tuple[int, float | None]:
+            path = "/metrics" if i % 2 else f"/probe?module=pg&target={postgres_server}"
+            resp = httpx.get(server.url + path, timeout=60)
+            samples = parse(resp.text)
+            return resp.status_code, value(samples, "pg_up", **({"target": "main-db"} if i % 2 else {}))
+
+        with ThreadPoolExecutor(50) as pool:
+            results = list(pool.map(fetch, range(50)))
+        assert results == [(200, 1.0)] * 50
+        assert (pg_conns(), redis_conns()) == before
+        rclient.close()
+
+
+def test_cli_once_prints_a_clean_exposition(config_file: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config_file), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert_promtool_clean(proc.stdout)
+    assert value(parse(proc.stdout), "pg_up", target="bad-db") == 0
+    assert "is down: auth" in proc.stderr  # the log line for the unauthorised target
+
+
+def test_cli_serves_until_terminated(config_file: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config_file), "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        from tests.support.processes import wait_http_ok
+
+        wait_http_ok(f"http://127.0.0.1:{port}/-/healthy", timeout=60, proc=proc)
+        assert "pg_up" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def test_config_errors_are_one_line_each(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "modules": {"pg": {"kind": "postgres", "pasword": "typo"}},
+                "targets": [{"name": "x", "module": "missing", "address": "h:1"}],
+            }
+        )
+    )
+    with pytest.raises(SpecError) as info:
+        load_config(bad)
+    assert any("pasword" in str(p) for p in info.value.problems)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(bad), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: ")
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    kinds = {config.module(t.module).kind for t in config.targets}  # type: ignore[union-attr]
+    assert kinds == {"postgres", "redis", "rabbitmq", "http"}
+
+
+def test_catalog_lists_exactly_what_a_full_scrape_exposes(server: ExporterServer) -> None:
+    samples = parse(httpx.get(server.url + "/metrics", timeout=30).text)
+    exposed = names(samples)
+    for kind, prefix in [("postgres", "pg_"), ("redis", "redis_"), ("rabbitmq", "rabbitmq_")]:
+        ours = {n for n in exposed if n.startswith(prefix)}
+        assert ours <= set(KNOWN_METRICS[kind]), ours - set(KNOWN_METRICS[kind])
+
+
+def test_listen_parsing() -> None:
+    assert parse_listen("127.0.0.1:9465") == ("127.0.0.1", 9465)
+    assert parse_listen(":9465") == ("0.0.0.0", 9465)
+    assert parse_listen("[::1]:9465") == ("::1", 9465)
+    with pytest.raises(ValueError):
+        parse_listen("nohost")
+
+
+_hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}", fullmatch=True)
+
+
+@given(host=_hosts, port=st.integers(1, 65535), kind=st.sampled_from(["postgres", "redis", "rabbitmq"]))
+def test_addresses_round_trip(host: str, port: int, kind: str) -> None:
+    parsed = parse_address(kind, f"{host}:{port}")
+    assert (parsed.host, parsed.port) == (host, port)
+
+
+@given(
+    user=st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+    password=st.from_regex(r"[A-Za-z0-9]{0,12}", fullmatch=True),
+    kind=st.sampled_from(["postgres", "redis", "rabbitmq", "http"]),
+)
+def test_credentials_in_addresses_are_always_refused(user: str, password: str, kind: str) -> None:
+    userinfo = f"{user}:{password}@" if password else f"{user}@"
+    address = f"http://{userinfo}example:80/" if kind == "http" else f"{userinfo}example:80"
+    with pytest.raises(ValueError):
+        parse_address(kind, address)
+
+
+def test_passwords_never_appear_in_the_exposition(config_file: Path) -> None:
+    doc = yaml.safe_load(config_file.read_text())
+    doc["modules"]["pg"]["password"] = "sloplane-secret-canary"
+    config_file.write_text(yaml.safe_dump(doc))
+    exporter = Exporter(load_config(config_file))
+    try:
+        from prometheus_client.exposition import generate_latest
+
+        assert b"sloplane-secret-canary" not in generate_latest(exporter.metrics())
+    finally:
+        exporter.close()
