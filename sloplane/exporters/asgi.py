@@ -196,13 +196,16 @@ def _exemplar(span: trace.Span) -> dict[str, str] | None:
     return {"trace_id": format(context.trace_id, "032x")}
 
 
-def metrics_endpoint(registry: CollectorRegistry = REGISTRY) -> ASGIApp:
-    """An ASGI app serving ``registry`` (text format, or OpenMetrics with exemplars on request)."""
+class _MetricsApp:
+    """A class, not a function, so Starlette's Route treats it as a raw ASGI app."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         encoder, content_type = choose_encoder(headers.get("accept", ""))
-        body = encoder(registry)
+        body = encoder(self.registry)
         await send(
             {
                 "type": "http.response.start",
@@ -215,7 +218,10 @@ def metrics_endpoint(registry: CollectorRegistry = REGISTRY) -> ASGIApp:
         )
         await send({"type": "http.response.body", "body": body})
 
-    return app
+
+def metrics_endpoint(registry: CollectorRegistry = REGISTRY) -> ASGIApp:
+    """An ASGI app serving ``registry`` (text format, or OpenMetrics with exemplars on request)."""
+    return _MetricsApp(registry)
 
 
 def add_metrics_route(

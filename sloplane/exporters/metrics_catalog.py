@@ -8,7 +8,9 @@ series exist without running an exporter.
 Names follow the Prometheus conventions: base units (seconds, bytes), counters
 end in ``_total`` in PromQL, no colons. :data:`KNOWN_METRICS` lists the names as
 they are written in PromQL: counters with ``_total``, histograms as their
-``_bucket``/``_count``/``_sum`` series.
+``_bucket``/``_count``/``_sum`` series (prometheus_client also exposes a
+``_created`` series beside counters and histograms of the ASGI middleware unless
+``disable_created_metrics()`` is called; those are not listed).
 """
 
 from __future__ import annotations

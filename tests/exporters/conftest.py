@@ -27,9 +27,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import free_port, promtool
 
-PG_BIN = Path("/usr/lib/postgresql") / (
-    sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path("/usr/lib/postgresql").exists() else "15"
-) / "bin"
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").exists()
+        else "15"
+    )
+    / "bin"
+)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -125,7 +131,17 @@ def postgres_server() -> str:
 def redis_server() -> str:
     if not answers("127.0.0.1", 6379):
         subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", ""],
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+            ],
             check=False,
             timeout=30,
         )
@@ -146,7 +162,12 @@ def rabbitmq_management(rabbitmq_server: str) -> str:
     """The management API on 15672, enabling the plugin when it is off; skips if that fails."""
 
     def api_ok() -> bool:
-        return httpx.get("http://127.0.0.1:15672/api/overview", auth=("guest", "guest"), timeout=2).status_code == 200
+        return (
+            httpx.get(
+                "http://127.0.0.1:15672/api/overview", auth=("guest", "guest"), timeout=2
+            ).status_code
+            == 200
+        )
 
     with contextlib.suppress(httpx.HTTPError):
         if api_ok():
@@ -180,7 +201,19 @@ class PrivatePostgres:
 
     def _ctl(self, *args: str) -> None:
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args],
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                "60",
+                *args,
+            ],
             check=True,
             capture_output=True,
             timeout=90,
@@ -200,7 +233,12 @@ class PrivatePostgres:
 
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", password=self.password, dbname="postgres", autocommit=True
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
         )
 
 
@@ -218,8 +256,18 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     subprocess.run(["chown", "-R", "postgres:postgres", str(base)], check=True)
     subprocess.run(
         [
-            "runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data),
-            "--auth=scram-sha-256", f"--pwfile={pwfile}", "-U", "postgres", "--no-sync",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-U",
+            "postgres",
+            "--no-sync",
         ],
         check=True,
         capture_output=True,
@@ -248,9 +296,21 @@ class PrivateRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--requirepass", self.password, "--maxmemory", "64mb",
-                "--slowlog-log-slower-than", "0",
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                self.password,
+                "--maxmemory",
+                "64mb",
+                "--slowlog-log-slower-than",
+                "0",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -140,8 +140,20 @@ def test_bad_status_fails_but_is_up(plain_server: str) -> None:
 
 
 def test_body_regex_checks(plain_server: str) -> None:
-    assert value(probe(plain_server + "/health", fail_if_body_matches_regexp=['"sealed": false']), "http_probe_success") == 0
-    assert value(probe(plain_server + "/health", fail_if_body_not_matches_regexp=["nomatch"]), "http_probe_body_match") == 0
+    assert (
+        value(
+            probe(plain_server + "/health", fail_if_body_matches_regexp=['"sealed": false']),
+            "http_probe_success",
+        )
+        == 0
+    )
+    assert (
+        value(
+            probe(plain_server + "/health", fail_if_body_not_matches_regexp=["nomatch"]),
+            "http_probe_body_match",
+        )
+        == 0
+    )
 
 
 def test_redirects_are_followed_and_counted(plain_server: str) -> None:

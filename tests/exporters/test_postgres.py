@@ -49,7 +49,9 @@ def exporter_connections(conn: psycopg.Connection) -> int:
 
 @pytest.fixture(scope="module")
 def admin(postgres_server: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB}")
         try:
@@ -97,7 +99,9 @@ def test_created_rows_temp_files_and_sizes_show_up(target: Target, db: psycopg.C
     assert delta("pg_stat_database_temp_bytes_total") > 0
     assert delta("pg_stat_database_temp_files_total") >= 1
     assert (value(after, "pg_database_size_bytes", datname=DB) or 0) > 500_000
-    assert value(after, "pg_max_connections") == float(db.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
+    assert value(after, "pg_max_connections") == float(
+        db.execute("SHOW max_connections").fetchone()[0]
+    )  # type: ignore[index]
 
 
 def test_open_transaction_and_lock_show_up(target: Target, db: psycopg.Connection) -> None:
@@ -109,7 +113,9 @@ def test_open_transaction_and_lock_show_up(target: Target, db: psycopg.Connectio
         holder.rollback()
     assert value(samples, "pg_connections", datname=DB, state="idle in transaction") >= 1  # type: ignore[operator]
     assert (value(samples, "pg_longest_transaction_seconds") or 0) >= 0.3
-    assert (value(samples, "pg_locks", datname=DB, mode="AccessExclusiveLock", granted="true") or 0) >= 1
+    assert (
+        value(samples, "pg_locks", datname=DB, mode="AccessExclusiveLock", granted="true") or 0
+    ) >= 1
     after = scrape(target)
     assert value(after, "pg_locks", datname=DB, mode="AccessExclusiveLock", granted="true") is None
 
@@ -184,12 +190,20 @@ def test_locked_catalog_times_out_without_piling_up(private_postgres: PrivatePos
     """A lock on pg_database blocks our queries: scrapes end at the timeout, sharing one collection."""
     target = make_target(private_postgres.address, password=private_postgres.password, timeout=1)
     assert value(scrape(target), "pg_up") == 1
-    with private_postgres.connect() as watcher, psycopg.connect(
-        host="127.0.0.1", port=private_postgres.port, user="postgres", password=private_postgres.password
-    ) as locker:
+    with (
+        private_postgres.connect() as watcher,
+        psycopg.connect(
+            host="127.0.0.1",
+            port=private_postgres.port,
+            user="postgres",
+            password=private_postgres.password,
+        ) as locker,
+    ):
         locker.execute("LOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE")
         results: list[dict] = []
-        threads = [threading.Thread(target=lambda: results.append(scrape(target))) for _ in range(10)]
+        threads = [
+            threading.Thread(target=lambda: results.append(scrape(target))) for _ in range(10)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -42,7 +42,9 @@ def amqp_connections() -> int:
 
 
 @pytest.fixture
-def queue(rabbitmq_server: str) -> Iterator[tuple[str, pika.adapters.blocking_connection.BlockingChannel]]:
+def queue(
+    rabbitmq_server: str,
+) -> Iterator[tuple[str, pika.adapters.blocking_connection.BlockingChannel]]:
     """A fresh queue holding 5 messages, one of them delivered and not acknowledged."""
     name = f"sloplane-test-{uuid.uuid4().hex[:8]}"
     conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
@@ -77,7 +79,9 @@ def test_management_mode_reports_queued_and_unacked_messages(
     assert value(samples, "rabbitmq_scrape_source_info", source="management") == 1
     assert (ready, unacked) == (5, 1)
     assert value(samples, "rabbitmq_queue_consumers", vhost="/", queue=name) == 0
-    assert value(samples, "rabbitmq_queue_messages_published_total", vhost="/", queue=name) is not None
+    assert (
+        value(samples, "rabbitmq_queue_messages_published_total", vhost="/", queue=name) is not None
+    )
     assert (value(samples, "rabbitmq_node_memory_used_bytes") or 0) > 0
     assert value(samples, "rabbitmq_node_memory_alarm") == 0
     assert value(samples, "rabbitmq_node_disk_free_alarm") == 0

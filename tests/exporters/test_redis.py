@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -68,9 +67,15 @@ def test_created_keys_hits_and_commands_show_up(target: Target, client: redis.Re
     assert value(after, "redis_up") == 1
     assert value(after, "redis_db_keys", db=db) == 26
     assert value(after, "redis_db_keys_expiring", db=db) == 1
-    assert value(after, "redis_commands_total", cmd="set") - (value(before, "redis_commands_total", cmd="set") or 0) >= 26  # type: ignore[operator]
+    assert (
+        value(after, "redis_commands_total", cmd="set")
+        - (value(before, "redis_commands_total", cmd="set") or 0)
+        >= 26
+    )  # type: ignore[operator]
     assert value(after, "redis_keyspace_hits_total") > value(before, "redis_keyspace_hits_total")  # type: ignore[operator]
-    assert value(after, "redis_keyspace_misses_total") > value(before, "redis_keyspace_misses_total")  # type: ignore[operator]
+    assert value(after, "redis_keyspace_misses_total") > value(
+        before, "redis_keyspace_misses_total"
+    )  # type: ignore[operator]
     assert (value(after, "redis_memory_used_bytes") or 0) > 0
     assert (value(after, "redis_memory_used_rss_bytes") or 0) > 0
     assert value(after, "redis_server_info", role="master") == 1

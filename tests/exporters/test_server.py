@@ -31,7 +31,9 @@ EXAMPLE = ROOT / "examples" / "exporters" / "exporters.yaml"
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, postgres_server: str, redis_server: str, rabbitmq_management: str) -> Path:
+def config_file(
+    tmp_path: Path, postgres_server: str, redis_server: str, rabbitmq_management: str
+) -> Path:
     doc = {
         "listen": "127.0.0.1:0",
         "modules": {
@@ -82,7 +84,10 @@ def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServe
 def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     resp = httpx.get(
         server.url + "/metrics",
-        headers={"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"},
+        headers={
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip",
+        },
         timeout=30,
     )
     assert resp.headers["content-type"].startswith("application/openmetrics-text")
@@ -90,18 +95,26 @@ def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     assert resp.text.rstrip().endswith("# EOF")
 
 
-def test_probe_endpoint_multi_target(server: ExporterServer, postgres_server: str, redis_server: str) -> None:
-    pg = httpx.get(server.url + "/probe", params={"module": "pg", "target": postgres_server}, timeout=30)
+def test_probe_endpoint_multi_target(
+    server: ExporterServer, postgres_server: str, redis_server: str
+) -> None:
+    pg = httpx.get(
+        server.url + "/probe", params={"module": "pg", "target": postgres_server}, timeout=30
+    )
     assert pg.status_code == 200
     assert_promtool_clean(pg.text)
     samples = parse(pg.text)
     assert value(samples, "pg_up") == 1
     assert all("target" not in dict(labels) for _, labels in samples)  # Prometheus sets instance
     # Built-in modules are named after the kinds.
-    rd = httpx.get(server.url + "/probe", params={"module": "redis", "target": redis_server}, timeout=30)
+    rd = httpx.get(
+        server.url + "/probe", params={"module": "redis", "target": redis_server}, timeout=30
+    )
     assert value(parse(rd.text), "redis_up") == 1
     http = httpx.get(
-        server.url + "/probe", params={"module": "health", "target": server.url + "/-/healthy"}, timeout=30
+        server.url + "/probe",
+        params={"module": "health", "target": server.url + "/-/healthy"},
+        timeout=30,
     )
     assert value(parse(http.text), "http_probe_success") == 1
 
@@ -128,11 +141,14 @@ def test_50_concurrent_scrapes_are_answered_without_extra_connections(
     # Warm up: one connection for the configured target, one for the probed address.
     httpx.get(server.url + "/metrics", timeout=30)
     httpx.get(server.url + f"/probe?module=pg&target={postgres_server}", timeout=30)
-    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
 
         def pg_conns() -> int:
             row = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME]
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                [APPLICATION_NAME],
             ).fetchone()
             return int(row[0]) if row else -1
 
@@ -147,7 +163,9 @@ def test_50_concurrent_scrapes_are_answered_without_extra_connections(
             path = "/metrics" if i % 2 else f"/probe?module=pg&target={postgres_server}"
             resp = httpx.get(server.url + path, timeout=60)
             samples = parse(resp.text)
-            return resp.status_code, value(samples, "pg_up", **({"target": "main-db"} if i % 2 else {}))
+            return resp.status_code, value(
+                samples, "pg_up", **({"target": "main-db"} if i % 2 else {})
+            )
 
         with ThreadPoolExecutor(50) as pool:
             results = list(pool.map(fetch, range(50)))
@@ -174,7 +192,16 @@ def test_cli_once_prints_a_clean_exposition(config_file: Path) -> None:
 def test_cli_serves_until_terminated(config_file: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config_file), "--listen", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "sloplane.cli",
+            "exporter",
+            "--config",
+            str(config_file),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -240,7 +267,9 @@ def test_listen_parsing() -> None:
 _hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}", fullmatch=True)
 
 
-@given(host=_hosts, port=st.integers(1, 65535), kind=st.sampled_from(["postgres", "redis", "rabbitmq"]))
+@given(
+    host=_hosts, port=st.integers(1, 65535), kind=st.sampled_from(["postgres", "redis", "rabbitmq"])
+)
 def test_addresses_round_trip(host: str, port: int, kind: str) -> None:
     parsed = parse_address(kind, f"{host}:{port}")
     assert (parsed.host, parsed.port) == (host, port)

@@ -1,0 +1,88 @@
+"""Stack rules: promtool checks and unit-tests them; every metric they use is one we expose."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from sloplane.exporters.metrics_catalog import KNOWN_METRICS
+from sloplane.exporters.rules import stack_rule_files
+from tests.support.processes import promtool
+
+REQUIRED_ALERTS = {
+    "PostgresDown",
+    "PostgresReplicationLag",
+    "PostgresConnectionsNearLimit",
+    "RedisDown",
+    "RedisMemoryNearMax",
+    "RedisEvictingKeys",
+    "RabbitMQDown",
+    "RabbitMQQueueBacklogGrowing",
+    "RabbitMQQueueWithoutConsumers",
+    "ProbeFailing",
+    "CertificateExpiringSoon",
+}
+
+
+def write(tmp_path: Path) -> dict[str, Path]:
+    written = {}
+    for rel, content in stack_rule_files().items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        written[rel] = path
+    return written
+
+
+def test_rule_files_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
+    files = write(tmp_path)
+    rules = sorted(str(p) for rel, p in files.items() if not rel.endswith(".test.yml"))
+    tests = sorted(str(p) for rel, p in files.items() if rel.endswith(".test.yml"))
+    assert len(rules) == len(tests) == 4
+    check = promtool("check", "rules", *rules)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = promtool("test", "rules", *tests, cwd=tmp_path / "stack")
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_generation_is_deterministic() -> None:
+    assert stack_rule_files() == stack_rule_files()
+
+
+def test_required_alerts_exist_and_each_has_a_test() -> None:
+    alerts: set[str] = set()
+    tested: set[str] = set()
+    for rel, content in stack_rule_files().items():
+        doc = yaml.safe_load(content)
+        if rel.endswith(".test.yml"):
+            for test in doc["tests"]:
+                tested.update(t["alertname"] for t in test.get("alert_rule_test", []))
+        else:
+            for group in doc["groups"]:
+                alerts.update(r["alert"] for r in group["rules"] if "alert" in r)
+    assert alerts >= REQUIRED_ALERTS
+    assert alerts == tested
+
+
+def test_rules_only_use_metrics_the_exporters_expose() -> None:
+    known = {name for names in KNOWN_METRICS.values() for name in names}
+    recorded: set[str] = set()
+    used: set[str] = set()
+    for rel, content in stack_rule_files().items():
+        if rel.endswith(".test.yml"):
+            continue
+        for group in yaml.safe_load(content)["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    recorded.add(rule["record"])
+                used.update(
+                    re.findall(
+                        r"(?<![:\w])((?:pg|redis|rabbitmq|http_probe)_\w+)(?![:\w])", rule["expr"]
+                    )
+                )
+                used.update(
+                    n for n in re.findall(r"\b([a-z_]+:[a-z_]+:[a-z0-9_]+)\b", rule["expr"])
+                )
+    assert used - known - recorded == set()
