@@ -1,0 +1,216 @@
+"""The generated AlertManager configuration passes amtool and routes every team correctly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sloplane.alerts import CONFIG_FILE, render_alertmanager
+from sloplane.artifacts import HEADER, GenerateSettings
+from sloplane.errors import SpecError
+from sloplane.slo.catalog import Catalog
+from tests.alerts.conftest import example_routing, render, routing_doc, slo, write_artifacts
+from tests.support.processes import amtool
+
+SLOS = [slo("checkout", "availability", "payments"), slo("gateway", "latency", "platform")]
+
+
+def check_config(path: Path) -> None:
+    result = amtool("check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def route(config: Path, *labels: str) -> str:
+    result = amtool("config", "routes", "test", f"--config.file={config}", *labels)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def example_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("am")
+    write_artifacts(render(SLOS, [example_routing()]), root)
+    return root / CONFIG_FILE
+
+
+def test_example_passes_amtool(example_config: Path) -> None:
+    check_config(example_config)
+    text = example_config.read_text()
+    assert text.startswith(f"# {HEADER}")
+    assert "templates/*.tmpl" in text
+
+
+@pytest.mark.parametrize(
+    ("team", "severity", "receiver"),
+    [
+        ("payments", "page", "payments-pagerduty"),
+        ("payments", "ticket", "payments-slack"),
+        ("platform", "page", "platform-pagerduty"),
+        ("platform", "ticket", "platform-slack"),
+        ("unknown", "page", "default-slack"),
+        ("unknown", "ticket", "default-slack"),
+    ],
+)
+def test_each_team_page_and_ticket_reach_their_receiver(
+    example_config: Path, team: str, severity: str, receiver: str
+) -> None:
+    labels = [f"team={team}", f"severity={severity}", "sloplane_severity=" + severity]
+    assert route(example_config, *labels) == receiver
+
+
+def test_alert_without_labels_goes_to_default(example_config: Path) -> None:
+    assert route(example_config, "alertname=Watchdog") == "default"
+
+
+def test_no_routing_document_means_default_receiver_only(tmp_path: Path) -> None:
+    artifacts = render(SLOS, [])
+    write_artifacts(artifacts, tmp_path)
+    check_config(tmp_path / CONFIG_FILE)
+    config = yaml.safe_load(artifacts[CONFIG_FILE])
+    assert [r["name"] for r in config["receivers"]] == ["default"]
+    assert "No AlertRouting document" in artifacts[CONFIG_FILE]
+    assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=page") == "default"
+
+
+def test_sloth_label_mode(tmp_path: Path) -> None:
+    artifacts = render(SLOS, [example_routing()], GenerateSettings(label_mode="sloth"))
+    write_artifacts(artifacts, tmp_path)
+    check_config(tmp_path / CONFIG_FILE)
+    config = yaml.safe_load(artifacts[CONFIG_FILE])
+    assert config["inhibit_rules"][0]["equal"] == ["sloth_id"]
+    assert "sloth_service" in config["route"]["group_by"]
+    assert ".CommonLabels.sloth_id" in artifacts["alertmanager/templates/sloplane.tmpl"]
+
+
+def test_page_inhibits_ticket_of_same_slo(example_config: Path) -> None:
+    config = yaml.safe_load(example_config.read_text())
+    assert config["inhibit_rules"] == [
+        {
+            "source_matchers": ['sloplane_severity="page"'],
+            "target_matchers": ['sloplane_severity="ticket"'],
+            "equal": ["sloplane_id"],
+        }
+    ]
+
+
+def test_business_hours_apply_to_tickets_only_where_asked(example_config: Path) -> None:
+    config = yaml.safe_load(example_config.read_text())
+    assert config["time_intervals"][0]["time_intervals"][0]["location"] == "Europe/Berlin"
+    teams = {r["matchers"][0]: r for r in config["route"]["routes"] if "routes" in r}
+    payments = {r["matchers"][0]: r for r in teams['team="payments"']["routes"]}
+    platform = {r["matchers"][0]: r for r in teams['team="platform"']["routes"]}
+    assert payments['severity="ticket"']["active_time_intervals"] == ["business-hours"]
+    assert "active_time_intervals" not in payments['severity="page"']
+    assert "active_time_intervals" not in platform['severity="ticket"']
+
+
+def test_secrets_are_only_referenced_by_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pd"
+    secret.write_text("R0UTINGKEYSECRET0000000000000000")
+    doc = routing_doc(
+        {"spec": {"teams": {"payments": {"pagerduty": {"routing_key_file": str(secret)}}}}}
+    )
+    text = render(SLOS, [doc])[CONFIG_FILE]
+    assert "R0UTINGKEYSECRET" not in text
+    assert f"routing_key_file: {secret}" in text
+    assert "routing_key:" not in text and "api_url:" not in text
+
+
+def test_output_is_deterministic() -> None:
+    assert render(SLOS, [example_routing()]) == render(list(reversed(SLOS)), [example_routing()])
+
+
+def test_unrouted_team_is_named_in_the_header() -> None:
+    text = render([*SLOS, slo("search", "availability", "discovery")], [example_routing()])[
+        CONFIG_FILE
+    ]
+    assert "discovery" in text.splitlines()[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"spec": {"teams": {"payments": {"pagerduty": {}}}}},
+            "teams.payments.pagerduty.routing_key_file",
+        ),
+        (
+            {"spec": {"teams": {"payments": {"slack": {"api_url": "https://hooks"}}}}},
+            "teams.payments.slack.api_url",
+        ),
+        (
+            {"spec": {"teams": {"payments": {"slack": {"api_url_file": "f", "channel": "x"}}}}},
+            "teams.payments.slack.channel",
+        ),
+        ({"spec": {"defaults": {"page": {"group_wait": "soon"}}}}, "defaults.page.group_wait"),
+        (
+            {"spec": {"business_hours": {"times": [{"start": "9am", "end": "17:00"}]}}},
+            "business_hours.times.0.start",
+        ),
+        ({"spec": {"business_hours": {"weekdays": ["funday"]}}}, "business_hours.weekdays"),
+        ({"spec": {"teams": {"bad team": {}}}}, "teams"),
+    ],
+)
+def test_bad_routing_is_a_spec_error_naming_the_field(body: dict, field: str) -> None:
+    with pytest.raises(SpecError) as info:
+        render(SLOS, [routing_doc(body, "r.yaml")])
+    problem = info.value.problems[0]
+    assert problem.file == "r.yaml"
+    assert problem.field == field
+    assert problem.obj == "AlertRouting"
+
+
+def test_team_routed_twice_is_an_error() -> None:
+    doc = {"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}}
+    with pytest.raises(SpecError, match="already routed"):
+        render(SLOS, [routing_doc(doc, "a.yaml"), routing_doc(doc, "b.yaml")])
+
+
+def test_teams_may_be_split_over_documents(tmp_path: Path) -> None:
+    a = routing_doc({"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}})
+    b = routing_doc({"spec": {"teams": {"platform": {"pagerduty": {"routing_key_file": "k"}}}}})
+    write_artifacts(render(SLOS, [a, b]), tmp_path)
+    config = tmp_path / CONFIG_FILE
+    check_config(config)
+    assert route(config, "team=payments", "severity=page") == "payments-slack"
+    assert route(config, "team=platform", "severity=ticket") == "platform-pagerduty"
+
+
+team_names = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+team_specs = st.fixed_dictionaries(
+    {},
+    optional={
+        "pagerduty": st.just({"routing_key_file": "pd.key"}),
+        "slack": st.just({"api_url_file": "slack.url", "channel": "#alerts"}),
+        "tickets_in_business_hours": st.booleans(),
+    },
+)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(teams=st.dictionaries(team_names, team_specs, min_size=1, max_size=3))
+def test_any_routing_passes_amtool_and_routes_pages_to_pagerduty(
+    tmp_path: Path, teams: dict
+) -> None:
+    artifacts = render_alertmanager(
+        Catalog.of(SLOS, [routing_doc({"spec": {"teams": teams}})]), GenerateSettings()
+    )
+    write_artifacts(artifacts, tmp_path)
+    config = tmp_path / CONFIG_FILE
+    check_config(config)
+    for name, spec in teams.items():
+        got = route(config, f"team={name}", "severity=page")
+        expected = (
+            f"{name}-pagerduty"
+            if "pagerduty" in spec
+            else f"{name}-slack"
+            if "slack" in spec
+            else "default"
+        )
+        assert got == expected
