@@ -1,0 +1,127 @@
+"""HTTP API of the detector service: audit log, approvals, deploy notices, KEDA scale.
+
+``router`` can be mounted on any FastAPI app whose ``app.state.sloplane_detect``
+is a running :class:`~sloplane.detectors.service.Service` (or, for the
+read-only audit endpoint, a :class:`~sloplane.detectors.store.Store`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from pydantic import BaseModel
+
+from sloplane.detectors.audit import list_decisions
+from sloplane.detectors.store import Store
+
+router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
+
+
+def _service(request: Request) -> Any:
+    svc = getattr(request.app.state, "sloplane_detect", None)
+    if svc is None or isinstance(svc, Store):
+        raise HTTPException(503, "detector service not running in this process")
+    return svc
+
+
+def _store(request: Request) -> Store:
+    obj = getattr(request.app.state, "sloplane_detect", None)
+    if obj is None:
+        raise HTTPException(503, "detector store not configured")
+    return obj if isinstance(obj, Store) else obj.store
+
+
+@router.get("/decisions")
+def decisions(
+    request: Request,
+    action: str | None = None,
+    target: str | None = None,
+    outcome: str | None = None,
+    since: float | None = None,
+    limit: int = Query(100, ge=1, le=10_000),
+) -> list[dict[str, Any]]:
+    """The audit log, newest first: every action decision, taken or refused, with its reason."""
+    rows = list_decisions(
+        _store(request), action=action, target=target, outcome=outcome, since=since, limit=limit
+    )
+    return [r.as_dict() for r in rows]
+
+
+@router.get("/approvals")
+def approvals(request: Request, status: str | None = "pending") -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "created": r.created,
+            "action": r.action,
+            "target": r.target,
+            "trigger": r.trigger,
+            "status": r.status,
+            "details": r.details,
+        }
+        for r in _store(request).approvals(status)
+    ]
+
+
+@router.post("/approvals/{approval_id}/approve")
+def approve(request: Request, approval_id: int) -> dict[str, Any]:
+    outcome = _service(request).approve(approval_id, True)
+    if outcome is None:
+        raise HTTPException(404, "no such pending approval")
+    return {"id": approval_id, "outcome": outcome}
+
+
+@router.post("/approvals/{approval_id}/reject")
+def reject(request: Request, approval_id: int) -> dict[str, Any]:
+    outcome = _service(request).approve(approval_id, False)
+    if outcome is None:
+        raise HTTPException(404, "no such pending approval")
+    return {"id": approval_id, "outcome": outcome}
+
+
+class DeployNotice(BaseModel):
+    target: str
+    time: float | None = None
+    """Unix time of the deploy; now when omitted."""
+
+
+@router.post("/deploys")
+def deploy(request: Request, notice: DeployNotice) -> dict[str, Any]:
+    """Record a deploy so a page-level burn soon after it can trigger a rollback."""
+    at = notice.time if notice.time is not None else time.time()
+    _store(request).set_deploy(notice.target, at)
+    return {"target": notice.target, "time": at}
+
+
+@router.get("/keda/{action}")
+def keda(request: Request, action: str) -> dict[str, Any]:
+    """KEDA ``metrics-api`` trigger: ``valueLocation: desired_replicas``."""
+    svc = _service(request)
+    try:
+        a = svc.config.action(action)
+    except StopIteration:
+        raise HTTPException(404, f"no action {action!r}") from None
+    stored = svc.store.scale(action)
+    replicas = stored if stored is not None else (a.scaling.min_replicas if a.scaling else 0)
+    return {"action": action, "desired_replicas": replicas}
+
+
+def create_app(service: Any) -> FastAPI:
+    """The service's own HTTP app: this router plus ``/metrics`` and ``/healthz``."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    app = FastAPI(title="sloplane detector service")
+    app.state.sloplane_detect = service
+    app.include_router(router)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "watches": {n: (w.error or "ok") for n, w in service.watches.items()}}
+
+    return app

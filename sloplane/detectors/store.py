@@ -1,0 +1,239 @@
+"""What the detector service must not forget across a restart.
+
+The outbox holds alerts until AlertManager has acknowledged them; the audit
+log records every action decision, taken or refused; approvals wait for a
+human; deploy times and desired scales are served back to the API. SQLite by
+default, PostgreSQL through a ``postgresql+psycopg://`` URL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, Integer, String, Text, create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OutboxRow(Base):
+    __tablename__ = "detect_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[float] = mapped_column(Float)
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+
+class DecisionRow(Base):
+    __tablename__ = "detect_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    action: Mapped[str] = mapped_column(String(200), index=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    trigger: Mapped[str] = mapped_column(String(400))
+    outcome: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ApprovalRow(Base):
+    __tablename__ = "detect_approvals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DeployRow(Base):
+    __tablename__ = "detect_deploys"
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class ScaleRow(Base):
+    __tablename__ = "detect_desired_scale"
+    action: Mapped[str] = mapped_column(String(200), primary_key=True)
+    replicas: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Float)
+
+
+#: Outcomes recorded in the audit log.
+EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING = (
+    "executed",
+    "dry_run",
+    "refused",
+    "failed",
+    "pending_approval",
+)
+
+
+class Store:
+    """Thin, thread-safe access to the service's tables."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._lock, self._sessions.begin() as s:
+            yield s
+
+    # outbox
+    def enqueue(self, payload: list[dict[str, Any]], now: float) -> int:
+        with self.session() as s:
+            row = OutboxRow(
+                created=now, payload=json.dumps(payload, sort_keys=True), attempts=0, last_error=""
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def pending(self, limit: int = 100) -> list[OutboxRow]:
+        with self.session() as s:
+            q = (
+                select(OutboxRow)
+                .where(OutboxRow.delivered.is_(None))
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return list(s.scalars(q))
+
+    def mark_delivered(self, row_id: int, now: float) -> None:
+        with self.session() as s:
+            row = s.get(OutboxRow, row_id)
+            if row is not None:
+                row.delivered = now
+                row.attempts += 1
+
+    def mark_failed(self, row_id: int, error: str) -> None:
+        with self.session() as s:
+            row = s.get(OutboxRow, row_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = error[:2000]
+
+    # audit
+    def record(
+        self,
+        *,
+        at: float,
+        action: str,
+        target: str,
+        trigger: str,
+        outcome: str,
+        reason: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        with self.session() as s:
+            row = DecisionRow(
+                at=at,
+                action=action,
+                target=target,
+                trigger=trigger,
+                outcome=outcome,
+                reason=reason,
+                details=details or {},
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def actions_since(self, target: str, since: float) -> list[float]:
+        """Times of actions counted against ``target`` (executed, dry-run or awaiting approval)."""
+        with self.session() as s:
+            q = (
+                select(DecisionRow.at)
+                .where(DecisionRow.target == target, DecisionRow.at >= since)
+                .where(DecisionRow.outcome.in_([EXECUTED, DRY_RUN, PENDING]))
+                .order_by(DecisionRow.at)
+            )
+            return list(s.scalars(q))
+
+    # approvals
+    def add_approval(
+        self, *, now: float, action: str, target: str, trigger: str, details: dict[str, Any]
+    ) -> int:
+        with self.session() as s:
+            row = ApprovalRow(
+                created=now,
+                action=action,
+                target=target,
+                trigger=trigger,
+                status="pending",
+                details=details,
+            )
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def set_approval(self, approval_id: int, status: str) -> ApprovalRow | None:
+        with self.session() as s:
+            row = s.get(ApprovalRow, approval_id)
+            if row is None or row.status != "pending":
+                return None
+            row.status = status
+            return row
+
+    def approvals(self, status: str | None = None) -> list[ApprovalRow]:
+        with self.session() as s:
+            q = select(ApprovalRow).order_by(ApprovalRow.id)
+            if status:
+                q = q.where(ApprovalRow.status == status)
+            return list(s.scalars(q))
+
+    # deploys and desired scale
+    def set_deploy(self, target: str, at: float) -> None:
+        with self.session() as s:
+            row = s.get(DeployRow, target)
+            if row is None:
+                s.add(DeployRow(target=target, at=at))
+            else:
+                row.at = at
+
+    def deploy_time(self, target: str) -> float | None:
+        with self.session() as s:
+            row = s.get(DeployRow, target)
+            return row.at if row else None
+
+    def set_scale(self, action: str, replicas: int, now: float) -> None:
+        with self.session() as s:
+            row = s.get(ScaleRow, action)
+            if row is None:
+                s.add(ScaleRow(action=action, replicas=replicas, at=now))
+            else:
+                row.replicas, row.at = replicas, now
+
+    def scale(self, action: str) -> int | None:
+        with self.session() as s:
+            row = s.get(ScaleRow, action)
+            return row.replicas if row else None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+def utc_iso(ts: float) -> str:
+    """RFC 3339 time as AlertManager wants it."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
