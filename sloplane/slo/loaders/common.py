@@ -1,0 +1,200 @@
+"""Shared pieces of the YAML loaders: locating problems, checking keys, building SLOs.
+
+Loaders never raise for bad input: they record a :class:`~sloplane.errors.Problem`
+in a :class:`Report` and carry on, so one run shows every problem at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from sloplane.errors import Problem
+from sloplane.slo.loaders.yamldoc import LineDict, LineList
+from sloplane.slo.model import SLO, Source
+
+
+@dataclass
+class Report:
+    """Problems (errors) and warnings collected while loading."""
+
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def extend(self, other: Report) -> None:
+        self.problems.extend(other.problems)
+        self.warnings.extend(other.warnings)
+
+
+@dataclass(frozen=True)
+class Where:
+    """A position in one input document: file, object name and the field path in the user's format."""
+
+    file: str
+    obj: str = ""
+    path: str = ""
+    line: int | None = None
+
+    def child(self, key: str | int, container: Any = None) -> Where:
+        path = f"{self.path}[{key}]" if isinstance(key, int) else _join(self.path, key)
+        line = self.line
+        if isinstance(container, LineDict | LineList):
+            line = container.line_of(key) or line  # type: ignore[arg-type]
+        return Where(self.file, self.obj, path, line)
+
+    def named(self, obj: str) -> Where:
+        return Where(self.file, obj, self.path, self.line)
+
+    def problem(self, message: str, field_path: str | None = None) -> Problem:
+        return Problem(
+            file=self.file,
+            line=self.line,
+            obj=self.obj,
+            field=self.path if field_path is None else field_path,
+            message=message,
+        )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def line_of(value: Any) -> int | None:
+    return value.line if isinstance(value, LineDict | LineList) else None
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def expect_mapping(value: Any, where: Where, report: Report) -> Mapping[Any, Any] | None:
+    if isinstance(value, Mapping):
+        return value
+    report.problems.append(where.problem(f"expected a mapping, got {type_name(value)}"))
+    return None
+
+
+def expect_list(value: Any, where: Where, report: Report) -> list[Any] | None:
+    if isinstance(value, list):
+        return value
+    report.problems.append(where.problem(f"expected a list, got {type_name(value)}"))
+    return None
+
+
+def expect_str(value: Any, where: Where, report: Report, *, required: bool = True) -> str | None:
+    if isinstance(value, str) and (value.strip() or not required):
+        return value
+    if value is None and not required:
+        return None
+    what = "missing" if value is None else f"expected text, got {type_name(value)}"
+    if isinstance(value, str):
+        what = "must not be empty"
+    report.problems.append(where.problem(what))
+    return None
+
+
+def expect_number(value: Any, where: Where, report: Report) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    what = "missing" if value is None else f"expected a number, got {type_name(value)}"
+    report.problems.append(where.problem(what))
+    return None
+
+
+def check_keys(
+    data: Mapping[Any, Any],
+    allowed: Iterable[str],
+    where: Where,
+    report: Report,
+    key_fn: Callable[[str], str] | None = None,
+) -> None:
+    """Report every key not in ``allowed`` (after ``key_fn``), suggesting the closest known key."""
+    known = list(allowed)
+    for key in data:
+        if isinstance(key, str) and (key_fn(key) if key_fn else key) in known:
+            continue
+        hint = difflib.get_close_matches(str(key), known, n=1)
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+        report.problems.append(
+            where.child(str(key), data).problem(f"unknown field {key!r}{suffix}")
+        )
+
+
+def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:
+    """A label or annotation map; scalar values become text (``tier: 2`` -> ``"2"``)."""
+    if value is None:
+        return {}
+    data = expect_mapping(value, where, report)
+    if data is None:
+        return {}
+    out: dict[str, str] = {}
+    for key, item in data.items():
+        if not isinstance(key, str):
+            report.problems.append(where.problem(f"key {key!r} must be text"))
+            continue
+        if isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, str | int | float):
+            out[key] = str(item)
+        elif isinstance(item, list) and all(isinstance(x, str | int | float) for x in item):
+            out[key] = ",".join(str(x) for x in item)
+        else:
+            report.problems.append(
+                where.child(key, data).problem(f"expected text, got {type_name(item)}")
+            )
+    return out
+
+
+def build_slo(
+    data: dict[str, Any],
+    where: Where,
+    fields: Mapping[str, Where],
+    source: Source,
+    report: Report,
+) -> SLO | None:
+    """Validate ``data`` as an :class:`SLO`; map pydantic errors back onto the user's fields.
+
+    ``fields`` maps model paths (``"objective"``, ``"sli.errors"``) to where the
+    user wrote them; the longest matching prefix locates each error.
+    """
+    try:
+        slo = SLO.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [str(x) for x in err["loc"] if not _is_union_tag(x)]
+            target = _locate(loc, fields, where)
+            report.problems.append(target.problem(_clean(err["msg"])))
+        return None
+    return slo.model_copy(update={"source": source})
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in {"events", "latency", "raw", "availability"}
+
+
+def _locate(loc: list[str], fields: Mapping[str, Where], default: Where) -> Where:
+    for n in range(len(loc), 0, -1):
+        key = ".".join(loc[:n])
+        if key in fields:
+            return fields[key]
+    return default.child(".".join(loc)) if loc else default
+
+
+def _clean(message: str) -> str:
+    return re.sub(r"^(Value error|Assertion failed), ", "", message)

@@ -1,0 +1,48 @@
+"""sloplane's own YAML form: ``apiVersion: sloplane/v1``, ``kind: SLO``, ``spec:`` = the model.
+
+The spec is the :class:`~sloplane.slo.model.SLO` model field for field, so the
+Python and YAML forms cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sloplane.slo.loaders.common import Report, Where, build_slo, check_keys, expect_mapping
+from sloplane.slo.loaders.yamldoc import LineDict
+from sloplane.slo.model import SLO, Source
+
+API_VERSION = "sloplane/v1"
+FORMAT = "sloplane"
+
+
+def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SLO | None:
+    where = Where(file, line=line)
+    check_keys(doc, ("apiVersion", "kind", "metadata", "spec"), where, report)
+    spec_where = where.child("spec", doc)
+    spec = expect_mapping(doc.get("spec"), spec_where, report)
+    if spec is None:
+        return None
+    service, name = spec.get("service"), spec.get("name")
+    if isinstance(service, str) and isinstance(name, str):
+        spec_where = spec_where.named(f"{service}-{name}")
+    fields = _fields(spec, spec_where, "")
+    source = Source(file=file, line=spec_where.line or line, format=FORMAT)
+    from sloplane.slo.loaders import plain
+
+    return build_slo(plain(spec), spec_where, fields, source, report)
+
+
+def _fields(data: Mapping[Any, Any], where: Where, prefix: str) -> dict[str, Where]:
+    """Model paths -> positions, for every key the user wrote (model and YAML names coincide)."""
+    out: dict[str, Where] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        child = where.child(key, data)
+        path = f"{prefix}.{key}" if prefix else key
+        out[path] = child
+        if isinstance(value, LineDict):
+            out.update(_fields(value, child, path))
+    return out

@@ -1,0 +1,115 @@
+"""YAML documents that remember where each mapping and key came from.
+
+Problems must name the line, so mappings load as :class:`LineDict` (a dict that
+also knows its own line and the line of each key). Syntax errors and duplicate
+keys become :class:`~sloplane.errors.Problem` objects, never exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from sloplane.errors import Problem
+
+
+class LineDict(dict[Any, Any]):
+    """A mapping from YAML with ``line`` (1-based, of the mapping) and ``key_lines``."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_lines: dict[Any, int] = {}
+
+    def line_of(self, key: Any) -> int | None:
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list[Any]):
+    """A sequence from YAML with the line of the sequence and of each item."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_lines: list[int] = []
+
+    def line_of(self, index: int) -> int | None:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[LineDict]:
+    data = LineDict()
+    data.line = node.start_mark.line + 1
+    yield data
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                "found an unhashable key",
+                key_node.start_mark,
+            ) from None
+        if key in data:
+            raise _DuplicateKey(
+                None, None, f"duplicate key {key!r} in a mapping", key_node.start_mark
+            )
+        data[key] = loader.construct_object(value_node, deep=True)
+        data.key_lines[key] = key_node.start_mark.line + 1
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineList]:
+    data = LineList()
+    data.line = node.start_mark.line + 1
+    yield data
+    for child in node.value:
+        data.append(loader.construct_object(child, deep=True))
+        data.item_lines.append(child.start_mark.line + 1)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Problem]]:
+    """Every document in ``text`` with its first line, or the problem that stopped parsing.
+
+    Documents before a syntax error are returned too, so a later error does not
+    hide problems in earlier documents.
+    """
+    docs: list[tuple[Any, int]] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
+            line = node.start_mark.line + 1
+            docs.append((loader.construct_document(node), line))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = " ".join(str(x) for x in (exc.context, exc.problem) if x) or str(exc)
+        return docs, [Problem(file=file, line=line, message=f"YAML error: {message}")]
+    except yaml.YAMLError as exc:
+        return docs, [Problem(file=file, message=f"YAML error: {exc}")]
+    except RecursionError:
+        return docs, [Problem(file=file, message="YAML error: document is nested too deeply")]
+    finally:
+        loader.dispose()
+    return docs, []

@@ -1,0 +1,199 @@
+"""Checks across a whole catalog that a single model object cannot make on its own.
+
+The model validates each SLO's own fields; this module checks what needs the
+whole catalog or the query language: duplicate ids across files, PromQL that does
+not parse, Sloth queries without ``{{.window}}``, error queries identical to
+total queries, and burn-rate conditions that can never fire.
+
+:func:`validate_catalog` returns errors (the build stops); :func:`warnings_for`
+returns warnings (reported, the build goes on).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from sloplane.errors import Problem
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
+from sloplane.slo.promql import PromQLError, has_placeholder, parse_error, window_query
+
+SAMPLE_WINDOW = "5m"
+_METRIC_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_TEMPLATE_FORMATS = {"sloth"}  # formats whose queries must use {{.window}}
+
+
+def validate_catalog(catalog: Catalog) -> list[Problem]:
+    problems = _duplicates(catalog)
+    for slo in catalog.slos:
+        problems.extend(validate_slo(slo))
+    return problems
+
+
+def warnings_for(catalog: Catalog) -> list[Problem]:
+    """Derived page conditions that can never fire (objective too low for the table)."""
+    out = []
+    for slo in catalog.slos:
+        if slo.alerting.page.windows is not None:
+            continue  # explicit windows are checked as errors
+        for w in slo.burn_windows("page"):
+            if w.factor * slo.error_budget > 1:
+                out.append(
+                    _problem(
+                        slo,
+                        "alerting.page",
+                        f"page alert over {format_duration(w.long)} can never fire: burn factor "
+                        f"{w.factor:g} × error budget {slo.error_budget:g} > 1 "
+                        "(the error ratio cannot exceed 100%); raise the objective or give "
+                        "explicit windows",
+                    )
+                )
+    return out
+
+
+def validate_slo(slo: SLO) -> list[Problem]:
+    problems = _sli_problems(slo)
+    problems.extend(_window_problems(slo))
+    return problems
+
+
+def _problem(slo: SLO, field: str, message: str) -> Problem:
+    return Problem(
+        file=slo.source.file, line=slo.source.line, obj=slo.id, field=field, message=message
+    )
+
+
+def _duplicates(catalog: Catalog) -> list[Problem]:
+    by_id: dict[str, list[SLO]] = defaultdict(list)
+    for slo in catalog.slos:
+        by_id[slo.id].append(slo)
+    problems = []
+    for slo_id, group in by_id.items():
+        if len(group) < 2:
+            continue
+        places = [_place(s) for s in group]
+        for slo, place in zip(group, places, strict=True):
+            others = ", ".join(p for p in places if p != place) or place
+            problems.append(_problem(slo, "name", f"SLO id {slo_id!r} is also defined in {others}"))
+    return problems
+
+
+def _place(slo: SLO) -> str:
+    where = slo.source.file or "<python>"
+    return f"{where}:{slo.source.line}" if slo.source.line is not None else where
+
+
+def _sli_problems(slo: SLO) -> list[Problem]:
+    sli = slo.sli
+    templated = slo.source.format in _TEMPLATE_FORMATS
+    out: list[Problem] = []
+    if isinstance(sli, EventsSLI):
+        queries = {"sli.errors": sli.errors, "sli.good": sli.good, "sli.total": sli.total}
+        for field, query in queries.items():
+            if query is None:
+                continue
+            if templated and not has_placeholder(query):
+                out.append(_problem(slo, field, "query must use the {{.window}} placeholder"))
+                continue
+            out.extend(_query_problem(slo, field, query))
+        numerator = sli.errors if sli.errors is not None else sli.good
+        if numerator is not None and _normal(numerator) == _normal(sli.total):
+            which = "error" if sli.errors is not None else "good"
+            out.append(
+                _problem(
+                    slo,
+                    "sli.total",
+                    f"the {which} query is the same as the total query: the ratio is always 1",
+                )
+            )
+    elif isinstance(sli, RawSLI):
+        if not has_placeholder(sli.error_ratio):
+            out.append(
+                _problem(slo, "sli.error_ratio", "query must use the {{.window}} placeholder")
+            )
+        else:
+            out.extend(_query_problem(slo, "sli.error_ratio", sli.error_ratio))
+    elif isinstance(sli, LatencySLI):
+        out.extend(_latency_problems(slo, sli))
+    elif isinstance(sli, AvailabilitySLI):
+        error = parse_error(sli.gauge)
+        if error:
+            out.append(_problem(slo, "sli.gauge", f"invalid PromQL: {error}"))
+    return out
+
+
+def _query_problem(slo: SLO, field: str, query: str) -> list[Problem]:
+    try:
+        window_query(query, SAMPLE_WINDOW, slo.group_by)
+    except PromQLError as exc:
+        return [_problem(slo, field, f"invalid PromQL: {exc}")]
+    return []
+
+
+def _latency_problems(slo: SLO, sli: LatencySLI) -> list[Problem]:
+    out = []
+    if not _METRIC_RE.match(sli.metric):
+        out.append(_problem(slo, "sli.metric", f"{sli.metric!r} is not a metric name"))
+    elif sli.metric.endswith("_bucket"):
+        out.append(
+            _problem(
+                slo,
+                "sli.metric",
+                "give the histogram base name without '_bucket' "
+                f"({sli.metric.removesuffix('_bucket')!r})",
+            )
+        )
+    try:
+        float(sli.threshold)
+    except ValueError:
+        out.append(_problem(slo, "sli.threshold", f"{sli.threshold!r} is not a number"))
+    if sli.selector:
+        error = parse_error("{" + sli.selector + "}")
+        if error:
+            out.append(_problem(slo, "sli.selector", f"invalid label matchers: {error}"))
+        elif re.search(r"(^|[\s,{])le\s*[=!]", sli.selector):
+            out.append(_problem(slo, "sli.selector", "do not match on 'le': use 'threshold'"))
+    return out
+
+
+def _window_problems(slo: SLO) -> list[Problem]:
+    out = []
+    for severity in ("page", "ticket"):
+        tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
+        if tier.windows is None:
+            continue
+        field = f"alerting.{severity}.windows"
+        if tier.enabled and not tier.windows:
+            out.append(_problem(slo, field, "empty list: disable the tier instead"))
+        for w in tier.windows:
+            if w.short <= 0 or w.long <= 0:
+                out.append(_problem(slo, field, f"windows must be positive ({w.long}/{w.short}s)"))
+                continue
+            label = f"{format_duration(w.long)}/{format_duration(w.short)}"
+            if w.short > w.long:
+                out.append(_problem(slo, field, f"short window is longer than long in {label}"))
+            if w.long > slo.window:
+                out.append(
+                    _problem(
+                        slo,
+                        field,
+                        f"long window {format_duration(w.long)} exceeds the "
+                        f"SLO window {slo.window_text}",
+                    )
+                )
+            if w.factor * slo.error_budget > 1:
+                out.append(
+                    _problem(
+                        slo,
+                        field,
+                        f"burn factor {w.factor:g} in {label} can never be reached: "
+                        f"{w.factor:g} × error budget {slo.error_budget:g} > 1",
+                    )
+                )
+    return out
+
+
+def _normal(query: str) -> str:
+    return re.sub(r"\s+", "", query)
