@@ -1,0 +1,153 @@
+"""Response documents of the API (and the JSON form of reports' building blocks).
+
+These are the public contract: field names are stable across v1 and documented in
+the OpenAPI spec, so clients may rely on them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["ok", "at_risk", "breached", "no_data"]
+DataSource = Literal["recording_rules", "source_query"]
+
+
+class SLOSummary(BaseModel):
+    id: str
+    service: str
+    name: str
+    team: str | None
+    description: str
+    objective: float = Field(description="Target as a ratio, e.g. 0.999")
+    window: str = Field(description="SLO window as a Prometheus duration, e.g. 30d")
+    window_seconds: int
+    labels: dict[str, str]
+    runbook_url: str | None
+    status: Status | None = Field(
+        default=None, description="Present when the list was asked with status"
+    )
+
+
+class ErrorBudget(BaseModel):
+    total_ratio: float = Field(description="Allowed error ratio over the window (1 - objective)")
+    total_minutes: float = Field(description="The budget as minutes of full outage per window")
+    consumed_ratio: float | None = Field(description="Share of the budget used (may exceed 1)")
+    consumed_minutes: float | None
+    remaining_ratio: float | None = Field(description="1 - consumed_ratio (negative when breached)")
+    remaining_minutes: float | None
+
+
+class BurnRate(BaseModel):
+    severity: Literal["page", "ticket"]
+    long_window: str
+    short_window: str
+    threshold: float = Field(description="Burn-rate factor above which the alert condition holds")
+    long_burn_rate: float | None
+    short_burn_rate: float | None
+    burning: bool = Field(description="Both windows above the threshold: the alert condition")
+
+
+class FiringAlert(BaseModel):
+    alertname: str
+    severity: str
+    labels: dict[str, str]
+
+
+class SLOStatus(BaseModel):
+    id: str
+    service: str
+    name: str
+    team: str | None
+    objective: float
+    window: str
+    sli: float | None = Field(description="Good ratio over the SLO window (1 - error ratio)")
+    error_ratio: float | None
+    error_budget: ErrorBudget
+    current_burn_rate: float | None = Field(description="Burn rate over the last 5 minutes")
+    burn_rates: list[BurnRate]
+    firing_alerts: list[FiringAlert]
+    status: Status
+    source: DataSource = Field(
+        description="recording_rules when sloplane's recorded series answered, else source_query"
+    )
+    evaluated_at: float = Field(description="Unix time the values refer to")
+
+
+class HistoryPoint(BaseModel):
+    t: float
+    sli: float | None
+    budget_remaining_ratio: float | None
+    burn_rate: float | None
+
+
+class SLOHistory(BaseModel):
+    id: str
+    start: float
+    end: float
+    step: float
+    burn_rate_window: str
+    source: DataSource
+    points: list[HistoryPoint]
+
+
+class GroupSummary(BaseModel):
+    key: str = Field(description="The service or team name")
+    slos: int
+    ok: int
+    at_risk: int
+    breached: int
+    no_data: int
+    worst_budget_remaining_ratio: float | None
+    statuses: list[SLOStatus]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    backend: str | None = None
+    cause: str | None = None
+    field: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}
+
+
+class ReportInfo(BaseModel):
+    scope: str
+    week: str
+    created_at: float
+    formats: list[str]
+
+
+class ReportRun(BaseModel):
+    id: int
+    scope: str
+    week: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    error: str | None
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    scopes: list[Literal["read", "admin"]] = Field(default=["read"], min_length=1, max_length=2)
+
+
+class TokenInfo(BaseModel):
+    id: int
+    name: str
+    scopes: list[str]
+    created_at: float
+
+
+class TokenCreated(TokenInfo):
+    token: str = Field(description="Shown once; only its hash is stored")

@@ -1,0 +1,122 @@
+"""SLO status from measured error ratios: the pure arithmetic behind the API.
+
+The backend returns error ratios per window; everything else (SLI, budget in
+ratio and minutes, burn rates, status) is derived here from the SLO model, so
+the API and the reports can never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from sloplane.api.schemas import (
+    BurnRate,
+    DataSource,
+    ErrorBudget,
+    FiringAlert,
+    SLOStatus,
+    Status,
+)
+from sloplane.slo import naming
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLO
+
+AT_RISK_REMAINING = 0.25  # under a quarter of the budget left is worth a look
+
+
+def status_windows(slo: SLO) -> tuple[int, ...]:
+    """Windows the status needs: the SLO window, 5m and every alert window."""
+    return naming.recorded_windows(slo)
+
+
+def burn(ratio: float | None, slo: SLO) -> float | None:
+    if ratio is None or slo.error_budget <= 0:
+        return None
+    return ratio / slo.error_budget
+
+
+def error_budget(slo: SLO, ratio: float | None) -> ErrorBudget:
+    consumed = burn(ratio, slo)
+    return ErrorBudget(
+        total_ratio=slo.error_budget,
+        total_minutes=slo.budget_minutes,
+        consumed_ratio=consumed,
+        consumed_minutes=None if consumed is None else consumed * slo.budget_minutes,
+        remaining_ratio=None if consumed is None else 1 - consumed,
+        remaining_minutes=None if consumed is None else (1 - consumed) * slo.budget_minutes,
+    )
+
+
+def compute_status(
+    slo: SLO,
+    ratios: Mapping[int, float | None],
+    alerts: Sequence[FiringAlert],
+    source: DataSource,
+    evaluated_at: float,
+) -> SLOStatus:
+    window_ratio = ratios.get(slo.window)
+    budget = error_budget(slo, window_ratio)
+    rates = [
+        BurnRate(
+            severity=w.severity,
+            long_window=format_duration(w.long),
+            short_window=format_duration(w.short),
+            threshold=w.factor,
+            long_burn_rate=burn(ratios.get(w.long), slo),
+            short_burn_rate=burn(ratios.get(w.short), slo),
+            burning=_above(burn(ratios.get(w.long), slo), w.factor)
+            and _above(burn(ratios.get(w.short), slo), w.factor),
+        )
+        for w in slo.all_burn_windows()
+    ]
+    return SLOStatus(
+        id=slo.id,
+        service=slo.service,
+        name=slo.name,
+        team=slo.team,
+        objective=slo.objective,
+        window=slo.window_text,
+        sli=None if window_ratio is None else 1 - window_ratio,
+        error_ratio=window_ratio,
+        error_budget=budget,
+        current_burn_rate=burn(ratios.get(naming.BASE_WINDOW), slo),
+        burn_rates=rates,
+        firing_alerts=list(alerts),
+        status=status_of(budget.remaining_ratio, rates, alerts),
+        source=source,
+        evaluated_at=evaluated_at,
+    )
+
+
+def status_of(
+    remaining: float | None, rates: Sequence[BurnRate], alerts: Sequence[FiringAlert]
+) -> Status:
+    if remaining is None:
+        return "no_data"
+    if remaining < 0:
+        return "breached"
+    if alerts or any(r.burning for r in rates) or remaining < AT_RISK_REMAINING:
+        return "at_risk"
+    return "ok"
+
+
+def _above(value: float | None, threshold: float) -> bool:
+    return value is not None and value > threshold
+
+
+def clean(value: float) -> float | None:
+    """NaN/Inf (no traffic: 0/0) mean "no data", not a number to show."""
+    return value if math.isfinite(value) else None
+
+
+def alerts_from_labels(label_sets: Sequence[Mapping[str, str]]) -> list[FiringAlert]:
+    alerts = [
+        FiringAlert(
+            alertname=labels.get("alertname", ""),
+            severity=labels.get("severity", ""),
+            labels={k: v for k, v in sorted(labels.items()) if k != "__name__"},
+        )
+        for labels in label_sets
+    ]
+    return sorted(alerts, key=lambda a: (a.severity, a.alertname, sorted(a.labels.items())))

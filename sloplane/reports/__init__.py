@@ -1,0 +1,1 @@
+"""Weekly SLO reports: collect from Prometheus, render (HTML/Markdown/JSON), store, deliver."""
