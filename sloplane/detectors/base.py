@@ -122,10 +122,15 @@ class AnomalyLikelihood:
         self.short: deque[float] = deque(maxlen=short)
         self._short_sum = 0.0
         self.hist = RunningWindow(history)
+        # The distribution learns from averages a little in the past, so an
+        # unfolding episode is judged against what came before it, not itself.
+        self.delay: deque[float] = deque(maxlen=3 * short)
         self.learning = learning
         self.min_std = min_std
 
     def update(self, dev: float) -> float:
+        if dev == 0.0 and not len(self.hist) and not self.delay:
+            return 0.0  # the component is still settling: its zeros are not "normal"
         raw = 1.0 - math.exp(-dev / self.squash_scale) if dev > 0 else 0.0
         if len(self.short) == self.short.maxlen:
             self._short_sum -= self.short[0]
@@ -139,7 +144,9 @@ class AnomalyLikelihood:
             z = (avg - mu) / sd
             tail = 0.5 * math.erfc(z / math.sqrt(2.0))
             score = math.log(tail + 1e-10) / _LOG_FLOOR
-        self.hist.push(avg)
+        if len(self.delay) == self.delay.maxlen:
+            self.hist.push(self.delay[0])
+        self.delay.append(avg)
         return min(max(score, 0.0), 1.0)
 
 

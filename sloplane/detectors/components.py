@@ -92,7 +92,8 @@ class EWMAResidual(Component):
         self.expected = (pred - 3.0 * scale, pred + 3.0 * scale)
         s = min(abs(err) / scale, MAX_DEV) if self.n > self.settle else 0.0
         if self.n > self.settle:
-            self.mad += self.scale_alpha * (abs(err) - self.mad)
+            # Clipped, so an anomaly cannot widen the band that is judging it.
+            self.mad += self.scale_alpha * (min(abs(err), 3.0 * scale) - self.mad)
         new_level = pred + self.alpha * err
         if self.beta:
             self.trend += self.beta * (new_level - self.level - self.trend)

@@ -53,8 +53,12 @@ class SeasonalDetector(Calibrated):
 
     name: ClassVar[str] = "seasonal"
 
-    def __init__(self, period: float = 86400.0, bins: int = 24, depth: int = 48) -> None:
-        super().__init__(SeasonalMAD(period=period, bins=bins, depth=depth))
+    def __init__(
+        self, period: float = 86400.0, bins: int = 24, depth: int = 48, learning: int = 300
+    ) -> None:
+        super().__init__(
+            SeasonalMAD(period=period, bins=bins, depth=depth), AnomalyLikelihood(learning=learning)
+        )
 
 
 class EWMADetector(Calibrated):
@@ -63,8 +67,8 @@ class EWMADetector(Calibrated):
 
     name: ClassVar[str] = "ewma"
 
-    def __init__(self, alpha: float = 0.1, beta: float = 0.0) -> None:
-        super().__init__(EWMAResidual(alpha=alpha, beta=beta))
+    def __init__(self, alpha: float = 0.1, beta: float = 0.0, learning: int = 300) -> None:
+        super().__init__(EWMAResidual(alpha=alpha, beta=beta), AnomalyLikelihood(learning=learning))
 
 
 class HoltDetector(EWMADetector):
@@ -72,8 +76,8 @@ class HoltDetector(EWMADetector):
 
     name: ClassVar[str] = "holt"
 
-    def __init__(self, alpha: float = 0.2, beta: float = 0.05) -> None:
-        super().__init__(alpha=alpha, beta=beta)
+    def __init__(self, alpha: float = 0.2, beta: float = 0.05, learning: int = 300) -> None:
+        super().__init__(alpha=alpha, beta=beta, learning=learning)
 
 
 class CusumDetector(Calibrated):
@@ -81,8 +85,10 @@ class CusumDetector(Calibrated):
 
     name: ClassVar[str] = "cusum"
 
-    def __init__(self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0) -> None:
-        super().__init__(Cusum(alpha=alpha, k=k, h=h))
+    def __init__(
+        self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0, learning: int = 300
+    ) -> None:
+        super().__init__(Cusum(alpha=alpha, k=k, h=h), AnomalyLikelihood(learning=learning))
 
 
 class IsolationForestDetector(Calibrated):

@@ -149,7 +149,7 @@ class Service:
                 st.firing_since = now
                 self._send_alert(w, st, now, firing=True)
                 for action in w.actions:
-                    self._request_action(
+                    self.request_action(
                         self.config.action(action),
                         trigger=f"anomaly {w.name}{{{series_key(st.labels)}}} score {st.last_score:.3f}",
                         evidence=self._evidence(w, st, now),
@@ -251,7 +251,7 @@ class Service:
 
     # --- actions --------------------------------------------------------------
 
-    def _request_action(
+    def request_action(
         self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
     ) -> str:
         g = self.config.guards
@@ -419,7 +419,7 @@ class Service:
             self.burning[name] = burning
             if not started or deploy_t is None or now - deploy_t > r.within:
                 return
-            self._request_action(
+            self.request_action(
                 a,
                 trigger=f"burn {name} started {now - deploy_t:.0f}s after deploy",
                 evidence=Evidence(breaches=1, required_breaches=1),

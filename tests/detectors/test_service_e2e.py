@@ -1,0 +1,219 @@
+"""End to end: a metric the test controls, a real Prometheus scraping it, a real AlertManager."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sloplane.detectors.audit import list_decisions
+from sloplane.detectors.config import parse_config
+from sloplane.detectors.detectors import make_detector
+from sloplane.detectors.service import SeriesState, Service
+from tests.detectors.conftest import controlled_metric
+from tests.support import processes
+from tests.support.processes import (
+    free_port,
+    prometheus_config,
+    run_alertmanager,
+    run_prometheus,
+    stop_process,
+    wait_http_ok,
+)
+
+AM_CONFIG = """
+route:
+  receiver: default
+  group_wait: 1s
+receivers:
+  - name: default
+"""
+
+
+def _wait(cond: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _drive(metric: Any, value: Any, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        metric.set(value())
+        time.sleep(0.1)
+
+
+def _config(tmp_path: Path, prom_url: str, am_url: str, marker: Path) -> dict[str, Any]:
+    return {
+        "prometheus": {"url": prom_url, "timeout": "2s"},
+        "alertmanager": {"url": am_url, "resend_every": "1s", "generator_url": prom_url},
+        "database": f"sqlite:///{tmp_path / 'detect.db'}",
+        "listen": f"127.0.0.1:{free_port()}",
+        "guards": {"max_staleness": "3s", "cooldown": "1h", "max_actions_per_hour": 3},
+        "outbox_interval": "500ms",
+        "watches": [
+            {
+                "name": "latency",
+                "query": "test_latency_seconds",
+                "step": "200ms",
+                "lookback": "10s",
+                "detector": "ewma",
+                "params": {"learning": 10},
+                "threshold": 0.9,
+                "consecutive": 3,
+                "labels": {"severity": "page", "team": "checkout"},
+                "actions": ["rollback"],
+            }
+        ],
+        "actions": [
+            {
+                "name": "rollback",
+                "target": "deploy/checkout",
+                "hook": {
+                    "kind": "command",
+                    "argv": ["/bin/sh", "-c", f"echo rolled-back >> {marker}"],
+                },
+            }
+        ],
+    }
+
+
+def _executed(svc: Service) -> int:
+    return len(list_decisions(svc.store, outcome="executed"))
+
+
+@pytest.mark.timeout(150)
+def test_level_shift_alerts_and_rolls_back_once_and_survives_prometheus_outage(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "rollbacks.log"
+    rng = random.Random(7)
+    with (
+        controlled_metric() as metric,
+        run_alertmanager(AM_CONFIG) as am,
+        run_prometheus(
+            prometheus_config([f"127.0.0.1:{metric.port}"], scrape_interval="200ms")
+        ) as prom,
+    ):
+        cfg = parse_config(_config(tmp_path, prom.url, am.url, marker))
+        svc = Service(cfg)
+        svc.start(serve_http=True)
+        restarted: subprocess.Popen[bytes] | None = None
+        try:
+            _drive(metric, lambda: 1.0 + rng.gauss(0, 0.02), 18.0)  # learn the baseline
+            assert _executed(svc) == 0
+            ws = svc.watches["latency"]
+            st = next(iter(ws.series.values()))
+            assert st.firing_since is None
+
+            metric.set(3.0)  # level shift
+            _wait(lambda: _executed(svc) == 1, 15, "the rollback")
+            assert st.last_score >= 0.9
+            _wait(
+                lambda: any(a["labels"].get("watch") == "latency" for a in am.alerts()),
+                15,
+                "the alert in AlertManager",
+            )
+            alert = next(a for a in am.alerts() if a["labels"].get("watch") == "latency")
+            assert alert["labels"]["severity"] == "page"
+            assert alert["labels"]["alertname"] == "SloplaneAnomaly"
+            assert {"value", "expected_range", "score"} <= set(alert["annotations"])
+            assert alert["generatorURL"].startswith(prom.url)
+
+            # the metric flaps: the rollback still runs exactly once
+            end = time.monotonic() + 6
+            while time.monotonic() < end:
+                _drive(metric, lambda: 1.0, 1.0)
+                _drive(metric, lambda: 3.0, 1.0)
+            assert marker.read_text().count("rolled-back") == 1
+            assert _executed(svc) == 1
+
+            # scores are exported for dashboards
+            host = cfg.listen
+            body = httpx.get(f"http://{host}/metrics", timeout=5).text
+            assert "sloplane_anomaly_score{" in body and 'watch="latency"' in body
+
+            # Prometheus goes away mid-run: no action, the service reports it and carries on
+            metric.set(1.0)
+            prom.stop()
+            _wait(lambda: ws.error is not None, 10, "the outage to be noticed")
+            metric.set(9.0)
+            time.sleep(3)
+            assert _executed(svc) == 1
+            assert marker.read_text().count("rolled-back") == 1
+            assert (
+                'sloplane_detector_up{watch="latency"} 0.0'
+                in httpx.get(f"http://{host}/metrics", timeout=5).text
+            )
+
+            metric.set(1.0)
+            restarted = subprocess.Popen(
+                prom.proc.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            wait_http_ok(f"{prom.url}/-/ready", proc=restarted)
+            before = st.last_t or 0.0
+            _wait(lambda: ws.error is None and (st.last_t or 0) > before, 20, "recovery")
+            assert marker.read_text().count("rolled-back") == 1
+            refused = list_decisions(svc.store, outcome="refused")
+            assert all(d.action == "rollback" for d in refused)
+        finally:
+            svc.stop()
+            if restarted is not None:
+                stop_process(restarted)
+
+
+@pytest.mark.timeout(60)
+def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    am_port = free_port()
+    raw = _config(
+        tmp_path, "http://127.0.0.1:1", f"http://127.0.0.1:{am_port}", tmp_path / "unused"
+    )
+    raw["watches"][0]["actions"] = []
+    cfg = parse_config(raw)
+    svc = Service(cfg)
+    w = cfg.watches[0]
+    now = time.time()
+    st = SeriesState(
+        {"instance": "a"},
+        make_detector("ewma"),
+        last_t=now,
+        last_value=5.0,
+        last_score=0.97,
+        consecutive=3,
+    )
+    st.firing_since = now
+    svc._send_alert(w, st, now, firing=True)
+    st2 = SeriesState(
+        {"instance": "b"},
+        make_detector("ewma"),
+        last_t=now,
+        last_value=6.0,
+        last_score=0.95,
+        consecutive=3,
+    )
+    st2.firing_since = now
+    svc._send_alert(w, st2, now, firing=True)
+    assert svc.deliver_outbox() == 0
+    assert len(svc.store.pending()) == 2
+    svc.stop()  # the service restarts while AlertManager is still down
+
+    monkeypatch.setattr(processes, "free_port", lambda: am_port)
+    with run_alertmanager(AM_CONFIG) as am:
+        svc2 = Service(cfg)
+        try:
+            assert svc2.deliver_outbox() == 2
+            assert svc2.store.pending() == []
+            instances = sorted(a["labels"]["instance"] for a in am.alerts())
+            assert instances == ["a", "b"]
+        finally:
+            svc2.stop()
