@@ -304,6 +304,6 @@ def _aggregate(query: str, group_by: tuple[str, ...] | list[str]) -> str:
         promql_parser.AggregateExpr | promql_parser.NumberLiteral | promql_parser.StringLiteral,
     ):
         return query
-    by = f" by ({', '.join(group_by)})" if group_by else ""
-    candidate = f"sum{by} ({query})"
+    by = f" by ({', '.join(group_by)}) " if group_by else ""
+    candidate = f"sum{by}({query})"
     return candidate if parse_error(candidate) is None else query

@@ -93,7 +93,10 @@ def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Pr
     hide problems in earlier documents.
     """
     docs: list[tuple[Any, int]] = []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        return docs, [Problem(file=file, message=f"YAML error: {exc}")]
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -1,0 +1,365 @@
+"""Loading SLOs from Python, Sloth, OpenSLO and sloplane/v1 files."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sloplane.errors import SpecError
+from sloplane.slo.loaders import load, load_catalog
+from sloplane.slo.model import EventsSLI, LatencySLI, RawSLI
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(paths: list[Path | str]) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_catalog(paths)
+    return [str(p) for p in info.value.problems]
+
+
+# -- Sloth ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (FIXTURES / "sloth").iterdir()))
+def test_sloth_documentation_examples_load(name: str) -> None:
+    catalog = load_catalog([FIXTURES / "sloth" / name])
+    assert catalog.slos
+    for slo in catalog.slos:
+        assert slo.source.format == "sloth"
+        assert slo.source.file.endswith(name)
+        assert slo.window == 30 * 86400
+
+
+def test_sloth_getting_started_maps_every_field() -> None:
+    loaded = load([FIXTURES / "sloth" / "getting-started.yml"])
+    (slo,) = loaded.catalog.slos
+    assert slo.id == "myservice-requests-availability"
+    assert slo.objective == 0.999
+    assert slo.labels == {"owner": "myteam", "repo": "myorg/myservice", "tier": "2"}
+    assert slo.team == "myteam"
+    assert isinstance(slo.sli, EventsSLI)
+    assert "{{.window}}" in (slo.sli.errors or "")
+    assert slo.alerting.name == "MyServiceHighErrorRate"
+    assert slo.alerting.page.labels == {"severity": "pageteam", "routing_key": "myteam"}
+    assert slo.alerting.ticket.labels["slack_channel"] == "#alerts-myteam"
+    assert slo.source.line == 12
+    warned = " ".join(str(w) for w in loaded.warnings)
+    assert "slo_plugins" in warned and "'for' is not supported" in warned
+
+
+def test_sloth_crd_and_plain_spec_are_the_same_model() -> None:
+    plain = load_catalog([FIXTURES / "sloth" / "getting-started.yml"]).slos[0]
+    crd = load_catalog([FIXTURES / "sloth" / "k8s-getting-started.yml"]).slos[0]
+    assert plain.model_dump() == crd.model_dump()
+
+
+def test_sloth_raw_and_disabled_alerts() -> None:
+    (raw,) = load_catalog([FIXTURES / "sloth" / "raw-home-wifi.yml"]).slos
+    assert isinstance(raw.sli, RawSLI)
+    (quiet,) = load_catalog([FIXTURES / "sloth" / "no-alerts.yml"]).slos
+    assert not quiet.alerting.page.enabled and not quiet.alerting.ticket.enabled
+    assert quiet.all_burn_windows() == ()
+
+
+def test_sloth_plugin_sli_is_a_problem(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """\
+        version: "prometheus/v1"
+        service: svc
+        slos:
+          - name: avail
+            objective: 99
+            sli:
+              plugin:
+                id: sloth-common/kubernetes/apiserver/availability
+        """,
+    )
+    (message,) = problems([path])
+    assert "p.yaml:7: svc-avail: field 'slos[0].sli.plugin'" in message
+    assert "plugins are not supported" in message
+
+
+def test_sloth_query_without_window_placeholder(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "s.yaml",
+        """\
+        version: "prometheus/v1"
+        service: svc
+        slos:
+          - name: avail
+            objective: 99.9
+            sli:
+              events:
+                error_query: sum(rate(http_requests_total{code=~"5.."}[5m]))
+                total_query: sum(rate(http_requests_total[{{.window}}]))
+        """,
+    )
+    (message,) = problems([path])
+    assert "svc-avail" in message and "sli.errors" in message and "{{.window}}" in message
+
+
+# -- OpenSLO --------------------------------------------------------------------------
+
+
+def test_openslo_spec_objects_load_without_slos() -> None:
+    catalog = load_catalog([FIXTURES / "openslo" / "inline"])
+    assert catalog.slos == ()
+
+
+def test_openslo_refs_objectives_and_alert_policy() -> None:
+    catalog = load_catalog(
+        [FIXTURES / "openslo" / "readme-objects.yaml", FIXTURES / "openslo" / "web-shop.yaml"]
+    )
+    good, great = catalog.slos
+    assert (good.id, great.id) == ("web-shop-main-page-good", "web-shop-main-page-great")
+    assert (good.objective, great.objective) == (0.99, 0.999)
+    assert good.window == 14 * 86400
+    assert good.team == "payments"
+    assert good.labels == {"team": "payments", "serviceTier": "tier-1"}
+    assert isinstance(good.sli, EventsSLI) and good.sli.good is not None
+    (page,) = good.burn_windows("page")
+    assert (page.long, page.short, page.factor) == (3600, 300, 2.0)
+    assert good.burn_windows("ticket") == ()
+    assert good.source.format == "openslo"
+
+
+def test_openslo_unsupported_sources_are_problems() -> None:
+    messages = problems([FIXTURES / "bad" / "openslo-readme-datadog-slo.yaml"])
+    assert any("'Datadog' is not supported" in m and "SLO/foo-slo" in m for m in messages)
+    messages = problems([FIXTURES / "bad" / "openslo-occurences-slo.yaml"])
+    assert any("'Any' is not supported" in m for m in messages)
+
+
+def test_openslo_threshold_metric_maps_to_latency(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "lat.yaml",
+        """\
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: latency}
+        spec:
+          service: api
+          budgetingMethod: Occurrences
+          indicator:
+            metadata: {name: api-latency}
+            spec:
+              thresholdMetric:
+                metricSource:
+                  type: Prometheus
+                  spec:
+                    query: http_request_duration_seconds_bucket{job="api",route!="/health"}
+          objectives:
+            - op: lte
+              value: 0.3
+              target: 0.99
+        """,
+    )
+    (slo,) = load_catalog([path]).slos
+    assert slo.sli == LatencySLI(
+        metric="http_request_duration_seconds",
+        threshold="0.3",
+        selector='job="api",route!="/health"',
+    )
+
+
+def test_openslo_raw_ratio_and_broken_refs(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "raw.yaml",
+        """\
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: raw}
+        spec:
+          service: api
+          budgetingMethod: Occurrences
+          indicator:
+            metadata: {name: raw}
+            spec:
+              ratioMetric:
+                rawType: success
+                raw:
+                  metricSource:
+                    type: Prometheus
+                    spec: {query: 'api:success:ratio'}
+          objectives: [{target: 0.995}]
+        """,
+    )
+    (slo,) = load_catalog([path]).slos
+    assert isinstance(slo.sli, RawSLI)
+    assert slo.sli.error_ratio == "1 - (avg_over_time(api:success:ratio[{{.window}}]))"
+    broken = write(
+        tmp_path,
+        "broken/refs.yaml",
+        """\
+        apiVersion: openslo/v1
+        kind: Service
+        metadata: {name: other}
+        spec: {}
+        ---
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: s}
+        spec:
+          service: api
+          budgetingMethod: Timeslices
+          indicatorRef: nowhere
+          objectives: [{target: 0.99}]
+          alertPolicies: [{alertPolicyRef: none}]
+        """,
+    )
+    text = "\n".join(problems([broken]))
+    assert "indicatorRef 'nowhere' does not resolve" in text
+    assert "alertPolicyRef 'none' does not resolve" in text
+    assert "service 'api' does not resolve" in text
+    assert "'Timeslices' is not supported" in text
+
+
+# -- Python -----------------------------------------------------------------------------
+
+
+def test_python_slos_list_and_module_level() -> None:
+    catalog = load_catalog([FIXTURES / "python"])
+    assert [s.id for s in catalog.slos] == [
+        "checkout-availability",
+        "checkout-latency",
+        "status-page-probe",
+    ]
+    by_id = {s.id: s for s in catalog.slos}
+    assert by_id["checkout-availability"].source.line == 6
+    assert by_id["status-page-probe"].source.format == "python"
+    assert by_id["status-page-probe"].window == 7 * 86400
+
+
+def test_python_errors_become_problems_with_lines(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "bad_model.py",
+        """\
+        from sloplane.slo.model import SLO, EventsSLI
+
+        x = 1
+        SLOS = [SLO(service="a", name="b", objective=120, sli=EventsSLI(total="t", errors="e"))]
+        """,
+    )
+    write(tmp_path, "boom.py", "import os\n\nraise RuntimeError('nope')\n")
+    write(tmp_path, "syntax.py", "x = (\n")
+    write(tmp_path, "wrong.py", "SLOS = 3\n")
+    text = "\n".join(problems([tmp_path]))
+    assert "bad_model.py:4: invalid SLO: objective" in text
+    assert "boom.py:3: RuntimeError: nope" in text
+    assert "syntax.py:1: syntax error" in text
+    assert "field 'SLOS': SLOS must be a list" in text
+
+
+# -- sloplane/v1, documents, detection ---------------------------------------------------
+
+
+def test_sloplane_documents_and_native_slo(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "routing.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: AlertRouting
+        spec: {receivers: []}
+        ---
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: redis
+          name: up
+          objective: 99.9
+          window: 28d
+          sli: {kind: availability, gauge: redis_up}
+        """,
+    )
+    write(tmp_path, "README.md", "# ignored\n")
+    write(tmp_path, "data.json", "{}")
+    write(tmp_path, ".hidden/x.yaml", "not: [valid")
+    catalog = load_catalog([tmp_path])
+    (doc,) = catalog.documents_of("AlertRouting")
+    assert doc.body["spec"] == {"receivers": []}
+    assert doc.source.line == 1
+    (slo,) = catalog.slos
+    assert slo.window == 28 * 86400 and slo.source.format == "sloplane"
+
+
+def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    write(tmp_path, "b.yaml", "version: prometheus/v1\nservice: x\nslos: [\n")
+    write(tmp_path, "c.yml", "- just\n- a list\n")
+    write(tmp_path, "d.yaml", "apiVersion: openslo/v1alpha\nkind: SLO\n")
+    write(tmp_path, "e.yaml", "a: 1\na: 2\n")
+    text = "\n".join(problems([tmp_path]))
+    assert "a.yaml:1: not a recognised document" in text
+    assert "b.yaml:4: YAML error" in text
+    assert "c.yml:1: not a recognised document" in text
+    assert "openslo/v1alpha is not supported" in text
+    assert "e.yaml:2: YAML error" in text and "duplicate key" in text
+
+
+def test_unknown_fields_are_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "s.yaml",
+        """\
+        version: "prometheus/v1"
+        service: svc
+        slos:
+          - name: avail
+            objectve: 99.9
+            sli:
+              events:
+                error_query: sum(rate(e[{{.window}}]))
+                total_query: sum(rate(t[{{.window}}]))
+        """,
+    )
+    text = "\n".join(problems([path]))
+    assert "s.yaml:5: svc-avail: field 'slos[0].objectve': unknown field 'objectve'" in text
+    assert "did you mean 'objective'" in text
+
+
+def test_duplicate_ids_name_both_files(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "sloth" / "getting-started.yml", tmp_path / "a.yml")
+    shutil.copy(FIXTURES / "sloth" / "k8s-getting-started.yml", tmp_path / "b.yml")
+    messages = problems([tmp_path])
+    assert len(messages) == 2
+    assert all("myservice-requests-availability" in m for m in messages)
+    assert "a.yml:12" in messages[1] and "b.yml" in messages[0]
+
+
+def test_missing_path_is_a_problem(tmp_path: Path) -> None:
+    (message,) = problems([tmp_path / "nope"])
+    assert "no such file or directory" in message
+
+
+def test_loading_is_deterministic() -> None:
+    sloth = [FIXTURES / "sloth" / "home-wifi.yml", FIXTURES / "sloth" / "kubernetes-apiserver.yml"]
+    first = load_catalog([*sloth, FIXTURES / "python"])
+    second = load_catalog([FIXTURES / "python", *reversed(sloth)])
+    assert [s.model_dump() for s in first.slos] == [s.model_dump() for s in second.slos]
+
+
+@pytest.mark.skipif(not (EXAMPLES / "python").exists(), reason="examples not written yet")
+def test_examples_load_together() -> None:
+    paths = [EXAMPLES / d for d in ("python", "openslo", "sloth") if (EXAMPLES / d).exists()]
+    catalog = load_catalog(paths)
+    assert {s.source.format for s in catalog.slos} == {"python", "openslo", "sloth"}
+    assert set(catalog.teams()) <= {"platform", "payments", "data"}
