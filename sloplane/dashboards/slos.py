@@ -1,0 +1,407 @@
+"""SLO dashboards: one per service, and one overview of every SLO.
+
+Panels read only the series the rule compiler records (names from
+:mod:`sloplane.slo.naming`), never the SLI source metrics, so a dashboard shows
+exactly the numbers the alerts act on. Numbers that differ per SLO (objective,
+alert factors) are drawn as thresholds taken from the same model as the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grafanalib.core as g
+
+from sloplane.dashboards.panels import (
+    GREEN,
+    ORANGE,
+    RED,
+    Layout,
+    gauge,
+    stat,
+    steps,
+    table,
+    timeseries,
+)
+from sloplane.dashboards.render import (
+    custom_variable,
+    dashboard,
+    datasource_variable,
+    query_variable,
+)
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.durations import format_duration
+from sloplane.slo.model import SLO
+from sloplane.slo.naming import (
+    BASE_WINDOW,
+    CURRENT_BURN_RATE,
+    ERROR_BUDGET,
+    INFO,
+    OBJECTIVE,
+    PERIOD_BUDGET_REMAINING,
+    PERIOD_BURN_RATE,
+    Labels,
+    dashboard_uid,
+    escape_label_value,
+    ratio_metric,
+)
+
+OVERVIEW_UID = "sloplane-overview"
+BUDGET_STEPS = steps(RED, (0.0, ORANGE), (0.25, GREEN))
+
+
+def num(value: float) -> str:
+    """Shortest literal that round-trips (``0.001``, ``14.4``)."""
+    text = format(value, ".12g")
+    return text if "e" not in text else repr(value)
+
+
+def pct(ratio: float) -> str:
+    return num(round(ratio * 100, 10)) + "%"
+
+
+class Queries:
+    """PromQL for one SLO's panels, restricted by the dashboard's ``$slo`` variable."""
+
+    def __init__(self, slo: SLO, labels: Labels) -> None:
+        self.slo = slo
+        self.labels = labels
+        self.sel = "{" + f'{labels.id}="{escape_label_value(slo.id)}", {labels.slo}=~"$slo"' + "}"
+        self.legend = " ".join("{{" + k + "}}" for k in slo.group_by)
+
+    def ratio(self, window: int) -> str:
+        return f"{ratio_metric(window)}{self.sel}"
+
+    def sli(self, window: int) -> str:
+        return f"1 - {self.ratio(window)}"
+
+    def burn(self, window: int) -> str:
+        return f"{self.ratio(window)} / {num(self.slo.error_budget)}"
+
+    def firing(self) -> str:
+        return f'count(ALERTS{{alertstate="firing", {self.sel[1:-1]}}}) or vector(0)'
+
+
+def _legend(q: Queries, text: str) -> str:
+    return f"{text} {q.legend}".strip()
+
+
+def _burn_thresholds(slo: SLO) -> dict[str, Any]:
+    levels = [(w.factor, RED) for w in slo.burn_windows("page")]
+    levels += [(w.factor, ORANGE) for w in slo.burn_windows("ticket")]
+    return steps(GREEN, *sorted(set(levels)))
+
+
+def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
+    """One row for ``slo``: headline numbers, SLI, burn-down, burn rate per alert window."""
+    q = Queries(slo, labels)
+    window = slo.window_text
+    layout.add_row(f"{slo.name}: {pct(slo.objective)} over {window}")
+    sli_steps = steps(RED, (slo.objective, GREEN))
+    layout.add(
+        stat(
+            f"SLI over {window}",
+            q.sli(slo.window),
+            "percentunit",
+            sli_steps,
+            decimals=3,
+            description=f"Share of good events over the SLO window; the objective is {pct(slo.objective)}.",
+        ),
+        6,
+        5,
+    )
+    layout.add(
+        gauge(
+            "Error budget remaining",
+            f"{PERIOD_BUDGET_REMAINING}{q.sel}",
+            "percentunit",
+            BUDGET_STEPS,
+            description=f"Of {num(round(slo.budget_minutes, 2))} minutes of full outage allowed per {window}.",
+        ),
+        6,
+        5,
+    )
+    layout.add(
+        stat(
+            "Burn rate (5m)",
+            f"{CURRENT_BURN_RATE}{q.sel}",
+            "x",
+            _burn_thresholds(slo),
+            decimals=2,
+            description="How many times faster than sustainable the budget burns right now.",
+        ),
+        6,
+        5,
+    )
+    layout.add(
+        stat(
+            "Firing alerts",
+            q.firing(),
+            "none",
+            steps(GREEN, (1.0, RED)),
+            description=f"{slo.alert_name('page')} / {slo.alert_name('ticket')} firing now.",
+        ),
+        6,
+        5,
+    )
+    layout.add(
+        timeseries(
+            "SLI against objective",
+            [
+                (q.sli(BASE_WINDOW), _legend(q, "SLI 5m")),
+                (q.sli(slo.window), _legend(q, f"SLI {window}")),
+                (f"{OBJECTIVE}{q.sel}", "objective"),
+            ],
+            "percentunit",
+            steps(RED, (slo.objective, GREEN)),
+            soft_max=1,
+        ),
+        12,
+        8,
+    )
+    layout.add(
+        timeseries(
+            f"Error budget remaining over {window} (burn-down)",
+            [(f"{PERIOD_BUDGET_REMAINING}{q.sel}", _legend(q, "remaining"))],
+            "percentunit",
+            BUDGET_STEPS,
+            soft_min=0,
+            soft_max=1,
+        ),
+        12,
+        8,
+    )
+    windows = slo.all_burn_windows()
+    width = max(6, 24 // max(1, len(windows)))
+    for w in windows:
+        long, short = format_duration(w.long), format_duration(w.short)
+        colour = RED if w.severity == "page" else ORANGE
+        layout.add(
+            timeseries(
+                f"Burn rate {long} / {short} ({w.severity} at {num(w.factor)}x)",
+                [(q.burn(w.long), _legend(q, long)), (q.burn(w.short), _legend(q, short))],
+                "x",
+                steps(GREEN, (w.factor, colour)),
+                description=(
+                    f"{w.severity.capitalize()} when both windows burn faster than {num(w.factor)}x: "
+                    f"{pct(w.budget_share)} of the budget gone in {long}."
+                ),
+                soft_min=0,
+            ),
+            width,
+            7,
+        )
+
+
+def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
+    """Every SLO with objective, current SLI, budget left and status colour, linking to its dashboard."""
+    by = f"{labels.id}, {labels.service}, {labels.slo}"
+    flt = f'{labels.service}=~"$service", {labels.slo}=~"$slo"'
+    info = (
+        " or ".join(
+            f'label_replace({INFO}{{{labels.service}="{escape_label_value(s)}", {flt}}}, '
+            f'"dashboard_uid", "{dashboard_uid(s)}", "", "")'
+            for s in services
+        )
+        or f"{INFO}{{{flt}}}"
+    )
+    queries = [
+        (info, "info"),
+        (
+            f"1 - max by ({by}) ({PERIOD_BURN_RATE}{{{flt}}} * on ({labels.id}) group_left () "
+            f"{ERROR_BUDGET}{{{flt}}})",
+            "sli",
+        ),
+        (f"min by ({by}) ({PERIOD_BUDGET_REMAINING}{{{flt}}})", "budget"),
+        (f"max by ({by}) ({CURRENT_BURN_RATE}{{{flt}}})", "burn"),
+        (
+            f'count by ({by}) (ALERTS{{alertstate="firing", {flt}}}) '
+            f"or 0 * group by ({by}) ({INFO}{{{flt}}})",
+            "firing",
+        ),
+    ]
+    rename = {
+        labels.service: "Service",
+        labels.slo: "SLO",
+        "objective": "Objective",
+        "window": "Window",
+        "team": "Team",
+        "Value #B": "SLI",
+        "Value #C": "Budget remaining",
+        "Value #D": "Burn rate",
+        "Value #E": "Firing",
+    }
+    order = [
+        "Service",
+        "SLO",
+        "Team",
+        "Objective",
+        "Window",
+        "SLI",
+        "Budget remaining",
+        "Burn rate",
+        "Firing",
+    ]
+    transformations = [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {
+                    "Time": True,
+                    "Value #A": True,
+                    "__name__": True,
+                    labels.id: True,
+                    "dashboard_uid": False,
+                    "sli_kind": True,
+                },
+                "renameByName": rename,
+                "indexByName": {name: i for i, name in enumerate(order)},
+            },
+        },
+    ]
+    link = {
+        "title": "SLO dashboard",
+        "url": "/d/${__data.fields.dashboard_uid}?${datasource:queryparam}",
+    }
+    overrides = [
+        _override("SLI", {"unit": "percentunit", "decimals": 3}),
+        _override(
+            "Budget remaining",
+            {
+                "unit": "percentunit",
+                "decimals": 1,
+                "thresholds": BUDGET_STEPS,
+                "custom.cellOptions": {"type": "color-background"},
+            },
+        ),
+        _override("Burn rate", {"unit": "x", "decimals": 2}),
+        _override(
+            "Firing",
+            {"thresholds": steps(GREEN, (1.0, RED)), "custom.cellOptions": {"type": "color-text"}},
+        ),
+        _override("Service", {"links": [link]}),
+        _override("SLO", {"links": [link]}),
+        _override("dashboard_uid", {"custom.hidden": True}),
+    ]
+    return table(
+        title,
+        queries,
+        transformations,
+        overrides,
+        description="Status colour: red when the budget is spent, orange below 25% left.",
+    )
+
+
+def _override(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "matcher": {"id": "byName", "options": name},
+        "properties": [{"id": k, "value": v} for k, v in props.items()],
+    }
+
+
+def _overview_link() -> dict[str, Any]:
+    return {
+        "title": "All SLOs",
+        "type": "link",
+        "url": f"/d/{OVERVIEW_UID}",
+        "icon": "dashboard",
+        "keepTime": True,
+        "includeVars": False,
+        "targetBlank": False,
+        "asDropdown": False,
+        "tags": [],
+        "tooltip": "",
+    }
+
+
+def service_dashboard(catalog: Catalog, service: str, labels: Labels) -> dict[str, Any]:
+    slos = catalog.for_service(service)
+    layout = Layout()
+    layout.add_row("Overview")
+    layout.add(summary_table(labels, [service], f"SLOs of {service}"), 24, max(5, 3 + len(slos)))
+    layout.newline()
+    for slo in slos:
+        slo_panels(layout, slo, labels)
+    links = [_overview_link()]
+    for slo in slos:
+        if slo.runbook_url:
+            links.append(
+                {
+                    **_overview_link(),
+                    "title": f"Runbook: {slo.name}",
+                    "url": slo.runbook_url,
+                    "icon": "doc",
+                    "keepTime": False,
+                    "targetBlank": True,
+                }
+            )
+    teams = sorted({s.team for s in slos if s.team})
+    return dashboard(
+        uid=dashboard_uid(service),
+        title=f"SLOs / {service}",
+        description=f"SLOs of {service}: SLI, error budget and burn rates",
+        panels=layout.panels,
+        variables=[
+            datasource_variable(),
+            custom_variable("service", "Service", [service], hide=2),
+            custom_variable("slo", "SLO", [s.name for s in slos], multi=True),
+        ],
+        tags=["slo", f"service:{service}", *(f"team:{t}" for t in teams)],
+        links=links,
+        id_label=labels.id,
+    )
+
+
+def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
+    layout = Layout()
+    firing = f'ALERTS{{alertstate="firing", {labels.id}!=""'
+    layout.add(stat("SLOs", f"count({INFO})", "none", steps("blue")), 6, 4)
+    layout.add(
+        stat(
+            "Pages firing",
+            f'count({firing}, {labels.severity}="page"}}) or vector(0)',
+            "none",
+            steps(GREEN, (1.0, RED)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
+            "Tickets firing",
+            f'count({firing}, {labels.severity}="ticket"}}) or vector(0)',
+            "none",
+            steps(GREEN, (1.0, ORANGE)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
+            "SLOs out of budget",
+            f"count({PERIOD_BUDGET_REMAINING} < 0) or vector(0)",
+            "none",
+            steps(GREEN, (1.0, RED)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        summary_table(labels, catalog.services(), "Every SLO"), 24, max(8, 3 + len(catalog.slos))
+    )
+    return dashboard(
+        uid=OVERVIEW_UID,
+        title="SLOs / Overview",
+        description="Every SLO: objective, current SLI, error budget remaining and status",
+        panels=layout.panels,
+        variables=[
+            datasource_variable(),
+            query_variable("service", "Service", f"label_values({INFO}, {labels.service})"),
+            query_variable(
+                "slo", "SLO", f'label_values({INFO}{{{labels.service}=~"$service"}}, {labels.slo})'
+            ),
+        ],
+        tags=["slo", "overview"],
+        id_label=labels.id,
+    )
