@@ -51,6 +51,8 @@ class PostgresModule(_Credentials):
     database: str = "postgres"
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     timeout_seconds: float = Field(5.0, gt=0, le=300)
+    # pg_database_size() is costly and slow-moving: refreshed at most this often (0: every scrape).
+    size_cache_seconds: float = Field(30.0, ge=0)
 
 
 class RedisModule(_Credentials):

@@ -121,7 +121,12 @@ POSTGRES: list[FamilySpec] = [
         "Bytes written to temporary files.",
         ("datname",),
     ),
-    FamilySpec("pg_database_size_bytes", "gauge", "Disk space used by the database.", ("datname",)),
+    FamilySpec(
+        "pg_database_size_bytes",
+        "gauge",
+        "Disk space used by the database (refreshed every size_cache_seconds).",
+        ("datname",),
+    ),
     FamilySpec(
         "pg_locks",
         "gauge",

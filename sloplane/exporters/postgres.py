@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import time
 from typing import Any
 
 import psycopg
@@ -32,6 +33,18 @@ STATES = (
     "disabled",
 )
 
+#: Table-level lock modes, reported as 0 when no lock of that mode is held or awaited.
+LOCK_MODES = (
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
+
 _OVERVIEW = """
 SELECT current_setting('server_version'),
        current_setting('max_connections')::int,
@@ -49,8 +62,7 @@ SELECT current_setting('server_version'),
 SELECT coalesce(datname, ''), coalesce(state, 'disabled'), count(*)
   FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1, 2;
 SELECT datname, xact_commit, xact_rollback, blks_read, blks_hit, tup_returned, tup_fetched,
-       tup_inserted, tup_updated, tup_deleted, deadlocks, conflicts, temp_files, temp_bytes,
-       CASE WHEN has_database_privilege(datname, 'CONNECT') THEN pg_database_size(datname) END
+       tup_inserted, tup_updated, tup_deleted, deadlocks, conflicts, temp_files, temp_bytes
   FROM pg_stat_database WHERE datname IS NOT NULL;
 SELECT coalesce(d.datname, ''), l.mode, l.granted, count(*)
   FROM pg_locks l LEFT JOIN pg_database d ON d.oid = l.database
@@ -60,6 +72,13 @@ SELECT coalesce(application_name, ''), coalesce(host(client_addr), 'local'),
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) END::float8,
        extract(epoch FROM replay_lag)::float8
   FROM pg_stat_replication;
+"""
+
+# pg_database_size() walks every file of every database: the costliest statement by far,
+# for a value that moves slowly. It runs at most every size_cache_seconds.
+_SIZES = """
+SELECT datname, pg_database_size(datname) FROM pg_database
+ WHERE datallowconn AND has_database_privilege(datname, 'CONNECT');
 """
 
 _CHECKPOINTS_BEFORE_17 = """
@@ -101,6 +120,8 @@ class PostgresBackend(Backend):
         self.address = address
         self._conn: psycopg.Connection[Any] | None = None
         self._script = ""
+        self._sizes: list[tuple[Any, ...]] = []
+        self._sizes_at: float | None = None
 
     def collect(self, out: Families) -> None:
         reused = self._conn is not None and not self._conn.closed and not self._conn.broken
@@ -112,7 +133,7 @@ class PostgresBackend(Backend):
             if not reused or self._conn is not None:
                 raise
             results = self._query()
-        _emit(out, results)
+        _emit(out, results, self._sizes)
 
     def close(self) -> None:
         self._drop()
@@ -166,9 +187,13 @@ class PostgresBackend(Backend):
 
     def _query(self) -> list[list[tuple[Any, ...]]]:
         conn = self._connection()
+        now = time.monotonic()
+        max_age = self.module.size_cache_seconds
+        sizes_due = self._sizes_at is None or now - self._sizes_at >= max_age
+        script = self._script + (_SIZES if sizes_due else "")
         try:
             with conn.cursor() as cur:
-                cur.execute(self._script.encode())
+                cur.execute(script.encode())
                 results = [cur.fetchall()]
                 while cur.nextset():
                     results.append(cur.fetchall())
@@ -176,6 +201,8 @@ class PostgresBackend(Backend):
             if conn.broken or conn.closed:
                 self._drop()
             raise
+        if sizes_due:
+            self._sizes, self._sizes_at = results.pop(), now
         return results
 
     def _drop(self) -> None:
@@ -185,7 +212,9 @@ class PostgresBackend(Backend):
                 conn.close()
 
 
-def _emit(out: Families, results: list[list[tuple[Any, ...]]]) -> None:
+def _emit(
+    out: Families, results: list[list[tuple[Any, ...]]], sizes: list[tuple[Any, ...]]
+) -> None:
     overview, activity, databases, locks, replicas, checkpoints = results
     version, max_conn, reserved, started, in_recovery, lag, longest = overview[0]
     out.add("pg_server", 1, version=str(version).split(" ")[0])
@@ -205,12 +234,18 @@ def _emit(out: Families, results: list[list[tuple[Any, ...]]]) -> None:
 
     for row in databases:
         datname = row[0]
-        for column, value in zip(_DATABASE_COUNTERS, row[1:-1], strict=True):
+        for column, value in zip(_DATABASE_COUNTERS, row[1:], strict=True):
             out.add(f"pg_stat_database_{column}", value, datname=datname)
-        out.add("pg_database_size_bytes", row[-1], datname=datname)
+    for datname, size in sorted(sizes):
+        out.add("pg_database_size_bytes", size, datname=datname)
 
-    for datname, mode, granted, count in sorted(locks):
-        out.add("pg_locks", count, datname=datname, mode=mode, granted=str(granted).lower())
+    lock_counts = {(d, m, str(g).lower()): c for d, m, g, c in locks}
+    for datname in sorted({row[0] for row in databases}):
+        for mode in LOCK_MODES:
+            for granted in ("true", "false"):
+                lock_counts.setdefault((datname, mode, granted), 0)
+    for (datname, mode, granted), count in sorted(lock_counts.items()):
+        out.add("pg_locks", count, datname=datname, mode=mode, granted=granted)
 
     for app, client, lag_bytes, replay_lag in replicas:
         out.add(

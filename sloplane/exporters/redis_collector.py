@@ -132,6 +132,9 @@ def _emit(out: Families, info: dict[str, Any], slowlog_len: int) -> None:
         out.add("redis_master_link_up", info.get("master_link_status") == "up")
     out.add("redis_slowlog_length", slowlog_len)
 
+    if "db0" not in info:  # an empty database is absent from INFO; report it as 0 keys
+        out.add("redis_db_keys", 0, db="db0")
+        out.add("redis_db_keys_expiring", 0, db="db0")
     for key in sorted(info):
         value = info[key]
         if key.startswith("cmdstat_") and isinstance(value, dict):
