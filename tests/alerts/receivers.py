@@ -122,6 +122,7 @@ class Received:
     body: Any
     valid: bool
     error: str = ""
+    at: float = field(default_factory=time.time)
 
 
 @dataclass

@@ -134,7 +134,7 @@ def test_push_explains_a_bad_token(grafana: tuple[str, FakeGrafana]) -> None:
     url, _ = grafana
     with (
         GrafanaClient(url, "wrong") as client,
-        pytest.raises(BackendError, match="401.*GRAFANA_TOKEN"),
+        pytest.raises(BackendError, match=r"401.*GRAFANA_TOKEN"),
     ):
         client.ensure_folder("f", "F")
 
