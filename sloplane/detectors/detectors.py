@@ -80,15 +80,22 @@ class HoltDetector(EWMADetector):
         super().__init__(alpha=alpha, beta=beta, learning=learning)
 
 
-class CusumDetector(Calibrated):
-    """CUSUM change-point score for level shifts."""
+class CusumDetector(Detector):
+    """CUSUM change-point score for level shifts.
+
+    CUSUM's statistic is already in units of its decision interval ``h`` (robust
+    sigmas), so the score is the statistic over ``h`` directly: 1 means "a shift
+    is declared", after which the detector re-centres on the new level.
+    """
 
     name: ClassVar[str] = "cusum"
 
-    def __init__(
-        self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0, learning: int = 300
-    ) -> None:
-        super().__init__(Cusum(alpha=alpha, k=k, h=h), AnomalyLikelihood(learning=learning))
+    def __init__(self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0) -> None:
+        super().__init__()
+        self.component = Cusum(alpha=alpha, k=k, h=h)
+
+    def _update(self, t: float, x: float) -> float:
+        return min(self.component.surprise(t, x), 1.0)
 
 
 class IsolationForestDetector(Calibrated):

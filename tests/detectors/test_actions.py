@@ -1,0 +1,249 @@
+"""Guards and hooks with a real SQLite audit log and real commands and HTTP receivers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sloplane.detectors.api import create_app
+from sloplane.detectors.audit import list_decisions
+from sloplane.detectors.config import parse_config
+from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
+from sloplane.detectors.service import Service
+
+GOOD = Evidence(breaches=3, required_breaches=3)
+
+
+class Clock:
+    def __init__(self, t: float = 1_700_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _service(tmp_path: Path, clock: Clock, **action: Any) -> tuple[Service, Path]:
+    marker = tmp_path / "hook.log"
+    act = {
+        "name": "rollback",
+        "target": "deploy/api",
+        "hook": {"kind": "command", "argv": ["/bin/sh", "-c", f"echo ran >> {marker}"]},
+        **action,
+    }
+    cfg = parse_config(
+        {
+            "prometheus": {"url": "http://127.0.0.1:1"},
+            "alertmanager": {"url": None},
+            "database": f"sqlite:///{tmp_path / 'audit.db'}",
+            "guards": {"cooldown": "10m", "max_actions_per_hour": 2},
+            "actions": [act],
+        }
+    )
+    return Service(cfg, clock=clock), marker
+
+
+def _runs(marker: Path) -> int:
+    return marker.read_text().count("ran") if marker.exists() else 0
+
+
+def test_cooldown_and_hourly_limit_hold_under_a_burst(tmp_path: Path) -> None:
+    clock = Clock()
+    svc, marker = _service(tmp_path, clock)
+    a = svc.config.action("rollback")
+    outcomes = [
+        svc.request_action(a, trigger="burst", evidence=GOOD, context={}) for _ in range(30)
+    ]
+    assert outcomes.count("executed") == 1 and _runs(marker) == 1
+    clock.t += 11 * 60
+    outcomes = [
+        svc.request_action(a, trigger="burst", evidence=GOOD, context={}) for _ in range(30)
+    ]
+    assert outcomes.count("executed") == 1 and _runs(marker) == 2
+    clock.t += 11 * 60  # past the cooldown, but two actions in the last hour already
+    outcomes = [
+        svc.request_action(a, trigger="burst", evidence=GOOD, context={}) for _ in range(30)
+    ]
+    assert outcomes.count("executed") == 0 and _runs(marker) == 2
+    refused = list_decisions(svc.store, outcome="refused", limit=1)
+    assert "hourly limit" in refused[0].reason
+    clock.t += 3600
+    assert svc.request_action(a, trigger="later", evidence=GOOD, context={}) == "executed"
+    svc.stop()
+
+
+@pytest.mark.parametrize(
+    ("evidence", "reason"),
+    [
+        (
+            Evidence(data_error="newest point is 900s old", breaches=3, required_breaches=3),
+            "data not trustworthy",
+        ),
+        (
+            Evidence(
+                breaches=3, required_breaches=3, traffic_min=5, traffic_error="connection refused"
+            ),
+            "traffic unknown",
+        ),
+        (Evidence(breaches=3, required_breaches=3, traffic_min=5, traffic=None), "traffic unknown"),
+        (Evidence(breaches=3, required_breaches=3, traffic_min=5, traffic=1), "below minimum"),
+        (Evidence(breaches=2, required_breaches=3), "consecutive"),
+    ],
+)
+def test_bad_or_missing_data_is_refused_and_audited(
+    tmp_path: Path, evidence: Evidence, reason: str
+) -> None:
+    svc, marker = _service(tmp_path, Clock())
+    assert (
+        svc.request_action(
+            svc.config.action("rollback"), trigger="t", evidence=evidence, context={}
+        )
+        == "refused"
+    )
+    assert _runs(marker) == 0
+    (d,) = list_decisions(svc.store)
+    assert reason in d.reason and d.outcome == "refused"
+    svc.stop()
+
+
+def test_refusal_is_pure_and_ordered() -> None:
+    lim = Limits(cooldown=600, max_per_hour=3)
+    assert refusal(GOOD, lim, [], 1000.0) is None
+    assert refusal(GOOD, lim, [900.0], 1000.0) is not None
+    assert refusal(GOOD, lim, [0.0, 1.0, 2.0], 3000.0) is not None
+    assert plan_scale(3, 5, 1, 10, 2) == (5, "3 -> 5 replicas")
+    assert plan_scale(10, 1, 1, 10, 2)[0] is None
+    assert plan_scale(2, -9, 1, 10, 2)[0] == 1
+
+
+def test_dry_run_and_approval(tmp_path: Path) -> None:
+    clock = Clock()
+    svc, marker = _service(tmp_path, clock, dry_run=True)
+    assert (
+        svc.request_action(svc.config.action("rollback"), trigger="t", evidence=GOOD, context={})
+        == "dry_run"
+    )
+    assert _runs(marker) == 0
+    svc.stop()
+
+    (tmp_path / "b").mkdir()
+    svc, marker = _service(tmp_path / "b", clock, require_approval=True)
+    assert (
+        svc.request_action(svc.config.action("rollback"), trigger="t", evidence=GOOD, context={})
+        == "pending_approval"
+    )
+    assert _runs(marker) == 0
+    client = TestClient(create_app(svc))
+    (pending,) = client.get("/v1/detectors/approvals").json()
+    assert (
+        client.post(f"/v1/detectors/approvals/{pending['id']}/approve").json()["outcome"]
+        == "executed"
+    )
+    assert client.post(f"/v1/detectors/approvals/{pending['id']}/approve").status_code == 404
+    assert _runs(marker) == 1
+    outcomes = [d["outcome"] for d in client.get("/v1/detectors/decisions").json()]
+    assert outcomes == ["executed", "pending_approval"]
+    svc.stop()
+
+
+def test_keda_endpoint_reports_bounded_stepped_scale(tmp_path: Path) -> None:
+    clock = Clock()
+    svc, _ = _service(
+        tmp_path,
+        clock,
+        hook={"kind": "keda"},
+        scaling={"min_replicas": 2, "max_replicas": 5, "max_step": 2, "step": 3},
+        cooldown=0,
+        max_actions_per_hour=100,
+    )
+    client = TestClient(create_app(svc))
+    a = svc.config.action("rollback")
+    assert client.get("/v1/detectors/keda/rollback").json()["desired_replicas"] == 2
+    assert svc.request_action(a, trigger="t", evidence=GOOD, context={}) == "executed"
+    assert (
+        client.get("/v1/detectors/keda/rollback").json()["desired_replicas"] == 4
+    )  # step limited to 2
+    clock.t += 1
+    assert svc.request_action(a, trigger="t", evidence=GOOD, context={}) == "executed"
+    assert client.get("/v1/detectors/keda/rollback").json()["desired_replicas"] == 5  # bounded
+    clock.t += 1
+    assert svc.request_action(a, trigger="t", evidence=GOOD, context={}) == "refused"
+    svc.stop()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    calls: list[tuple[dict[str, str], bytes]] = []  # noqa: RUF012
+    fail_first = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).calls.append((dict(self.headers), body))
+        if type(self).fail_first > 0:
+            type(self).fail_first -= 1
+            self.send_response(503)
+        else:
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_webhook_is_signed_retried_and_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Receiver.calls = []
+    _Receiver.fail_first = 2
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    try:
+        svc, _ = _service(
+            tmp_path,
+            Clock(),
+            hook={
+                "kind": "webhook",
+                "url": f"http://127.0.0.1:{server.server_port}/hook",
+                "secret_env": "HOOK_SECRET",
+                "retries": 3,
+                "backoff": 0.05,
+            },
+        )
+        assert (
+            svc.request_action(
+                svc.config.action("rollback"), trigger="t", evidence=GOOD, context={"score": 0.99}
+            )
+            == "executed"
+        )
+        assert len(_Receiver.calls) == 3
+        keys = {h["Idempotency-Key"] for h, _ in _Receiver.calls}
+        assert len(keys) == 1
+        headers, body = _Receiver.calls[-1]
+        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert headers["X-Sloplane-Signature"] == expected
+        assert json.loads(body)["action"] == "rollback"
+        svc.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_failed_command_is_audited_as_failed(tmp_path: Path) -> None:
+    svc, _ = _service(
+        tmp_path, Clock(), hook={"kind": "command", "argv": ["/bin/sh", "-c", "exit 3"]}
+    )
+    assert (
+        svc.request_action(svc.config.action("rollback"), trigger="t", evidence=GOOD, context={})
+        == "failed"
+    )
+    (d,) = list_decisions(svc.store)
+    assert "exited 3" in d.reason
+    svc.stop()
