@@ -238,6 +238,15 @@ class SLO(Frozen):
             raise ValueError("group_by lists a label twice")
         return value
 
+    @model_validator(mode="after")
+    def _group_by_not_fixed(self) -> SLO:
+        clash = sorted(set(self.group_by) & set(self.labels))
+        if clash:
+            raise ValueError(
+                f"label(s) {', '.join(clash)} are both fixed SLO labels and group_by labels"
+            )
+        return self
+
     # -- derived numbers: computed here and only here -------------------------------
 
     @property

@@ -25,7 +25,7 @@ from sloplane.artifacts import Artifacts, GenerateSettings
 from sloplane.slo.burn import BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI
-from sloplane.slo.naming import BASE_WINDOW, Labels
+from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
 from sloplane.slo.rules.alerts import alert_annotations, alert_labels
 from sloplane.slo.rules.common import num
 from sloplane.slo.rules.render import dump_yaml, rule_file_name
@@ -198,7 +198,7 @@ def plan(slo: SLO) -> Plan:
     page_shorts = [w.short for w in slo.burn_windows("page")] or [step]
     healthy = max(max_short, BASE_WINDOW * 2)
     for factor in (1, 1.5, 2, 3, 4, 6):
-        outage = int(max_short * factor)
+        outage = int(max_short * factor) + BASE_WINDOW
         if not _ambiguous(slo, healthy, outage):
             return Plan(
                 step,
@@ -221,9 +221,22 @@ def _outage_ratio(window: int, healthy: int, outage: int) -> float:
 def _fires(slo: SLO, w: BurnRateWindow, healthy: int, outage: int) -> tuple[bool, bool]:
     """(fires, ambiguous) for one window pair at the end of the outage."""
     threshold = w.factor * slo.error_budget
-    ratios = [_outage_ratio(x, healthy, outage) for x in (w.long, w.short)]
-    ambiguous = any(threshold / MARGIN < r < threshold * MARGIN for r in ratios)
-    return all(r > threshold for r in ratios), ambiguous
+    if threshold >= 1:  # an error ratio never exceeds 1: this pair can never fire
+        return False, False
+    fires, ambiguous = True, False
+    for window in (w.long, w.short):
+        if _inside_outage(window, outage):
+            continue  # the ratio is exactly 1 > threshold
+        ratio = _outage_ratio(window, healthy, outage)
+        fires = fires and ratio > threshold
+        ambiguous = ambiguous or threshold / MARGIN < ratio < threshold * MARGIN
+    return fires, ambiguous
+
+
+def _inside_outage(window: int, outage: int) -> bool:
+    """True when every sample the window's ratio reads lies inside the outage."""
+    lag = BASE_WINDOW if window > SHORT_WINDOW_MAX else 0
+    return window + lag <= outage
 
 
 def _ambiguous(slo: SLO, healthy: int, outage: int) -> bool:
@@ -255,7 +268,7 @@ def _expected(
     burn: float,
     settings: GenerateSettings,
 ) -> dict[str, Any]:
-    series_labels = {**slo.labels, **labels.identity(slo), **traffic.labels}
+    series_labels = {**traffic.labels, **slo.labels, **labels.identity(slo)}
     all_labels = {**series_labels, **alert_labels(slo, labels, severity)}
     annotations = alert_annotations(slo, severity, slo.burn_windows(severity), settings.grafana_url)
     return {

@@ -1,0 +1,81 @@
+"""The SLO model: derived numbers, normalisation and validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from sloplane.slo.model import SLO, Alerting, AlertTier, AlertWindow, EventsSLI, LatencySLI
+
+SLI = EventsSLI(errors='x_total{code=~"5.."}', total="x_total")
+
+
+def make(**kw: object) -> SLO:
+    base: dict[str, object] = {
+        "service": "api",
+        "name": "availability",
+        "objective": 99.9,
+        "sli": SLI,
+    }
+    return SLO(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_derived_numbers() -> None:
+    slo = make()
+    assert slo.id == "api-availability"
+    assert slo.objective == 0.999
+    assert slo.error_budget == 0.001
+    assert slo.budget_minutes == pytest.approx(43.2)
+    assert slo.window == 30 * 86400
+    assert make(objective=0.995).objective == 0.995
+
+
+@pytest.mark.parametrize("objective", [0, 100, 150, -1, 0.0])
+def test_objective_out_of_range(objective: float) -> None:
+    with pytest.raises(ValidationError, match="objective"):
+        make(objective=objective)
+
+
+@pytest.mark.parametrize("window", ["30m", "91d", "1h30s", "1y", "abc"])
+def test_window_out_of_range_or_malformed(window: str) -> None:
+    with pytest.raises(ValidationError, match="window"):
+        make(window=window)
+
+
+def test_events_needs_exactly_one_of_errors_or_good() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        EventsSLI(total="x")
+    with pytest.raises(ValidationError, match="exactly one"):
+        EventsSLI(errors="a", good="b", total="x")
+
+
+def test_reserved_and_invalid_labels() -> None:
+    with pytest.raises(ValidationError, match="reserved"):
+        make(labels={"sloplane_id": "x"})
+    with pytest.raises(ValidationError, match="label name"):
+        make(group_by=("bad-label",))
+
+
+def test_models_are_immutable() -> None:
+    slo = make()
+    with pytest.raises(ValidationError):
+        slo.objective = 0.5  # type: ignore[misc]
+
+
+def test_explicit_windows_and_names() -> None:
+    slo = make(
+        alerting=Alerting(
+            page=AlertTier(name="Fast", windows=(AlertWindow(long="1m", short="10s", factor=10),)),
+            ticket=AlertTier(enabled=False),
+        )
+    )
+    (w,) = slo.burn_windows("page")
+    assert (w.long, w.short, w.factor) == (60, 10, 10)
+    assert slo.burn_windows("ticket") == ()
+    assert slo.alert_name("page") == "Fast"
+    assert make().alert_name("ticket") == "ApiAvailabilityErrorBudgetBurnTicket"
+
+
+def test_latency_threshold_accepts_numbers() -> None:
+    assert LatencySLI(metric="h", threshold=0.3).threshold == "0.3"  # type: ignore[arg-type]
+    assert LatencySLI(metric="h", threshold=1, selector='{job="a"}').selector == 'job="a"'  # type: ignore[arg-type]
