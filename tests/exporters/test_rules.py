@@ -86,3 +86,32 @@ def test_rules_only_use_metrics_the_exporters_expose() -> None:
                     n for n in re.findall(r"\b([a-z_]+:[a-z_]+:[a-z0-9_]+)\b", rule["expr"])
                 )
     assert used - known - recorded == set()
+
+
+def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
+    """The example SLOs on exporter metrics load, and their generated rules pass promtool."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    examples = root / "examples" / "exporters" / "slos"
+    out = tmp_path / "build"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "generate", str(examples), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=root,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rule_files = sorted(str(p) for p in (out / "prometheus").glob("*.rules.yml"))
+    assert len(rule_files) == 9
+    check = promtool("check", "rules", *rule_files)
+    assert check.returncode == 0, check.stdout + check.stderr
+    known = {name for names in KNOWN_METRICS.values() for name in names}
+    for path in examples.glob("*.yaml"):
+        for name in re.findall(
+            r"(?<![:\w])((?:pg|redis|rabbitmq|http_probe|http)_\w+)(?=[{\[])", path.read_text()
+        ):
+            assert name in known, f"{path.name}: {name} is not a metric the exporters expose"
