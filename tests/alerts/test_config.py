@@ -13,7 +13,7 @@ from sloplane.alerts import CONFIG_FILE, render_alertmanager
 from sloplane.artifacts import HEADER, GenerateSettings
 from sloplane.errors import SpecError
 from sloplane.slo.catalog import Catalog
-from tests.alerts.conftest import example_routing, render, routing_doc, slo, write_artifacts
+from tests.alerts.conftest import ROOT, example_routing, render, routing_doc, slo, write_artifacts
 from tests.support.processes import amtool
 
 SLOS = [slo("checkout", "availability", "payments"), slo("gateway", "latency", "platform")]
@@ -214,3 +214,12 @@ def test_any_routing_passes_amtool_and_routes_pages_to_pagerduty(
             else "default"
         )
         assert got == expected
+
+
+def test_routing_document_through_the_loader(tmp_path: Path) -> None:
+    from sloplane.slo.loaders import load_catalog
+
+    catalog = load_catalog([str(ROOT / "examples" / "routing.yaml")])
+    write_artifacts(render_alertmanager(catalog, GenerateSettings()), tmp_path)
+    check_config(tmp_path / CONFIG_FILE)
+    assert route(tmp_path / CONFIG_FILE, "team=platform", "severity=page") == "platform-pagerduty"
