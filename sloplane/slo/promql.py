@@ -305,5 +305,6 @@ def _aggregate(query: str, group_by: tuple[str, ...] | list[str]) -> str:
     ):
         return query
     by = f" by ({', '.join(group_by)}) " if group_by else ""
-    candidate = f"sum{by}({query})"
+    closing = "\n)" if "#" in query else ")"  # a trailing comment must not swallow the paren
+    candidate = f"sum{by}({query}{closing}"
     return candidate if parse_error(candidate) is None else query

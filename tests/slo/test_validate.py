@@ -68,6 +68,7 @@ def messages(*slos: SLO) -> list[str]:
         ("max_over_time((a)[10m:1m])", (), "sum(max_over_time((a)[5m:1m]))"),
         ("a + b offset 1h", (), "sum(rate(a[5m]) + rate(b[5m] offset 1h))"),
         ('a{b="x\\"y" or c="}"}', (), 'sum(rate(a{b="x\\"y" or c="}"}[5m]))'),
+        ("a # total\n", (), "sum(rate(a[5m]) # total\n)"),
     ],
 )
 def test_windowed(query: str, group_by: tuple[str, ...], expected: str) -> None:
