@@ -216,3 +216,52 @@ def test_locked_catalog_times_out_without_piling_up(private_postgres: PrivatePos
         assert exporter_connections(watcher) == 1  # after the rollback: it reads pg_database
     assert value(scrape(target), "pg_up") == 1
     target.close()
+
+
+def test_streaming_replica_reports_role_and_lag(private_postgres: PrivatePostgres) -> None:
+    """A real streaming replica of the private cluster: the replica reports its role and lag,
+    the primary reports the replica's lag in bytes."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.exporters.conftest import PG_BIN, wait_until
+    from tests.support.processes import free_port
+
+    base = private_postgres.data_dir.parent / "replica"  # a directory the postgres user can reach
+    base.mkdir()
+    subprocess.run(["chown", "postgres:postgres", str(base)], check=True)
+    env = {**os.environ, "PGPASSWORD": private_postgres.password}
+    subprocess.run(
+        [
+            "runuser", "-u", "postgres", "--", str(PG_BIN / "pg_basebackup"),
+            "-h", "127.0.0.1", "-p", str(private_postgres.port), "-U", "postgres",
+            "-D", str(base / "data"), "-R", "-X", "stream", "--no-sync",
+        ],
+        check=True, capture_output=True, timeout=120, env=env,
+    )  # fmt: skip
+    replica = PrivatePostgres(free_port(), base / "data", private_postgres.socket_dir, private_postgres.password)
+    replica.start()
+    try:
+        replica_target = make_target(replica.address, password=replica.password)
+        primary_target = make_target(private_postgres.address, password=private_postgres.password)
+        with private_postgres.connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS replicated (id int)")
+            conn.execute("INSERT INTO replicated VALUES (1)")
+        wait_until(
+            lambda: value(scrape(primary_target), "pg_replication_replica_lag_bytes") is not None,
+            30,
+            what="replica connected to the primary",
+        )
+        on_replica = scrape(replica_target)
+        assert value(on_replica, "pg_up") == 1
+        assert value(on_replica, "pg_replication_is_replica") == 1
+        assert (value(on_replica, "pg_replication_lag_seconds") or 0) >= 0
+        on_primary = scrape(primary_target)
+        assert value(on_primary, "pg_replication_is_replica") == 0
+        assert (value(on_primary, "pg_replication_replica_lag_bytes") or 0) >= 0
+        replica_target.close()
+        primary_target.close()
+    finally:
+        replica.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -115,3 +115,9 @@ def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
             r"(?<![:\w])((?:pg|redis|rabbitmq|http_probe|http)_\w+)(?=[{\[])", path.read_text()
         ):
             assert name in known, f"{path.name}: {name} is not a metric the exporters expose"
+
+
+def test_docs_list_every_metric() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "exporters.md").read_text()
+    missing = [n for names in KNOWN_METRICS.values() for n in names if f"`{n}`" not in docs]
+    assert missing == []
