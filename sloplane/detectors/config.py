@@ -61,7 +61,6 @@ class Guards(_Strict):
 
     max_staleness: Duration = 120.0
     """Newest point older than this: the data is stale, no action."""
-    min_points: int = 1
     cooldown: Duration = 900.0
     max_actions_per_hour: int = 3
     dry_run: bool = False

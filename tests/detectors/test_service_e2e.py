@@ -217,3 +217,54 @@ def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
             assert instances == ["a", "b"]
         finally:
             svc2.stop()
+
+
+@pytest.mark.timeout(60)
+def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path) -> None:
+    marker = tmp_path / "rollbacks.log"
+    with (
+        controlled_metric("test_error_ratio") as metric,
+        run_prometheus(
+            prometheus_config([f"127.0.0.1:{metric.port}"], scrape_interval="200ms")
+        ) as prom,
+    ):
+        raw = _config(tmp_path, prom.url, "", marker)
+        raw["alertmanager"] = {"url": None}
+        raw["watches"] = []
+        raw["rollbacks"] = [
+            {
+                "name": "burn",
+                "burn_query": "test_error_ratio > 0.0144",
+                "deploy_target": "checkout",
+                "within": "30m",
+                "action": "rollback",
+            }
+        ]
+        svc = Service(parse_config(raw))
+        try:
+            metric.set(0.001)
+            svc.store.set_deploy("checkout", time.time() - 3 * 3600)  # an old deploy
+            _wait(lambda: bool(svc.prom.query("test_error_ratio")), 10, "the first scrape")
+            svc.tick_rollback("burn")
+            metric.set(0.5)
+            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            svc.tick_rollback("burn")
+            assert _executed(svc) == 0  # burn, but the deploy is too old
+
+            metric.set(0.001)
+            _wait(lambda: not svc.prom.query("test_error_ratio > 0.0144"), 10, "the burn to stop")
+            svc.tick_rollback("burn")
+            svc.store.set_deploy("checkout", time.time() - 60)
+            metric.set(0.5)
+            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            for _ in range(5):
+                svc.tick_rollback("burn")
+            assert _executed(svc) == 1
+            assert marker.read_text().count("rolled-back") == 1
+
+            prom.stop()  # Prometheus errors while burning: refused, never acted on
+            svc.tick_rollback("burn")
+            assert _executed(svc) == 1
+            assert "data not trustworthy" in list_decisions(svc.store, limit=1)[0].reason
+        finally:
+            svc.stop()
