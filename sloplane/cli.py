@@ -9,6 +9,7 @@ as one line per problem with exit status 1; never as a traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click

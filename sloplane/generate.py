@@ -7,7 +7,7 @@ and :func:`diff_artifacts` are the only places that touch the output directory.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
@@ -43,7 +43,7 @@ def build_artifacts(
 
 def _generated_files(out_dir: Path) -> set[str]:
     """Files under ``out_dir`` that an earlier run of sloplane wrote (they carry our header)."""
-    found = set()
+    found: set[str] = set()
     if not out_dir.is_dir():
         return found
     for path in out_dir.rglob("*"):
@@ -92,5 +92,5 @@ def diff_artifacts(out_dir: Path, artifacts: Artifacts) -> list[str]:
     return lines
 
 
-def _lines(text: str | None) -> Iterable[str]:
+def _lines(text: str | None) -> list[str]:
     return [] if text is None else text.splitlines(keepends=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["page", "ticket"]
+SEVERITIES: tuple[Severity, ...] = ("page", "ticket")
 
 THIRTY_DAYS = 30 * 86400
 

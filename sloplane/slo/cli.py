@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sloplane.artifacts import GenerateSettings
+from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.rules.common import num
 
@@ -17,9 +18,12 @@ paths_argument = click.argument(
 
 
 def _load(paths: tuple[Path, ...]) -> Catalog:
-    from sloplane.slo.loaders import load_catalog
+    from sloplane.slo.loaders import load
 
-    return load_catalog(list(paths))
+    loaded = load(list(paths))
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return loaded.catalog
 
 
 def _progress(message: str) -> None:
@@ -106,7 +110,7 @@ def list_slos(paths: tuple[Path, ...]) -> None:
     catalog = _load(paths)
     rows = [("ID", "OBJECTIVE", "WINDOW", "BUDGET (min)", "TIERS", "TEAM", "SLI")]
     for slo in catalog.slos:
-        tiers = ",".join(t for t in ("page", "ticket") if slo.burn_windows(t)) or "-"  # type: ignore[arg-type]
+        tiers = ",".join(t for t in SEVERITIES if slo.burn_windows(t)) or "-"
         rows.append(
             (
                 slo.id,

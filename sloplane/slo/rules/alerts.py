@@ -10,7 +10,7 @@ alert covers missing series.
 
 from __future__ import annotations
 
-from sloplane.slo.burn import BurnRateWindow, Severity
+from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 from sloplane.slo.naming import TOTAL_RATE, Labels, dashboard_uid, ratio_metric
@@ -19,10 +19,10 @@ from sloplane.slo.rules.common import Rule, num
 
 def alert_rules(slo: SLO, labels: Labels, grafana_url: str) -> list[Rule]:
     rules = []
-    for severity in ("page", "ticket"):
-        windows = slo.burn_windows(severity)  # type: ignore[arg-type]
+    for severity in SEVERITIES:
+        windows = slo.burn_windows(severity)
         if windows:
-            rules.append(_burn_alert(slo, labels, severity, windows, grafana_url))  # type: ignore[arg-type]
+            rules.append(_burn_alert(slo, labels, severity, windows, grafana_url))
     if slo.alerting.no_data.enabled:
         rules.append(_no_data_alert(slo, labels, grafana_url))
     return rules
@@ -49,7 +49,7 @@ def threshold_text(windows: tuple[BurnRateWindow, ...]) -> str:
 def alert_labels(slo: SLO, labels: Labels, severity: Severity) -> dict[str, str]:
     """Labels the rule adds to the alert (the series already carry identity and SLO labels)."""
     tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
-    out = {"severity": severity, labels.severity: severity}
+    out: dict[str, str] = {"severity": severity, labels.severity: severity}
     if slo.team:
         out["team"] = slo.team
     return {**slo.alerting.labels, **tier.labels, **out}

@@ -170,7 +170,7 @@ def _matches(matcher: Matcher, value: str) -> bool:
 def _example(pattern: str) -> str:
     """A short string that ``pattern`` matches in full (Prometheus regexes are anchored)."""
     try:
-        import re._parser as sre_parse  # type: ignore[import-not-found]
+        import re._parser as sre_parse
 
         text = _emit(sre_parse.parse(pattern))
     except Exception as exc:  # regex features we do not model
@@ -181,7 +181,7 @@ def _example(pattern: str) -> str:
 
 
 def _emit(parsed: Any) -> str:
-    import re._constants as c  # type: ignore[import-not-found]
+    import re._constants as c
 
     out = []
     for op, arg in parsed:

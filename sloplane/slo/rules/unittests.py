@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sloplane.artifacts import Artifacts, GenerateSettings
-from sloplane.slo.burn import BurnRateWindow, Severity
+from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI
 from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
@@ -289,14 +289,14 @@ def _alert_checks(
 ) -> list[dict[str, Any]]:
     """alert_rule_test entries: one per distinct alert name, listing the tiers that fire."""
     by_name: dict[str, list[dict[str, Any]]] = {}
-    for severity in ("page", "ticket"):
-        if not slo.burn_windows(severity):  # type: ignore[arg-type]
+    for severity in SEVERITIES:
+        if not slo.burn_windows(severity):
             continue
-        name = slo.alert_name(severity)  # type: ignore[arg-type]
+        name = slo.alert_name(severity)
         by_name.setdefault(name, [])
-        burn = firing.get(severity)  # type: ignore[call-overload]
+        burn = firing.get(severity)
         if burn is not None:
-            by_name[name].append(_expected(slo, labels, severity, traffic, burn, settings))  # type: ignore[arg-type]
+            by_name[name].append(_expected(slo, labels, severity, traffic, burn, settings))
     return [
         {"eval_time": format_duration(at), "alertname": name, "exp_alerts": alerts}
         for name, alerts in sorted(by_name.items())
@@ -314,7 +314,7 @@ def unit_test_for(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
     outage_end = (p.healthy + p.outage) * step
     outage_firing: dict[Severity, float | None] = {
         sev: full_burn if _tier_fires(slo, sev, p.healthy * step, p.outage * step) else None
-        for sev in ("page", "ticket")
+        for sev in SEVERITIES
     }
     checks = _alert_checks(slo, labels, healthy_end, {}, traffic, settings)
     checks += _alert_checks(slo, labels, outage_end, outage_firing, traffic, settings)
