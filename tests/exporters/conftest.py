@@ -81,6 +81,13 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
+def num(samples: Samples, name: str, **labels: str) -> float:
+    """Like :func:`value`, for a sample that must be there."""
+    found = value(samples, name, **labels)
+    assert found is not None, f"no sample {name}{labels}"
+    return found
+
+
 def names(samples: Samples) -> set[str]:
     return {n for n, _ in samples}
 

@@ -109,7 +109,7 @@ def tls_server(cert: tuple[Path, Path, dt.datetime]) -> Iterator[str]:
 
 def probe(url: str, **module: object) -> dict:
     backend = HttpProbeBackend(
-        HttpModule(kind="http", timeout_seconds=3, **module),  # type: ignore[arg-type]
+        HttpModule(kind="http", timeout_seconds=3, **module),
         parse_address("http", url),
     )
     target = Target(url, backend, 3)

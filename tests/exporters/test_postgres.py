@@ -19,6 +19,7 @@ from tests.exporters.conftest import (
     assert_promtool_clean,
     closed_port,
     exposition,
+    num,
     parse,
     value,
 )
@@ -28,7 +29,7 @@ DB = "sloplane_exporter_test"
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = PostgresBackend(
-        PostgresModule(kind="postgres", timeout_seconds=timeout, **module),  # type: ignore[arg-type]
+        PostgresModule(kind="postgres", timeout_seconds=timeout, **module),
         parse_address("postgres", address),
     )
     return Target(address, backend, timeout)
@@ -99,9 +100,9 @@ def test_created_rows_temp_files_and_sizes_show_up(target: Target, db: psycopg.C
     assert delta("pg_stat_database_temp_bytes_total") > 0
     assert delta("pg_stat_database_temp_files_total") >= 1
     assert (value(after, "pg_database_size_bytes", datname=DB) or 0) > 500_000
-    assert value(after, "pg_max_connections") == float(
-        db.execute("SHOW max_connections").fetchone()[0]
-    )  # type: ignore[index]
+    row = db.execute("SHOW max_connections").fetchone()
+    assert row is not None
+    assert value(after, "pg_max_connections") == float(row[0])
 
 
 def test_open_transaction_and_lock_show_up(target: Target, db: psycopg.Connection) -> None:
@@ -111,7 +112,7 @@ def test_open_transaction_and_lock_show_up(target: Target, db: psycopg.Connectio
         time.sleep(0.3)
         samples = scrape(target)
         holder.rollback()
-    assert value(samples, "pg_connections", datname=DB, state="idle in transaction") >= 1  # type: ignore[operator]
+    assert num(samples, "pg_connections", datname=DB, state="idle in transaction") >= 1
     assert (value(samples, "pg_longest_transaction_seconds") or 0) >= 0.3
     assert (
         value(samples, "pg_locks", datname=DB, mode="AccessExclusiveLock", granted="true") or 0
@@ -240,7 +241,9 @@ def test_streaming_replica_reports_role_and_lag(private_postgres: PrivatePostgre
         ],
         check=True, capture_output=True, timeout=120, env=env,
     )  # fmt: skip
-    replica = PrivatePostgres(free_port(), base / "data", private_postgres.socket_dir, private_postgres.password)
+    replica = PrivatePostgres(
+        free_port(), base / "data", private_postgres.socket_dir, private_postgres.password
+    )
     replica.start()
     try:
         replica_target = make_target(replica.address, password=replica.password)
@@ -265,3 +268,40 @@ def test_streaming_replica_reports_role_and_lag(private_postgres: PrivatePostgre
     finally:
         replica.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_frozen_backend_times_out_and_recovers(private_postgres: PrivatePostgres) -> None:
+    """SIGSTOP the server process behind our connection: every scrape still answers (up 0,
+    timeout) and no second connection is opened; after SIGCONT the target is up again."""
+    import os
+    import signal
+
+    from tests.exporters.conftest import wait_until
+
+    target = make_target(private_postgres.address, password=private_postgres.password, timeout=1)
+    assert value(scrape(target), "pg_up") == 1
+    with private_postgres.connect() as watcher:
+        row = watcher.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APPLICATION_NAME]
+        ).fetchone()
+        assert row is not None
+        backend_pid = int(row[0])
+        os.kill(backend_pid, signal.SIGSTOP)
+        try:
+            results: list[dict] = []
+            threads = [
+                threading.Thread(target=lambda: results.append(scrape(target))) for _ in range(5)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            results.append(scrape(target))
+            assert len(results) == 6
+            assert all(value(r, "pg_up") == 0 for r in results)
+            assert value(results[-1], "pg_scrape_errors_total", reason="timeout") == 1
+        finally:
+            os.kill(backend_pid, signal.SIGCONT)
+        wait_until(lambda: value(scrape(target), "pg_up") == 1, 30, what="target up again")
+        assert exporter_connections(watcher) == 1
+    target.close()

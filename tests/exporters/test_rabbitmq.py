@@ -19,7 +19,7 @@ from tests.exporters.conftest import assert_promtool_clean, closed_port, exposit
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = RabbitMQBackend(
-        RabbitMQModule(kind="rabbitmq", timeout_seconds=timeout, **module),  # type: ignore[arg-type]
+        RabbitMQModule(kind="rabbitmq", timeout_seconds=timeout, **module),
         parse_address("rabbitmq", address),
     )
     return Target(address, backend, timeout)

@@ -16,6 +16,7 @@ from tests.exporters.conftest import (
     assert_promtool_clean,
     closed_port,
     exposition,
+    num,
     parse,
     value,
 )
@@ -25,7 +26,7 @@ TEST_DB = 9
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = RedisBackend(
-        RedisModule(kind="redis", timeout_seconds=timeout, **module),  # type: ignore[arg-type]
+        RedisModule(kind="redis", timeout_seconds=timeout, **module),
         parse_address("redis", address),
     )
     return Target(address, backend, timeout)
@@ -68,14 +69,12 @@ def test_created_keys_hits_and_commands_show_up(target: Target, client: redis.Re
     assert value(after, "redis_db_keys", db=db) == 26
     assert value(after, "redis_db_keys_expiring", db=db) == 1
     assert (
-        value(after, "redis_commands_total", cmd="set")
+        num(after, "redis_commands_total", cmd="set")
         - (value(before, "redis_commands_total", cmd="set") or 0)
         >= 26
-    )  # type: ignore[operator]
-    assert value(after, "redis_keyspace_hits_total") > value(before, "redis_keyspace_hits_total")  # type: ignore[operator]
-    assert value(after, "redis_keyspace_misses_total") > value(
-        before, "redis_keyspace_misses_total"
-    )  # type: ignore[operator]
+    )
+    assert num(after, "redis_keyspace_hits_total") > num(before, "redis_keyspace_hits_total")
+    assert num(after, "redis_keyspace_misses_total") > num(before, "redis_keyspace_misses_total")
     assert (value(after, "redis_memory_used_bytes") or 0) > 0
     assert (value(after, "redis_memory_used_rss_bytes") or 0) > 0
     assert value(after, "redis_server_info", role="master") == 1
