@@ -37,6 +37,25 @@ def read_series(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def from_prometheus(
+    url: str, query: str, start: float, end: float, step: float
+) -> dict[str, pd.DataFrame]:
+    """One frame per series of a Prometheus range query, keyed by its labels."""
+    from sloplane.detectors.prom import PromClient, series_key
+
+    frames = {}
+    for rs in PromClient(url).query_range(query, start, end, step):
+        epoch = [t for t, _ in rs.points]
+        frames[series_key(rs.labels)] = pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(epoch, unit="s", utc=True).astype(str),
+                "value": [v for _, v in rs.points],
+                "epoch": epoch,
+            }
+        )
+    return frames
+
+
 def to_epoch(col: pd.Series, where: str = "") -> np.ndarray:
     """Seconds since the epoch (UTC) of a timestamp column of text or numbers."""
     numeric = pd.to_numeric(col, errors="coerce")

@@ -160,7 +160,6 @@ class DeployRollback(_Strict):
 class ApprovalConfig(_Strict):
     slack_webhook_env: str | None = None
     """Environment variable holding a Slack incoming-webhook URL to announce pending approvals."""
-    expires_after: Duration = 3600.0
 
 
 class DetectConfig(_Strict):

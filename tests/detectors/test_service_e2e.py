@@ -268,3 +268,25 @@ def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path
             assert "data not trustworthy" in list_decisions(svc.store, limit=1)[0].reason
         finally:
             svc.stop()
+
+
+@pytest.mark.timeout(60)
+def test_backtest_from_a_prometheus_range_and_plot(tmp_path: Path) -> None:
+    from sloplane.detectors.backtest import from_prometheus, plot, run
+
+    with (
+        controlled_metric("test_backtest") as metric,
+        run_prometheus(
+            prometheus_config([f"127.0.0.1:{metric.port}"], scrape_interval="200ms")
+        ) as prom,
+    ):
+        metric.set(1.0)
+        _wait(lambda: bool(prom.query("test_backtest")), 20, "the first scrape")
+        start = time.time()
+        _drive(metric, lambda: 1.0, 2.0)
+        frames = from_prometheus(prom.url, "test_backtest", start, time.time(), 0.2)
+    (df,) = frames.values()
+    scored = run(df, "ewma", {"learning": 3})
+    assert len(scored) == len(df) > 3
+    plot(scored, 0.9, tmp_path / "p.png", title="t")
+    assert (tmp_path / "p.png").stat().st_size > 1000
