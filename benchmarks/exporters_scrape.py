@@ -208,8 +208,9 @@ def measure(subjects: list[Subject], scrapes: int) -> list[Result]:
                 texts[i] = resp.text
         results = []
         for i, subject in enumerate(subjects):
-            # CPU of our exporter is shared by its rows of one kind: measured per kind run.
-            cpu = (proc_cpu(subject.pid) - cpu0[i]) / scrapes if subject.pid else None
+            # Two sloplane rows of one kind share the process: their CPU is split between them.
+            shared = sum(1 for other in subjects if other.pid == subject.pid)
+            cpu = (proc_cpu(subject.pid) - cpu0[i]) / scrapes / shared if subject.pid else None
             names, count = series_names(texts[i])
             rss = proc_rss(subject.pid) if subject.pid else None
             results.append(Result(subject.name, subject.kind, latencies[i], cpu, rss, names, count))
@@ -312,7 +313,13 @@ def report(results: list[Result], scrapes: int) -> str:
         ]
         for concept, mine, candidates in concepts:
             have = f"`{mine}`" if mine in ours.series else "—"
-            found = [c for c in candidates if theirs and c in theirs.series]
+            # prometheus_client's parser names counter samples with _total even when the
+            # exposition does not (the Go exporters' older counters), so accept both.
+            found = [
+                c
+                for c in candidates
+                if theirs and (c in theirs.series or f"{c}_total" in theirs.series)
+            ]
             lines.append(f"| {concept} | {have} | {('`' + found[0] + '`') if found else '—'} |")
         lines.append("")
     return "\n".join(lines)
@@ -389,19 +396,16 @@ def main() -> None:
                     proc.pid,
                 )
             )
-        results += measure(pg_subjects, args.scrapes)
         # Database sizes on every scrape, as postgres_exporter computes them.
-        results += measure(
-            [
-                Subject(
-                    "sloplane, size_cache_seconds: 0",
-                    "postgres",
-                    f"{base}?module=pg_nocache&target={PG}",
-                    ours.pid,
-                )
-            ],
-            args.scrapes,
+        pg_subjects.append(
+            Subject(
+                "sloplane, size_cache_seconds: 0",
+                "postgres",
+                f"{base}?module=pg_nocache&target={PG}",
+                ours.pid,
+            )
         )
+        results += measure(pg_subjects, args.scrapes)
 
         redis_subjects = [
             Subject("sloplane", "redis", f"{base}?module=redis&target={REDIS}", ours.pid)
