@@ -40,18 +40,12 @@ class SLOService:
         t = self.eval_time(at)
         windows = status_windows(slo)
         for source in SOURCES:
-            expr = queries.multi_window(slo, windows, source)
-            if source == "recording_rules":
-                expr = f"{expr} or {queries.firing_alerts(slo)}"
+            # one query per SLO: every window's ratio and the firing alerts together
+            expr = f"{queries.multi_window(slo, windows, source)} or {queries.firing_alerts(slo)}"
             samples = await self.client.instant(expr, at=t)
             ratios = _ratios(samples)
-            alerts = [s.labels for s in samples if s.labels.get("__name__") == "ALERTS"]
             if ratios.get(slo.window) is not None or source == "source_query":
-                if source == "source_query":
-                    alerts = [
-                        s.labels
-                        for s in await self.client.instant(queries.firing_alerts(slo), at=t)
-                    ]
+                alerts = [s.labels for s in samples if s.labels.get("__name__") == "ALERTS"]
                 return compute_status(slo, ratios, alerts_from_labels(alerts), source, t)
         raise AssertionError("unreachable")
 

@@ -45,7 +45,11 @@ def test_status_during_the_burn_is_at_risk_with_the_page_alert(client: TestClien
     body = client.get(f"{CHECKOUT}/status", params={"at": "2026-11-10T12:50:00Z"}).json()
     assert body["current_burn_rate"] == pytest.approx(20.0)  # 2/s of 10/s = 20% = 20 x 1%
     page_1h = body["burn_rates"][0]
-    assert (page_1h["severity"], page_1h["long_window"], page_1h["short_window"]) == ("page", "1h", "5m")
+    assert (page_1h["severity"], page_1h["long_window"], page_1h["short_window"]) == (
+        "page",
+        "1h",
+        "5m",
+    )
     # 1h window (11:50, 12:50]: 50 min at 2/s = 6000 errors of 36 000 -> 16.67% -> burn 16.67
     assert page_1h["long_burn_rate"] == pytest.approx(6000 / 36000 / 0.01, rel=REL)
     assert page_1h["threshold"] == pytest.approx(14.4)
@@ -78,8 +82,12 @@ def test_history_of_burn_and_budget(client: TestClient) -> None:
     # budget before and after the hour: W45's 8 640 errors, then + 7 200
     before = 8640 / (10 * (ts("2026-11-10T12:00") - ts("2026-11-02T00:00")))
     after = (8640 + 7200) / (10 * (ts("2026-11-10T13:00") - ts("2026-11-02T00:00")))
-    assert points[ts("2026-11-10T12:00")]["budget_remaining_ratio"] == pytest.approx(1 - before / 0.01, rel=REL)
-    assert points[ts("2026-11-10T13:00")]["budget_remaining_ratio"] == pytest.approx(1 - after / 0.01, rel=REL)
+    assert points[ts("2026-11-10T12:00")]["budget_remaining_ratio"] == pytest.approx(
+        1 - before / 0.01, rel=REL
+    )
+    assert points[ts("2026-11-10T13:00")]["budget_remaining_ratio"] == pytest.approx(
+        1 - after / 0.01, rel=REL
+    )
 
 
 def test_list_filters_and_summaries(client: TestClient) -> None:
@@ -93,21 +101,34 @@ def test_list_filters_and_summaries(client: TestClient) -> None:
     at_risk = client.get("/api/v1/slos", params={"status": "at_risk", "at": "2026-11-10T12:50:00Z"})
     assert [s["id"] for s in at_risk.json()] == ["checkout-availability"]
     teams = client.get("/api/v1/teams", params={"at": W46_END}).json()
-    assert [(t["key"], t["slos"], t["ok"]) for t in teams] == [("discovery", 1, 1), ("payments", 1, 1)]
+    assert [(t["key"], t["slos"], t["ok"]) for t in teams] == [
+        ("discovery", 1, 1),
+        ("payments", 1, 1),
+    ]
     svc = client.get("/api/v1/services/checkout", params={"at": W46_END}).json()
-    assert svc["worst_budget_remaining_ratio"] == pytest.approx(1 - WINDOW_ERRORS / WINDOW_EVENTS / 0.01, rel=REL)
+    assert svc["worst_budget_remaining_ratio"] == pytest.approx(
+        1 - WINDOW_ERRORS / WINDOW_EVENTS / 0.01, rel=REL
+    )
 
 
 def test_errors_are_problem_documents(client: TestClient) -> None:
     r = client.get("/api/v1/slos/nope/status")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
-    r = client.get(f"{CHECKOUT}/history", params={"start": "2000-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"})
+    r = client.get(
+        f"{CHECKOUT}/history",
+        params={"start": "2000-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "start"
-    r = client.get(f"{CHECKOUT}/history", params={"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z", "step": "1s"})
+    r = client.get(
+        f"{CHECKOUT}/history",
+        params={"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z", "step": "1s"},
+    )
     assert r.status_code == 422 and r.json()["field"] == "step"
     r = client.get(f"{CHECKOUT}/status", params={"at": "yesterday-ish"})
     assert r.status_code == 422 and r.json()["field"] == "at"
-    r = client.post("/api/v1/tokens", content=b"x" * 100_000, headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/v1/tokens", content=b"x" * 100_000, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -117,4 +138,7 @@ def test_metrics_and_health(client: TestClient) -> None:
     assert 'route="/api/v1/slos/{slo_id}/status"' in metrics
     assert client.get("/healthz").json()["status"] == "ok"
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "prometheus": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "database": "ok",
+        "prometheus": "ok",
+    }
