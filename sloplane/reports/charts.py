@@ -42,12 +42,11 @@ def sli_chart(slo: SLOWeek) -> str:
     low = min([*known, slo.objective]) if known else slo.objective
     floor = max(0.0, 1 - (1 - low) * 1.6)
     ax.bar(labels, [v - floor if v == v else 0 for v in values], bottom=floor, color=colors)
-    ax.axhline(slo.objective, color=INK, linestyle="--", linewidth=1, label="objective")
+    ax.axhline(slo.objective, color=INK, linestyle="--", linewidth=1)
     ax.set_ylim(floor, 1.0 + (1 - floor) * 0.05)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=2))
-    ax.set_title("Daily SLI vs objective", fontsize=9, loc="left")
+    ax.set_title("Daily SLI vs objective (dashed)", fontsize=9, loc="left")
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="lower left", frameon=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return _svg(fig)
