@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -83,6 +84,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug of ours: say so briefly; SLOPLANE_DEBUG=1 shows the traceback
+        if os.environ.get("SLOPLANE_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug in sloplane; rerun with SLOPLANE_DEBUG=1 for a traceback and report it)",
+            err=True,
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

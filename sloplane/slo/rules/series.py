@@ -16,6 +16,7 @@ import promql_parser
 
 Matcher = tuple[str, str, str]  # (label, op, value) with op in =, !=, =~, !~
 
+ALL_LABELS = "*"  # output_labels() result for a bare selector: every label survives
 _FILLERS = ("sloplane", "200", "ok", "a", "0", "GET", "x1")
 
 
@@ -90,8 +91,8 @@ def _output_labels(node: Any) -> set[str] | None:
             if not isinstance(arg, promql_parser.NumberLiteral | promql_parser.StringLiteral):
                 return _output_labels(arg)
         return set()
-    if isinstance(node, promql_parser.NumberLiteral):
-        return None
+    if isinstance(node, promql_parser.MatrixSelector | promql_parser.VectorSelector):
+        return {ALL_LABELS}
     return None
 
 

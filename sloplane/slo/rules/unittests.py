@@ -18,165 +18,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sloplane.artifacts import Artifacts, GenerateSettings
 from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
-from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI
+from sloplane.slo.model import SLO
 from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
 from sloplane.slo.rules.alerts import alert_annotations, alert_labels
 from sloplane.slo.rules.common import num
 from sloplane.slo.rules.render import dump_yaml, rule_file_name
-from sloplane.slo.rules.series import (
-    Selector,
-    SynthesisError,
-    output_labels,
-    satisfying,
-    selectors_of,
-    violating,
-)
-from sloplane.slo.rules.sli import SliQueries
+from sloplane.slo.rules.traffic import Traffic, UnitTestGap, traffic_for
 
-EVENTS_PER_STEP = 1_000_000
-COUNTER_BASE = 1_000_000_000
 MARGIN = 1.25
-
-
-class UnitTestGap(ValueError):
-    """Why no unit test could be generated for an SLO."""
-
-
-@dataclass
-class Traffic:
-    """Synthetic series and how each responds to the error ratio of a step."""
-
-    counters: list[tuple[str, str]] = field(default_factory=list)  # (series, role)
-    gauges: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)  # labels the SLI series keep
-
-    def input_series(self, ratios: list[tuple[float, int]]) -> list[dict[str, str]]:
-        """Series for a timeline of (error ratio, steps) phases."""
-        out = []
-        for series, role in self.counters:
-            out.append({"series": series, "values": _counter_values(ratios, role)})
-        for series in self.gauges:
-            out.append({"series": series, "values": _gauge_values(ratios)})
-        return out
-
-
-def _increment(role: str, ratio: float) -> float:
-    return {
-        "bad": ratio,
-        "good": 1 - ratio,
-        "total": 1.0,
-    }[role] * EVENTS_PER_STEP
-
-
-def _counter_values(ratios: list[tuple[float, int]], role: str) -> str:
-    parts = []
-    value = float(COUNTER_BASE)
-    first = True
-    for ratio, steps in ratios:
-        inc = _increment(role, ratio)
-        if first:
-            parts.append(f"{num(value)}+{num(inc)}x{steps}")
-            value += inc * steps
-            first = False
-        else:
-            value += inc
-            parts.append(f"{num(value)}+{num(inc)}x{steps - 1}")
-            value += inc * (steps - 1)
-    return " ".join(parts)
-
-
-def _gauge_values(ratios: list[tuple[float, int]]) -> str:
-    parts = []
-    first = True
-    for ratio, steps in ratios:
-        parts.append(f"{num(1 - ratio)}x{steps if first else steps - 1}")
-        first = False
-    return " ".join(parts)
-
-
-def _series_text(metric: str, labels: dict[str, str]) -> str:
-    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{metric}{{{inner}}}"
-
-
-def traffic_for(slo: SLO) -> Traffic:
-    """Series that drive ``slo``'s SLI, or :class:`UnitTestGap` when we cannot build them."""
-    group = {label: "test" for label in slo.group_by}
-    sli = slo.sli
-    try:
-        if isinstance(sli, EventsSLI):
-            return _events_traffic(slo, group)
-        if isinstance(sli, LatencySLI):
-            if sli.native:
-                raise UnitTestGap("native histograms cannot be written as promtool input series")
-            bucket = selectors_of(f"{sli.metric}_bucket{{{sli.selector}}}")[0]
-            labels = satisfying(bucket.matchers, group)
-            keep = {k: v for k, v in labels.items() if k in slo.group_by}
-            return Traffic(
-                counters=[
-                    (_series_text(f"{sli.metric}_bucket", {**labels, "le": sli.threshold}), "good"),
-                    (_series_text(f"{sli.metric}_count", labels), "total"),
-                ],
-                labels=keep,
-            )
-        if isinstance(sli, AvailabilitySLI):
-            gauge = selectors_of(sli.gauge)[0]
-            labels = satisfying(gauge.matchers, group)
-            keep = {k: v for k, v in labels.items() if k in slo.group_by}
-            return Traffic(gauges=[_series_text(gauge.metric, labels)], labels=keep)
-    except SynthesisError as exc:
-        raise UnitTestGap(str(exc)) from exc
-    raise UnitTestGap("raw error-ratio SLIs have no event series to synthesize")
-
-
-def _events_traffic(slo: SLO, group: dict[str, str]) -> Traffic:
-    sli = slo.sli
-    assert isinstance(sli, EventsSLI)
-    queries = SliQueries(sli, slo.group_by)
-    window = format_duration(BASE_WINDOW)
-    part_query = sli.errors if sli.errors is not None else sli.good
-    part_role = "bad" if sli.errors is not None else "good"
-    other_role = "good" if part_role == "bad" else "bad"
-    part_sel = _single(selectors_of(queries._counter(part_query or "", window)), "error/good")
-    total_sel = _single(selectors_of(queries._counter(sli.total, window)), "total")
-    keep_names = output_labels(queries.total(BASE_WINDOW))
-    if keep_names is None:
-        raise UnitTestGap("cannot tell which labels the total query keeps (aggregation 'without')")
-    if part_sel.metric == total_sel.metric:
-        part_labels = satisfying(part_sel.matchers + total_sel.matchers, group)
-        other_labels = violating(part_sel.matchers, total_sel.matchers, group)
-        counters = [
-            (_series_text(part_sel.metric, part_labels), part_role),
-            (_series_text(total_sel.metric, other_labels), other_role),
-        ]
-        labels = part_labels
-    else:
-        part_labels = satisfying(part_sel.matchers, group)
-        total_labels = satisfying(total_sel.matchers, {**group, **_kept(part_labels, keep_names)})
-        counters = [
-            (_series_text(part_sel.metric, part_labels), part_role),
-            (_series_text(total_sel.metric, total_labels), "total"),
-        ]
-        labels = total_labels
-    return Traffic(counters=counters, labels=_kept(labels, keep_names))
-
-
-def _kept(labels: dict[str, str], names: set[str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if k in names}
-
-
-def _single(selectors: list[Selector], what: str) -> Selector:
-    if len(selectors) != 1:
-        raise UnitTestGap(
-            f"the {what} query uses {len(selectors)} selectors; tests need exactly one"
-        )
-    return selectors[0]
 
 
 # -- scenarios --------------------------------------------------------------------
