@@ -17,14 +17,14 @@ system-deps:
 
 ## demo: generate rules, unit tests, dashboards and routing for examples/ into build/, then check them
 demo: $(STAMP) system-deps
-	$(BIN)/sloplane validate examples/
-	$(BIN)/sloplane list examples/
-	$(BIN)/sloplane generate examples/ --out build/
+	$(BIN)/sloplane validate examples/slos/
+	$(BIN)/sloplane list examples/slos/
+	$(BIN)/sloplane generate examples/slos/ --out build/
 	promtool check rules build/prometheus/*.rules.yml build/prometheus/stack/*.rules.yml
 	cd build/prometheus && promtool test rules tests/*.test.yml
 	amtool check-config build/alertmanager/alertmanager.yml
 	$(BIN)/sloplane check build/
-	$(BIN)/sloplane generate examples/ --out build/ --check
+	$(BIN)/sloplane generate examples/slos/ --out build/ --check
 
 ## test: install everything the tests need, then lint, type-check and run the whole suite
 test: $(STAMP)

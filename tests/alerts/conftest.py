@@ -35,7 +35,7 @@ def routing_doc(body: dict[str, Any], file: str = "routing.yaml") -> Document:
 
 
 def example_routing() -> Document:
-    path = ROOT / "examples" / "routing.yaml"
+    path = ROOT / "examples" / "slos" / "routing.yaml"
     return routing_doc(yaml.safe_load(path.read_text()), str(path))
 
 

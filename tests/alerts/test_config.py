@@ -219,7 +219,7 @@ def test_any_routing_passes_amtool_and_routes_pages_to_pagerduty(
 def test_routing_document_through_the_loader(tmp_path: Path) -> None:
     from sloplane.slo.loaders import load_catalog
 
-    catalog = load_catalog([str(ROOT / "examples" / "routing.yaml")])
+    catalog = load_catalog([str(ROOT / "examples" / "slos" / "routing.yaml")])
     write_artifacts(render_alertmanager(catalog, GenerateSettings()), tmp_path)
     check_config(tmp_path / CONFIG_FILE)
     assert route(tmp_path / CONFIG_FILE, "team=platform", "severity=page") == "platform-pagerduty"

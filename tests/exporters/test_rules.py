@@ -94,7 +94,7 @@ def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    examples = root / "examples" / "exporters" / "slos"
+    examples = root / "examples" / "slos" / "stack"
     out = tmp_path / "build"
     proc = subprocess.run(
         [sys.executable, "-m", "sloplane.cli", "generate", str(examples), "--out", str(out)],
