@@ -21,7 +21,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/sloplane list examples/slos/
 	$(BIN)/sloplane generate examples/slos/ --out build/
 	promtool check rules build/prometheus/*.rules.yml build/prometheus/stack/*.rules.yml
-	cd build/prometheus && promtool test rules tests/*.test.yml
+	cd build/prometheus && promtool test rules tests/*.test.yml stack/*.test.yml
 	amtool check-config build/alertmanager/alertmanager.yml
 	$(BIN)/sloplane check build/
 	$(BIN)/sloplane generate examples/slos/ --out build/ --check
