@@ -21,6 +21,7 @@ from sloplane.detectors.components import (
     SeasonalMAD,
     Spatial,
 )
+from sloplane.detectors.context import ContextDetector, ContextNovelty
 
 
 class Calibrated(Detector):
@@ -193,6 +194,7 @@ COMPONENTS: dict[str, Callable[..., Component]] = {
     "seasonal": SeasonalMAD,
     "cusum": Cusum,
     "iforest": IsolationForestComponent,
+    "context": ContextNovelty,
 }
 
 DETECTORS: dict[str, type[Detector]] = {
@@ -204,6 +206,7 @@ DETECTORS: dict[str, type[Detector]] = {
         CusumDetector,
         IsolationForestDetector,
         EnsembleDetector,
+        ContextDetector,
     )
 }
 
