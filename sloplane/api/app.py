@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import logging
 import math
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sloplane import __version__
 from sloplane.api.auth import TokenStore, grants
+from sloplane.api.cache import ResponseCache
 from sloplane.api.db import open_database
 from sloplane.api.prometheus import BackendUnavailable, PromClient
 from sloplane.api.schemas import (
@@ -237,8 +239,7 @@ async def slo_status(
 ) -> Response:
     """SLI over the window, error budget, burn rate per alert window, firing alerts, status."""
     slo = find_slo(st, slo_id)
-    result = await st.service.status(slo, _ts(at))
-    return Response(result.model_dump_json(), media_type="application/json")
+    return Response(await st.service.status_json(slo, _ts(at)), media_type="application/json")
 
 
 @v1.get(
@@ -520,6 +521,10 @@ def create_app(catalog: Catalog, settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = State(catalog, settings)
         app.state.sloplane = st
+        # Startup objects (catalog, app, libraries) never die: keep them out of GC scans so
+        # collections under load stay short.
+        gc.collect()
+        gc.freeze()
         scheduler = None
         catch_up: asyncio.Task[None] | None = None
         if settings.schedule is not None:
@@ -544,6 +549,7 @@ def create_app(catalog: Catalog, settings: ApiSettings) -> FastAPI:
     app.include_router(ops)
     _mount_optional_routers(app)
     _install_error_handlers(app)
+    app.add_middleware(ResponseCache, ttl=settings.cache_ttl)
     _install_body_limit(app, settings.max_body_bytes)
     _install_metrics(app)
     return app
@@ -598,17 +604,32 @@ def _install_metrics(app: FastAPI) -> None:
     add_metrics_route(app)
 
 
+class BodyLimit:
+    """Rejects oversized requests before routing (pure ASGI: no per-request task overhead)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or ()).get(b"content-length")
+            too_big = length is not None and (not length.isdigit() or int(length) > self.limit)
+            uri_len = len(scope.get("path", "")) + len(scope.get("query_string", b""))
+            if too_big or uri_len > 8192:
+                status, title = (413, "Request too large") if too_big else (414, "URI too long")
+                response = problem(
+                    status,
+                    title,
+                    f"requests are limited to {self.limit} body bytes and 8192 URI characters",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _install_body_limit(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def body_limit(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem(413, "Request too large", f"request bodies are limited to {limit} bytes")
-        if len(str(request.url)) > 8192:
-            return problem(414, "URI too long", "request URIs are limited to 8192 characters")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=limit)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

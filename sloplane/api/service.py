@@ -11,7 +11,9 @@ import asyncio
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from sloplane.api import queries
 from sloplane.api.prometheus import PromClient, Sample, Series
@@ -24,10 +26,24 @@ from sloplane.slo.model import SLO
 SOURCES: tuple[DataSource, ...] = ("recording_rules", "source_query")
 
 
+SOURCE_HINT_SECONDS = 300.0
+
+
 @dataclass
 class SLOService:
     catalog: Catalog
     client: PromClient
+    # SLOs whose recorded series were missing: go straight to the source queries for a
+    # while, so a backend without sloplane's rules still costs one query per SLO per period.
+    _source_hint: dict[str, float] = field(default_factory=dict)
+    # Rendered status documents per (SLO, requested time or None for now).
+    _rendered: dict[tuple[str, float | None], tuple[float, bytes]] = field(default_factory=dict)
+    _refreshing: dict[tuple[str, float | None], asyncio.Task[bytes]] = field(default_factory=dict)
+
+    def _sources(self, slo: SLO, at: float | None) -> tuple[DataSource, ...]:
+        if at is None and self._source_hint.get(slo.id, 0.0) > time.monotonic():
+            return ("source_query",)
+        return SOURCES
 
     def eval_time(self, at: float | None) -> float:
         """``at``, or now rounded down to the cache period so concurrent callers share a query."""
@@ -39,19 +55,51 @@ class SLOService:
     async def status(self, slo: SLO, at: float | None = None) -> SLOStatus:
         t = self.eval_time(at)
         windows = status_windows(slo)
-        for source in SOURCES:
+        for source in self._sources(slo, at):
             # one query per SLO: every window's ratio and the firing alerts together
             expr = f"{queries.multi_window(slo, windows, source)} or {queries.firing_alerts(slo)}"
             samples = await self.client.instant(expr, at=t)
             ratios = _ratios(samples)
             if ratios.get(slo.window) is not None or source == "source_query":
+                if source == "source_query" and at is None:
+                    self._source_hint[slo.id] = time.monotonic() + SOURCE_HINT_SECONDS
                 alerts = [s.labels for s in samples if s.labels.get("__name__") == "ALERTS"]
                 return compute_status(slo, ratios, alerts_from_labels(alerts), source, t)
         raise AssertionError("unreachable")
 
+    async def status_json(self, slo: SLO, at: float | None = None) -> bytes:
+        """The status document, cached per SLO for one cache period.
+
+        "Now" is served stale-while-revalidate: when the period ends the previous
+        document is returned at once while one background refresh runs, so a slow
+        backend query never stalls the requests arriving at a period boundary.
+        """
+        key = (slo.id, at)
+        now = time.monotonic()
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        if hit is not None and at is None and hit[0] + self.client.cache_ttl > now:
+            if key not in self._refreshing:
+                task = asyncio.create_task(self._render(slo, at))
+                self._refreshing[key] = task
+                task.add_done_callback(partial(_forget, self._refreshing, key))
+            return hit[1]
+        pending = self._refreshing.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        return await self._render(slo, at)
+
+    async def _render(self, slo: SLO, at: float | None) -> bytes:
+        body = (await self.status(slo, at)).model_dump_json().encode()
+        now = time.monotonic()
+        if len(self._rendered) > 10_000:
+            self._rendered = {k: v for k, v in self._rendered.items() if v[0] > now}
+        self._rendered[(slo.id, at)] = (now + self.client.cache_ttl, body)
+        return body
+
     async def statuses(self, slos: Sequence[SLO], at: float | None = None) -> list[SLOStatus]:
-        t = self.eval_time(at)
-        return list(await asyncio.gather(*(self.status(s, t) for s in slos)))
+        return list(await asyncio.gather(*(self.status(s, at) for s in slos)))
 
     async def history(self, slo: SLO, start: float, end: float, step: float) -> SLOHistory:
         burn_window = _history_burn_window(slo)
@@ -90,6 +138,10 @@ class SLOService:
             source=source,
             points=points,
         )
+
+
+def _forget(tasks: dict[Any, Any], key: Any, _task: object) -> None:
+    tasks.pop(key, None)
 
 
 def _history_burn_window(slo: SLO) -> int:
