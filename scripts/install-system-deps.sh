@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages sloplane's demo and tests run against, when missing.
 # Real components, not stand-ins: Prometheus + promtool, AlertManager + amtool, Chromium
-# (report screenshots). Needs root (CI and the dev machines run as root).
+# (report screenshots), VictoriaMetrics (vmalert loads our rules). Needs root (CI and the dev machines run as root).
 set -euo pipefail
 
 want=()
@@ -11,6 +11,7 @@ command -v amtool >/dev/null 2>&1 || want+=(prometheus-alertmanager)
 command -v prometheus-alertmanager >/dev/null 2>&1 || want+=(prometheus-alertmanager)
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || want+=(chromium)
+  command -v vmalert >/dev/null 2>&1 || want+=(victoria-metrics)
 fi
 if [ ${#want[@]} -eq 0 ]; then
   exit 0
