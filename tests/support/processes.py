@@ -33,7 +33,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ok(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http_ok(
+    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``url`` until it answers 200, the process dies, or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     last = ""
@@ -108,7 +110,11 @@ def prometheus_config(
     if alertmanager_urls:
         config["alerting"] = {
             "alertmanagers": [
-                {"static_configs": [{"targets": [u.split("://", 1)[-1] for u in alertmanager_urls]}]}
+                {
+                    "static_configs": [
+                        {"targets": [u.split("://", 1)[-1] for u in alertmanager_urls]}
+                    ]
+                }
             ]
         }
     return config
@@ -212,7 +218,9 @@ def run_alertmanager(config_text: str, extra_args: Sequence[str] = ()) -> Iterat
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def promtool(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def promtool(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run promtool and return the completed process (never raises on a non-zero exit)."""
     return subprocess.run(
         [PROMTOOL, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
@@ -220,14 +228,18 @@ def promtool(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpr
 
 
 def amtool(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([AMTOOL, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [AMTOOL, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def backfill_openmetrics(openmetrics_text: str, data_dir: Path, block_duration: str = "") -> None:
     """Write OpenMetrics text into TSDB blocks under ``data_dir`` (promtool tsdb create-blocks-from)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     src = data_dir.parent / f"{data_dir.name}-input.om"
-    src.write_text(openmetrics_text if openmetrics_text.endswith("# EOF\n") else openmetrics_text + "# EOF\n")
+    src.write_text(
+        openmetrics_text if openmetrics_text.endswith("# EOF\n") else openmetrics_text + "# EOF\n"
+    )
     args = ["tsdb", "create-blocks-from", "openmetrics", str(src), str(data_dir)]
     if block_duration:
         args.insert(3, f"--max-block-duration={block_duration}")
