@@ -88,6 +88,9 @@ def main() -> None:
     shutil.rmtree(data.parent, ignore_errors=True)
     shutil.rmtree(tmp, ignore_errors=True)
     print(out)
+    if args.cache_ttl <= 0:
+        print(f"Prometheus queries during the run: {queries} over {elapsed:.1f}s (no cache)")
+        return
     periods = elapsed / args.cache_ttl
     print(f"Prometheus queries during the run: {queries} over {elapsed:.1f}s "
           f"= {queries / periods:.2f} per {args.cache_ttl:g}s cache period (1 SLO)")  # fmt: skip

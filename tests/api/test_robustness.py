@@ -37,6 +37,8 @@ def test_tokens_scopes_and_closed_reads(prom: Prometheus, tmp_path: Path) -> Non
         assert created.status_code == 201
         reader = {"Authorization": f"Bearer {created.json()['token']}"}
         assert c.get(STATUS, params={"at": W46_END}, headers=reader).status_code == 200
+        # the response cache keys on the token: a cached 200 is not replayed to anonymous callers
+        assert c.get(STATUS, params={"at": W46_END}).status_code == 401
         assert c.get("/api/v1/tokens", headers=reader).status_code == 403
         assert c.post("/api/v1/tokens", json={"name": "grafana"}, headers=admin).status_code == 409
         listed = c.get("/api/v1/tokens", headers=admin).json()
