@@ -15,6 +15,7 @@ rounded window so that ``factor * long / window == share`` holds exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Severity = Literal["page", "ticket"]
@@ -49,6 +50,7 @@ def _round_window(seconds: float) -> int:
     return max(1, round(seconds))
 
 
+@lru_cache(maxsize=512)
 def burn_rate_windows(slo_window: int) -> tuple[BurnRateWindow, ...]:
     """Derive the four alert windows for an SLO window of ``slo_window`` seconds."""
     scale = slo_window / THIRTY_DAYS
