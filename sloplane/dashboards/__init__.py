@@ -8,6 +8,7 @@ file-provisioning configuration.
 from __future__ import annotations
 
 from sloplane.artifacts import Artifacts, GenerateSettings
+from sloplane.dashboards.detectors import DETECTORS_UID, detectors_dashboard
 from sloplane.dashboards.exporters import exporter_dashboards
 from sloplane.dashboards.provisioning import PROVISIONING_FILE, provisioning_yaml
 from sloplane.dashboards.render import to_json
@@ -32,6 +33,7 @@ def render_dashboards(catalog: Catalog, settings: GenerateSettings | None = None
         out[dashboard_path(OVERVIEW_UID)] = to_json(overview_dashboard(catalog, labels))
     for uid, data in exporter_dashboards().items():
         out[dashboard_path(uid)] = to_json(data)
+    out[dashboard_path(DETECTORS_UID)] = to_json(detectors_dashboard())
     out[PROVISIONING_FILE] = provisioning_yaml()
     return dict(sorted(out.items()))
 

@@ -18,6 +18,7 @@ import yaml
 
 from sloplane.dashboards.exporters import known_metrics
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
+from sloplane.detectors.metric_names import EXPOSED_METRICS
 from sloplane.errors import Problem, SloplaneError, SpecError
 from sloplane.slo.promql import PromQLError, selectors
 
@@ -111,6 +112,7 @@ def check_dir(root: Path) -> CheckReport:
     known = rules.recorded | rules.sources | BUILTIN
     for names in known_metrics().values():
         known.update(names)
+    known.update(EXPOSED_METRICS)
     for file, alert, expr in rules.alerts:
         obj = f"alert {alert}"
         problems.extend(_dangling(_metric_names(expr, file, obj, problems), known, file, obj))

@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from sloplane.dashboards.detectors import detectors_dashboard
+from sloplane.dashboards.queries import expand, panel_queries, variable_values
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.config import parse_config
 from sloplane.detectors.detectors import make_detector
@@ -18,6 +21,7 @@ from sloplane.detectors.service import SeriesState, Service
 from tests.detectors.conftest import controlled_metric
 from tests.support import processes
 from tests.support.processes import (
+    Prometheus,
     free_port,
     prometheus_config,
     run_alertmanager,
@@ -140,6 +144,7 @@ def test_level_shift_alerts_and_rolls_back_once_and_survives_prometheus_outage(
             host = cfg.listen
             body = httpx.get(f"http://{host}/metrics", timeout=5).text
             assert "sloplane_anomaly_score{" in body and 'watch="latency"' in body
+            _every_detector_panel_has_data(prom, host)
 
             # Prometheus goes away mid-run: no action, the service reports it and carries on
             metric.set(1.0)
@@ -290,3 +295,21 @@ def test_backtest_from_a_prometheus_range_and_plot(tmp_path: Path) -> None:
     assert len(scored) == len(df) > 3
     plot(scored, 0.9, tmp_path / "p.png", title="t")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def _every_detector_panel_has_data(prom: Prometheus, detector_host: str) -> None:
+    """Scrape the detector service too, then run every query of its Grafana dashboard."""
+    config = yaml.safe_load(prom.config_file.read_text())
+    config["scrape_configs"].append(
+        {"job_name": "detector", "static_configs": [{"targets": [detector_host]}]}
+    )
+    prom.config_file.write_text(yaml.safe_dump(config))
+    prom.reload()
+    _wait(lambda: bool(prom.query("sloplane_anomaly_score")), 15, "the detector scrape")
+    _wait(lambda: bool(prom.query("sloplane_detector_events_total[1m]")), 15, "two scrapes")
+    board = detectors_dashboard()
+    values = {**variable_values(board), "__rate_interval": "1m"}
+    panels = [q for q in panel_queries(board) if not q.panel.startswith("annotation")]
+    assert len(panels) >= 6
+    empty = [q.panel for q in panels if not prom.query(expand(q.expr, values))]
+    assert not empty, f"panels without data: {empty}"
