@@ -41,12 +41,16 @@ def build_artifacts(
     return dict(sorted(out.items()))
 
 
+# Only these subdirectories of --out are ever pruned: a stray file elsewhere that happens
+# to quote our header (a README, say) is never deleted.
+OWNED_DIRS = ("prometheus", "prometheus-operator", "grafana", "alertmanager")
+
+
 def _generated_files(out_dir: Path) -> set[str]:
     """Files under ``out_dir`` that an earlier run of sloplane wrote (they carry our header)."""
     found: set[str] = set()
-    if not out_dir.is_dir():
-        return found
-    for path in out_dir.rglob("*"):
+    paths = [p for d in OWNED_DIRS if (out_dir / d).is_dir() for p in (out_dir / d).rglob("*")]
+    for path in paths:
         if path.is_file():
             try:
                 head = path.read_text(errors="replace")[:4096]

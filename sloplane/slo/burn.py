@@ -8,8 +8,10 @@ window of 1/12 its length so that an alert stops soon after the burn stops.
 For other SLO windows we keep the *budget shares* and scale every window by
 ``window / 30d``, so the factors stay the same and an alert still means "this
 share of the whole budget is gone". Scaled windows are rounded to whole minutes
-(whole seconds below ten minutes); the factor is then recomputed from the
-rounded window so that ``factor * long / window == share`` holds exactly.
+(whole seconds below ten minutes) and never go below 5 minutes; the factor is
+then recomputed from the rounded window so that ``factor * long / window ==
+share`` holds exactly. For SLO windows under about a week the 5-minute floor
+makes factors smaller than the table's; validation warns when that happens.
 """
 
 from __future__ import annotations
@@ -44,10 +46,16 @@ WORKBOOK_TABLE: tuple[tuple[Severity, int, int, float], ...] = (
 )
 
 
+# Derived windows never go below this: a rate needs several scrapes to mean anything
+# (four 1m scrapes in 5m), and Sloth's shortest window is 5m too. Explicit
+# AlertWindow overrides are taken as given.
+MIN_WINDOW = 300
+
+
 def _round_window(seconds: float) -> int:
     if seconds >= 600:
-        return max(60, round(seconds / 60) * 60)
-    return max(1, round(seconds))
+        return round(seconds / 60) * 60
+    return max(MIN_WINDOW, round(seconds))
 
 
 @lru_cache(maxsize=512)
@@ -56,8 +64,8 @@ def burn_rate_windows(slo_window: int) -> tuple[BurnRateWindow, ...]:
     scale = slo_window / THIRTY_DAYS
     windows = []
     for severity, long, short, share in WORKBOOK_TABLE:
-        long_s = _round_window(long * scale)
-        short_s = min(_round_window(short * scale), long_s)
+        short_s = _round_window(short * scale)
+        long_s = max(_round_window(long * scale), short_s)
         factor = round(share * slo_window / long_s, 6)
         windows.append(BurnRateWindow(severity, long_s, short_s, share, factor))
     return tuple(windows)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sloplane.artifacts import GenerateSettings
+from sloplane.errors import SloplaneError
 from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.rules.common import num
@@ -35,6 +36,8 @@ def _progress(message: str) -> None:
 def validate(paths: tuple[Path, ...]) -> None:
     """Check SLO definitions; print one line per problem and exit 1 if any."""
     catalog = _load(paths)
+    if not catalog.slos:
+        raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}")
     click.echo(f"ok: {len(catalog.slos)} SLOs valid")
 
 
@@ -77,6 +80,11 @@ def generate(
     from sloplane.slo.rules.unittests import unit_test_gaps
 
     catalog = _load(paths)
+    if not catalog.slos:
+        raise SloplaneError(
+            f"no SLOs found in {', '.join(str(p) for p in paths)}: refusing to generate "
+            f"(it would empty {out_dir}); check the path"
+        )
     settings = GenerateSettings(
         label_mode=label_mode,  # type: ignore[arg-type]
         rule_format=rule_format,  # type: ignore[arg-type]

@@ -196,12 +196,20 @@ class SLO(Frozen):
     @field_validator("objective", mode="before")
     @classmethod
     def _objective_as_ratio(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip().removesuffix("%"))
+            except ValueError:
+                raise ValueError(f"objective {value!r} is not a number") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             return value
+        ratio = None
         if 0 < value < 1:
-            return round(float(value), 12)
-        if 1 <= value < 100:
-            return round(float(value) / 100, 12)
+            ratio = round(float(value), 12)
+        elif 1 <= value < 100:
+            ratio = round(float(value) / 100, 12)
+        if ratio is not None and ratio < 1:
+            return ratio
         raise ValueError(
             f"objective {value!r} is out of range: give a percentage 0 < x < 100 "
             "(99.9) or a ratio 0 < x < 1 (0.999)"

@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 
 from sloplane.errors import Problem
+from sloplane.slo.burn import THIRTY_DAYS, WORKBOOK_TABLE
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
@@ -48,6 +49,42 @@ def warnings_for(catalog: Catalog) -> list[Problem]:
                         f"{w.factor:g} × error budget {slo.error_budget:g} > 1 "
                         "(the error ratio cannot exceed 100%); raise the objective or give "
                         "explicit windows",
+                    )
+                )
+    for slo in catalog.slos:
+        out.extend(_floored_windows(slo))
+        if slo.objective < 0.5:
+            out.append(
+                _problem(
+                    slo,
+                    "objective",
+                    f"objective {slo.objective_percent:g}% is unusually low: numbers >= 1 are "
+                    "percentages (write 99.9 or 0.999 for 99.9%)",
+                )
+            )
+    return out
+
+
+def _floored_windows(slo: SLO) -> list[Problem]:
+    """Warn when the 5-minute floor on derived windows changed the workbook's factors."""
+    out = []
+    for sev, tier in (("page", slo.alerting.page), ("ticket", slo.alerting.ticket)):
+        if tier.windows is not None:
+            continue
+        for w, (_, long, _short, share) in zip(
+            slo.burn_windows(sev),  # type: ignore[arg-type]
+            [row for row in WORKBOOK_TABLE if row[0] == sev],
+            strict=False,
+        ):
+            table_factor = share * THIRTY_DAYS / long
+            if w.factor < table_factor * 0.99:
+                out.append(
+                    _problem(
+                        slo,
+                        f"alerting.{sev}",
+                        f"window {slo.window_text} is short: the {format_duration(w.long)} "
+                        f"{sev} condition uses burn factor {w.factor:g} instead of "
+                        f"{table_factor:g} (alert windows stay >= 5m); consider explicit windows",
                     )
                 )
     return out
@@ -125,10 +162,14 @@ def _sli_problems(slo: SLO) -> list[Problem]:
 
 
 def _query_problem(slo: SLO, field: str, query: str) -> list[Problem]:
+    """The query as the rules will use it must parse (templates rendered, selectors windowed)."""
     try:
-        window_query(query, SAMPLE_WINDOW, slo.group_by)
+        rendered = window_query(query, SAMPLE_WINDOW, slo.group_by)
     except PromQLError as exc:
         return [_problem(slo, field, f"invalid PromQL: {exc}")]
+    error = parse_error(rendered)
+    if error:
+        return [_problem(slo, field, f"invalid PromQL: {error}")]
     return []
 
 

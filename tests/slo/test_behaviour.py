@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sloplane.slo.model import SLO, EventsSLI
+from sloplane.slo.model import SLO, EventsSLI, RawSLI
 from tests.slo.promtool_scenarios import Phase, ever_fired, firing, run_scenario
 
 pytestmark = pytest.mark.timeout(300)
@@ -101,4 +101,27 @@ def test_window_budget_is_total_errors_over_total_events_under_uneven_traffic(
             ("7d", f"abs({sloth} - {truth!r}) > bool 1", 1),
         ],
         interval="2m",
+    )
+
+
+def test_raw_ratio_slo_survives_a_quiet_period(tmp_path: Path) -> None:
+    """A raw ratio is 0/0 = NaN without traffic; that must not blind the long windows."""
+    raw = SLO(
+        service="api",
+        name="raw",
+        objective=99.9,
+        sli=RawSLI(
+            error_ratio='sum(rate(http_requests_total{job="api",code=~"5.."}[{{.window}}]))'
+            ' / sum(rate(http_requests_total{job="api"}[{{.window}}]))'
+        ),
+    )
+    phases = [Phase(30, 0, 0.0), Phase(12 * 60, RPM, 0.005)]
+    run_scenario(
+        tmp_path,
+        raw,
+        phases,
+        [
+            ("12h", "count(slo:period_error_budget_remaining:ratio)", 1),
+            ("12h", firing(raw.alert_name("ticket")), 1),
+        ],
     )

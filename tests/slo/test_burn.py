@@ -41,3 +41,8 @@ def test_durations_round_trip(seconds: int) -> None:
 def test_bad_durations_are_rejected(bad: str) -> None:
     with pytest.raises(DurationError):
         parse_duration(bad)
+
+
+@given(st.integers(min_value=60, max_value=90 * 24 * 60).map(lambda m: m * 60))
+def test_derived_windows_never_go_below_five_minutes(window: int) -> None:
+    assert all(w.short >= 300 and w.long >= w.short for w in burn_rate_windows(window))

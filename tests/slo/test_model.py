@@ -79,3 +79,15 @@ def test_explicit_windows_and_names() -> None:
 def test_latency_threshold_accepts_numbers() -> None:
     assert LatencySLI(metric="h", threshold=0.3).threshold == "0.3"  # type: ignore[arg-type]
     assert LatencySLI(metric="h", threshold=1, selector='{job="a"}').selector == 'job="a"'  # type: ignore[arg-type]
+
+
+def test_objective_given_as_text_is_converted_and_checked() -> None:
+    assert make(objective="99.9").objective == 0.999  # type: ignore[arg-type]
+    assert make(objective="99.5%").objective == 0.995  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="not a number"):
+        make(objective="high")  # type: ignore[arg-type]
+
+
+def test_objective_that_leaves_no_budget_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        make(objective=99.99999999999999)

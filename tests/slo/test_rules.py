@@ -152,3 +152,37 @@ def test_generated_unit_tests_pass_for_any_slo(slo: SLO) -> None:
         write(artifacts, Path(tmp))
         result = promtool("test", "rules", *tests, cwd=Path(tmp))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_latency_threshold_matches_every_spelling_of_the_bucket(tmp_path: Path) -> None:
+    """`threshold="1"` must select a Python client's `le="1.0"` bucket (and Go's `le="1"`)."""
+    slo = SLO(
+        service="api",
+        name="slow",
+        objective=99,
+        sli=LatencySLI(metric="req_seconds", threshold="1", selector='job="api"'),
+    )
+    write(compile_rules(Catalog.of([slo]), GenerateSettings(unit_tests=False)), tmp_path)
+    test = {
+        "rule_files": [str(tmp_path / "prometheus" / "api-slow.rules.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": 'req_seconds_bucket{job="api", le="1.0"}', "values": "0+90x30"},
+                    {"series": 'req_seconds_count{job="api"}', "values": "0+100x30"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": "min(abs(slo:sli_error:ratio_rate5m - 0.1) < bool 1e-9)",
+                        "eval_time": "20m",
+                        "exp_samples": [{"labels": "{}", "value": 1}],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(test))
+    result = promtool("test", "rules", str(tmp_path / "t.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr

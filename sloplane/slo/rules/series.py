@@ -36,7 +36,7 @@ def selectors_of(query: str) -> list[Selector]:
 
     def visit(node: Any) -> None:
         if isinstance(node, promql_parser.VectorSelector):
-            sel = _selector(node)
+            sel = selector_of_node(node)
             if sel not in found:
                 found.append(sel)
 
@@ -44,7 +44,7 @@ def selectors_of(query: str) -> list[Selector]:
     return found
 
 
-def _selector(node: Any) -> Selector:
+def selector_of_node(node: Any) -> Selector:
     matchers: list[Matcher] = []
     name = node.name or ""
     for m in node.matchers.matchers:

@@ -10,6 +10,8 @@ series per SLO instead of the raw high-cardinality counters.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +47,14 @@ class SliQueries:
             good = self._counter(sli.good or "", w)
             return f"clamp_min(({total}) - (({good}) or (0 * ({total}))), 0)"
         if isinstance(sli, LatencySLI):
-            return f"clamp_min(({self.total(window)}) - ({_latency_good(sli, w, self._by)}), 0)"
+            total = self.total(window)
+            good = _latency_good(sli, w, self._by)
+            # a threshold that names no bucket must look like 100% errors, not like no data
+            return f"clamp_min(({total}) - (({good}) or (0 * ({total}))), 0)"
         if isinstance(sli, RawSLI):
-            return _promql().render_template(sli.error_ratio, w)
+            # `>= 0` drops NaN (a 0/0 ratio with no traffic): one NaN would blind every
+            # sum_over_time window for as long as the window is
+            return f"({_promql().render_template(sli.error_ratio, w)}) >= 0"
         return f"sum{self._by} (1 - avg_over_time({sli.gauge}[{w}]))"
 
     def total(self, window: int) -> str:
@@ -60,7 +67,7 @@ class SliQueries:
                 return f"histogram_count(sum{self._by} (rate({_selector(sli.metric, sli.selector)}[{w}])))"
             return f"sum{self._by} (rate({_selector(sli.metric + '_count', sli.selector)}[{w}]))"
         if isinstance(sli, RawSLI):
-            return f"0 * ({_promql().render_template(sli.error_ratio, w)}) + 1"
+            return f"0 * (({_promql().render_template(sli.error_ratio, w)}) >= 0) + 1"
         return f"count{self._by} (avg_over_time({sli.gauge}[{w}]))"
 
     @property
@@ -76,11 +83,33 @@ def _selector(metric: str, matchers: str, extra: str = "") -> str:
     return f"{metric}{{{', '.join(parts)}}}" if parts else metric
 
 
+def le_pattern(threshold: str) -> str:
+    """A PromQL regex (escaped for a double-quoted string) for every spelling of a bucket bound.
+
+    Go clients write ``1``, Python clients ``1.0``, and Prometheus 3 normalises to the
+    latter; matching all of them keeps the SLI from silently selecting nothing.
+    """
+    spellings = [threshold]
+    try:
+        value = float(threshold)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value):
+        for text in (
+            repr(value),
+            format(value, "g"),
+            str(int(value)) if value.is_integer() else "",
+        ):
+            if text and text not in spellings:
+                spellings.append(text)
+    return "|".join(re.escape(text).replace("\\", "\\\\") for text in spellings)
+
+
 def _latency_good(sli: LatencySLI, window: str, by: str) -> str:
     if sli.native:
         hist = f"sum{by} (rate({_selector(sli.metric, sli.selector)}[{window}]))"
         return f"histogram_fraction(0, {sli.threshold}, {hist}) * histogram_count({hist})"
-    bucket = _selector(sli.metric + "_bucket", sli.selector, f'le="{sli.threshold}"')
+    bucket = _selector(sli.metric + "_bucket", sli.selector, f'le=~"{le_pattern(sli.threshold)}"')
     return f"sum{by} (rate({bucket}[{window}]))"
 
 

@@ -28,6 +28,7 @@ from sloplane.slo.rules.series import (
     SynthesisError,
     _matches,
     output_labels,
+    selector_of_node,
     satisfying,
     selectors_of,
     violating,
@@ -279,7 +280,7 @@ def _eval(node: Any, series: list[Series], values: list[float]) -> float:
         if name in RATE_FUNCS | GAUGE_FUNCS:
             if not isinstance(node.args[0], p.MatrixSelector):
                 raise UnitTestGap(f"{name} over a subquery is not supported in generated tests")
-            sel = selectors_of(str(node.args[0].vector_selector))[0]
+            sel = selector_of_node(node.args[0].vector_selector)
             matching = [v for s, v in zip(series, values, strict=True) if s.matches(sel)]
             if not matching:
                 return 0.0
