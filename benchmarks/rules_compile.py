@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/rules_compile.py [--sizes 1,100,10000] [--profile]``
 
-Each size runs in a fresh subprocess pinned to one CPU, so imports, caches and peak
-memory of one size never leak into the next. In the child:
+Each size runs in a fresh single-threaded subprocess, so imports, caches and peak memory
+of one size never leak into the next. CPU time (user+system of the process) is the number
+to read on a shared machine; wall time also counts waiting for a CPU. In the child:
 
 1. build ``n`` varied SLOs (events with regex matchers, latency histograms with
    ``group_by``, availability gauges; objectives 99/99.5/99.9/99.95; windows 7d/28d/30d);
@@ -115,8 +116,6 @@ def _timed(catalog: Catalog, settings: GenerateSettings) -> tuple[float, float, 
 
 
 def child(n: int, repeat: int, profile: bool) -> dict[str, Any]:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     rss_start_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     slos = make_slos(n)
@@ -165,8 +164,6 @@ def _profile(catalog: Catalog, settings: GenerateSettings) -> str:
 
 
 def unit_test_child(n: int) -> dict[str, Any]:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     catalog = Catalog.of(make_slos(n))
     _timed(catalog, GenerateSettings(unit_tests=False))  # warm the lazy imports
     rules_wall, _, _ = _timed(catalog, GenerateSettings(unit_tests=False))
@@ -201,6 +198,80 @@ def unit_test_child(n: int) -> dict[str, Any]:
     }
 
 
+# -- what-if: the two compiler changes proposed in BENCHMARKS-rules.md, applied by patching --
+
+
+def what_if_child(n: int) -> dict[str, Any]:
+    """CPU of one compile of ``n`` SLOs now and with each proposed change; output must not change.
+
+    The changes are applied here by monkeypatching (this file must not edit the compiler):
+    (a) window each SLI query once per (query, group_by) and substitute the range per window;
+    (b) build YAML nodes directly instead of going through PyYAML's Python representer.
+    """
+    import functools
+
+    import yaml
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    from sloplane.slo import promql
+    from sloplane.slo.rules import render
+
+    catalog = Catalog.of(make_slos(n))
+    settings = GenerateSettings(unit_tests=False)
+    reference = compile_rules(catalog, settings)
+
+    def cpu_of_compile() -> tuple[float, bool]:
+        start = _cpu()
+        out = compile_rules(catalog, settings)
+        return _cpu() - start, out == reference
+
+    result: dict[str, Any] = {"slos": n}
+    result["now"] = cpu_of_compile()
+
+    original = promql.window_query
+    sentinels = ("1111111s", "2222222s")
+
+    @functools.lru_cache(maxsize=1 << 16)
+    def template(query: str, group_by: tuple[str, ...]) -> str | None:
+        a, b = (original(query, w, group_by) for w in sentinels)
+        same = a.replace(f"[{sentinels[0]}]", "\0") == b.replace(f"[{sentinels[1]}]", "\0")
+        return a if same else None
+
+    def window_query(query: str, window: str, group_by: Any = ()) -> str:
+        if promql.has_placeholder(query):
+            return str(promql.render_template(query, window))
+        text = template(query, tuple(group_by))
+        if text is None:
+            return str(original(query, window, group_by))
+        return text.replace(f"[{sentinels[0]}]", f"[{window}]")
+
+    promql.window_query = window_query
+    result["window_once"] = cpu_of_compile()
+
+    tags: dict[type, str] = {str: "str", dict: "map", list: "seq"}
+
+    def node(obj: Any) -> Any:
+        tag = f"tag:yaml.org,2002:{tags[type(obj)]}"
+        if isinstance(obj, str):
+            return ScalarNode(tag, obj, style="|" if "\n" in obj else None)
+        if isinstance(obj, dict):
+            return MappingNode(tag, [(node(k), node(v)) for k, v in obj.items()], flow_style=False)
+        return SequenceNode(tag, [node(x) for x in obj], flow_style=False)
+
+    def dump_yaml(data: Any, header: str = render.HEADER) -> str:
+        body = yaml.serialize(node(data), Dumper=render._Dumper, allow_unicode=True, width=1000)
+        return f"# {header}\n{body}"
+
+    template.cache_clear()
+    render.dump_yaml = dump_yaml
+    result["window_once_and_nodes"] = cpu_of_compile()
+    template.cache_clear()
+    render.dump_yaml = lambda data, header="": ""
+    result["without_yaml"] = cpu_of_compile()[0], True
+    promql.window_query = original
+    return result
+
+
 # -- parent: run the children and print a report -------------------------------------------
 
 
@@ -219,7 +290,7 @@ def _fmt(seconds: float) -> str:
 
 def report(results: list[dict[str, Any]], ut: dict[str, Any] | None) -> str:
     lines = [
-        "| SLOs | rules | files | YAML | cold compile | warm compile (median, CPU) | per SLO | peak RSS | tracemalloc peak |",
+        "| SLOs | rules | files | YAML | cold compile | warm compile wall (CPU), median | CPU per SLO | peak RSS | tracemalloc peak |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -228,7 +299,7 @@ def report(results: list[dict[str, Any]], ut: dict[str, Any] | None) -> str:
         lines.append(
             f"| {r['slos']:,} | {r['rules']:,} | {r['files']:,} | {r['bytes'] / 2**20:.1f} MiB "
             f"| {_fmt(r['cold_wall_s'])} | {_fmt(warm)} ({_fmt(warm_cpu)}) "
-            f"| {warm / r['slos'] * 1000:.2f} ms | {r['rss_peak_mib']:.0f} MiB "
+            f"| {warm_cpu / r['slos'] * 1000:.2f} ms | {r['rss_peak_mib']:.0f} MiB "
             f"| {r['tracemalloc_peak_mib']:.1f} MiB |"
         )
     lines.append("")
@@ -259,6 +330,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--unit-test-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--what-if", type=int, default=0, help="also measure the proposed changes at N SLOs"
+    )
+    parser.add_argument("--what-if-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(child(args.child, args.repeat, args.profile)))
@@ -266,10 +341,13 @@ def main() -> None:
     if args.unit_test_child is not None:
         print(json.dumps(unit_test_child(args.unit_test_child)))
         return
+    if args.what_if_child is not None:
+        print(json.dumps(what_if_child(args.what_if_child)))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
     for n in sizes:
-        repeat = args.repeat or (20 if n <= 100 else 3)
+        repeat = args.repeat or (20 if n <= 100 else 2)
         print(f"compiling {n:,} SLOs ({repeat} warm repeats)...", file=sys.stderr, flush=True)
         child_args = ["--child", str(n), "--repeat", str(repeat)]
         if args.profile and n == max(sizes):
@@ -287,8 +365,19 @@ def main() -> None:
         ut = _run_child(["--unit-test-child", str(args.unit_test_slos)])
         if ut["promtool_rc"] != 0:
             print(ut["promtool_tail"], file=sys.stderr)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, one pinned per child\n")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, one single-threaded child per size\n"
+    )
     print(report(results, ut))
+    if args.what_if:
+        print(f"what-if at {args.what_if:,} SLOs...", file=sys.stderr, flush=True)
+        w = _run_child(["--what-if-child", str(args.what_if)])
+        print(f"\nProposed changes, CPU of one compile of {w['slos']:,} SLOs (same bytes?):\n")
+        for key in ("now", "window_once", "window_once_and_nodes", "without_yaml"):
+            cpu, same = w[key]
+            print(
+                f"- {key.replace('_', ' ')}: {cpu:.2f} s ({'identical' if same else 'DIFFERENT'})"
+            )
     for r in results:
         if "profile" in r:
             print(f"\ncProfile of one warm compile of {r['slos']:,} SLOs:\n```\n{r['profile']}```")
