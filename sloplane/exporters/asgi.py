@@ -9,7 +9,7 @@ Public API, all a service needs::
     app.add_middleware(PrometheusMiddleware)
     add_metrics_route(app)  # GET /metrics
 
-The middleware records ``http_requests_total{method,route,status}``,
+The middleware records ``http_requests_total{method,route,code}``,
 ``http_request_duration_seconds{method,route}`` (buckets at the usual SLO
 thresholds, so "requests under 300 ms" is one bucket, no interpolation) and
 ``http_requests_in_progress{method}``. ``route`` is the route template
@@ -93,7 +93,7 @@ def _metrics(registry: CollectorRegistry, buckets: tuple[float, ...]) -> _Metric
         Counter(
             "http_requests",
             "HTTP requests handled, by method, route template and status code.",
-            ["method", "route", "status"],
+            ["method", "route", "code"],
             registry=registry,
         ),
         Histogram(

@@ -336,7 +336,7 @@ ASGI: list[FamilySpec] = [
         "http_requests",
         "counter",
         "HTTP requests handled, by method, route template and status code.",
-        ("method", "route", "status"),
+        ("method", "route", "code"),
     ),
     FamilySpec(
         "http_request_duration_seconds",
