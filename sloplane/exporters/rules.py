@@ -19,6 +19,14 @@ import yaml
 
 CERT_EXPIRY_DAYS = 14
 
+#: Who an alert is about: the configured target's name on the exporter's ``/metrics`` (where
+#: ``instance`` is the exporter itself), else the probed address Prometheus put in ``instance``.
+WHO = "{{ with $labels.target }}{{ . }}{{ else }}{{ $labels.instance }}{{ end }}"
+
+#: sloplane's AlertManager routing pages on ``page`` and opens tickets on ``ticket``.
+PAGE = "page"
+TICKET = "ticket"
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -64,6 +72,8 @@ class Stack:
 
 
 _L = '{instance="db:9187",job="sloplane-exporter"}'
+# A configured target on the exporter's own /metrics: instance is the exporter, target the server.
+_LT = '{instance="127.0.0.1:9465",job="sloplane-exporter",target="main-db"}'
 
 POSTGRES = Stack(
     kind="postgres",
@@ -90,8 +100,8 @@ POSTGRES = Stack(
             "PostgresDown",
             "pg_up == 0",
             "1m",
-            "critical",
-            "PostgreSQL {{ $labels.instance }} does not answer the exporter",
+            PAGE,
+            f"PostgreSQL {WHO} does not answer the exporter",
             "pg_up has been 0 for a minute: the server is down, unreachable, or refuses"
             " the exporter's credentials (see the exporter's log and pg_scrape_errors_total).",
         ),
@@ -99,30 +109,31 @@ POSTGRES = Stack(
             "PostgresReplicationLag",
             "pg_replication_lag_seconds > 30",
             "5m",
-            "warning",
-            "PostgreSQL replica {{ $labels.instance }} lags its primary",
+            TICKET,
+            f"PostgreSQL replica {WHO} lags its primary",
             "The replica has not replayed a transaction from its primary for over 30s.",
         ),
         Alert(
             "PostgresConnectionsNearLimit",
             "instance:pg_connections_used:ratio > 0.8",
             "5m",
-            "warning",
-            "PostgreSQL {{ $labels.instance }} uses over 80% of max_connections",
+            TICKET,
+            f"PostgreSQL {WHO} uses over 80% of max_connections",
             "New clients will be refused when the limit is reached.",
         ),
         Alert(
             "PostgresLongTransaction",
             "pg_longest_transaction_seconds > 3600",
             "5m",
-            "warning",
-            "A transaction on PostgreSQL {{ $labels.instance }} has been open for over an hour",
+            TICKET,
+            f"A transaction on PostgreSQL {WHO} has been open for over an hour",
             "Long transactions hold locks and stop vacuum from removing dead rows.",
         ),
     ],
     alert_tests=[
         AlertTest({f"pg_up{_L}": "1 0x10"}, "5m", "PostgresDown", [{}]),
         AlertTest({f"pg_up{_L}": "1x10"}, "5m", "PostgresDown"),
+        AlertTest({f"pg_up{_LT}": "0x10"}, "5m", "PostgresDown", [{}]),
         AlertTest(
             {f"pg_replication_lag_seconds{_L}": "60x10"}, "10m", "PostgresReplicationLag", [{}]
         ),
@@ -166,6 +177,7 @@ POSTGRES = Stack(
 )
 
 _R = '{instance="cache:9121",job="sloplane-exporter"}'
+_RT = '{instance="127.0.0.1:9465",job="sloplane-exporter",target="cache"}'
 
 REDIS = Stack(
     kind="redis",
@@ -186,8 +198,8 @@ REDIS = Stack(
             "RedisDown",
             "redis_up == 0",
             "1m",
-            "critical",
-            "Redis {{ $labels.instance }} does not answer the exporter",
+            PAGE,
+            f"Redis {WHO} does not answer the exporter",
             "redis_up has been 0 for a minute: the server is down, unreachable, or refuses"
             " the exporter's credentials.",
         ),
@@ -195,30 +207,31 @@ REDIS = Stack(
             "RedisMemoryNearMax",
             "instance:redis_memory_used:ratio > 0.9",
             "5m",
-            "warning",
-            "Redis {{ $labels.instance }} uses over 90% of maxmemory",
+            TICKET,
+            f"Redis {WHO} uses over 90% of maxmemory",
             "At maxmemory Redis evicts keys or refuses writes, depending on maxmemory-policy.",
         ),
         Alert(
             "RedisEvictingKeys",
             "rate(redis_evicted_keys_total[5m]) > 0",
             "5m",
-            "warning",
-            "Redis {{ $labels.instance }} is evicting keys",
+            TICKET,
+            f"Redis {WHO} is evicting keys",
             "Keys are being evicted to stay under maxmemory: the cache is too small for its data.",
         ),
         Alert(
             "RedisReplicationLinkDown",
             "redis_master_link_up == 0",
             "2m",
-            "critical",
-            "Redis replica {{ $labels.instance }} lost its master",
+            PAGE,
+            f"Redis replica {WHO} lost its master",
             "The replica's link to its master is down; its data is getting stale.",
         ),
     ],
     alert_tests=[
         AlertTest({f"redis_up{_R}": "0x10"}, "5m", "RedisDown", [{}]),
         AlertTest({f"redis_up{_R}": "1x10"}, "5m", "RedisDown"),
+        AlertTest({f"redis_up{_RT}": "0x10"}, "5m", "RedisDown", [{}]),
         AlertTest(
             {f"redis_memory_used_bytes{_R}": "95x10", f"redis_memory_max_bytes{_R}": "100x10"},
             "10m",
@@ -266,8 +279,8 @@ RABBITMQ = Stack(
             "RabbitMQDown",
             "rabbitmq_up == 0",
             "1m",
-            "critical",
-            "RabbitMQ {{ $labels.instance }} does not answer the exporter",
+            PAGE,
+            f"RabbitMQ {WHO} does not answer the exporter",
             "rabbitmq_up has been 0 for a minute: the broker is down, unreachable, or refuses"
             " the exporter's credentials.",
         ),
@@ -275,16 +288,16 @@ RABBITMQ = Stack(
             "RabbitMQQueueBacklogGrowing",
             "rabbitmq_queue_messages_ready > 100 and deriv(rabbitmq_queue_messages_ready[10m]) > 0",
             "10m",
-            "warning",
-            "Queue {{ $labels.queue }} on {{ $labels.instance }} keeps growing",
+            TICKET,
+            f"Queue {{{{ $labels.queue }}}} on {WHO} keeps growing",
             "Over 100 ready messages and still growing for 10 minutes: consumers do not keep up.",
         ),
         Alert(
             "RabbitMQQueueWithoutConsumers",
             "rabbitmq_queue_consumers == 0 and rabbitmq_queue_messages_ready > 0",
             "10m",
-            "warning",
-            "Queue {{ $labels.queue }} on {{ $labels.instance }} has messages and no consumer",
+            TICKET,
+            f"Queue {{{{ $labels.queue }}}} on {WHO} has messages and no consumer",
             "Messages are waiting in a queue nobody consumes.",
         ),
         Alert(
@@ -292,14 +305,22 @@ RABBITMQ = Stack(
             "rabbitmq_node_memory_alarm == 1 or rabbitmq_node_disk_free_alarm == 1"
             " or rabbitmq_connection_blocked == 1",
             "1m",
-            "critical",
-            "RabbitMQ {{ $labels.instance }} raised a memory or disk alarm",
+            PAGE,
+            f"RabbitMQ {WHO} raised a memory or disk alarm",
             "Publishers are blocked until the alarm clears.",
         ),
     ],
     alert_tests=[
         AlertTest(
             {'rabbitmq_up{instance="mq:9419",job="sloplane-exporter"}': "0x10"},
+            "5m",
+            "RabbitMQDown",
+            [{}],
+        ),
+        AlertTest(
+            {
+                'rabbitmq_up{instance="127.0.0.1:9465",job="sloplane-exporter",target="broker"}': "0x10"
+            },
             "5m",
             "RabbitMQDown",
             [{}],
@@ -358,8 +379,8 @@ HTTP = Stack(
             "ProbeFailing",
             "http_probe_success == 0",
             "2m",
-            "critical",
-            "Probe of {{ $labels.instance }} is failing",
+            PAGE,
+            f"Probe of {WHO} is failing",
             "The endpoint does not answer, or answers with a status or body the probe does not"
             " accept (http_probe_status_code, http_probe_body_match).",
         ),
@@ -367,14 +388,22 @@ HTTP = Stack(
             "CertificateExpiringSoon",
             f"http_probe_tls_cert_expiry_timestamp_seconds - time() < {CERT_EXPIRY_DAYS} * 86400",
             "10m",
-            "warning",
-            f"TLS certificate of {{{{ $labels.instance }}}} expires within {CERT_EXPIRY_DAYS} days",
+            TICKET,
+            f"TLS certificate of {WHO} expires within {CERT_EXPIRY_DAYS} days",
             "Renew the certificate before clients start refusing the endpoint.",
         ),
     ],
     alert_tests=[
         AlertTest({f"http_probe_success{_H}": "0x10"}, "5m", "ProbeFailing", [{}]),
         AlertTest({f"http_probe_success{_H}": "1x10"}, "5m", "ProbeFailing"),
+        AlertTest(
+            {
+                'http_probe_success{instance="127.0.0.1:9465",job="sloplane-exporter",target="vault"}': "0x10"
+            },
+            "5m",
+            "ProbeFailing",
+            [{}],
+        ),
         # Test time starts at 0: an expiry 10 days after it fires, one 30 days after does not.
         AlertTest(
             {f"http_probe_tls_cert_expiry_timestamp_seconds{_H}": "864000x30"},
@@ -428,7 +457,7 @@ _Dumper.add_representer(str, _str)
 
 def _dump(doc: dict[str, Any]) -> str:
     header = "# Generated by sloplane (sloplane.exporters.rules); do not edit.\n"
-    return header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+    return header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
 
 
 def _rule_file(stack: Stack) -> dict[str, Any]:
@@ -514,6 +543,9 @@ def _test_file(stack: Stack, rule_path: str) -> dict[str, Any]:
 
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 _TEMPLATE = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+_WITH_ELSE = re.compile(
+    r"\{\{ with \$labels\.(\w+) \}\}\{\{ \. \}\}\{\{ else \}\}(.*?)\{\{ end \}\}"
+)
 
 
 def _series_labels(series: str) -> dict[str, str]:
@@ -525,5 +557,13 @@ def _series_labels(series: str) -> dict[str, str]:
 
 
 def _render(template: str, labels: dict[str, str]) -> str:
-    """Render the only template construct the annotations use, ``{{ $labels.x }}``."""
-    return _TEMPLATE.sub(lambda m: labels.get(m.group(1), ""), template)
+    """Render the constructs the annotations use, as Go's text/template would.
+
+    ``{{ $labels.x }}``, and ``{{ with $labels.x }}{{ . }}{{ else }}...{{ end }}``
+    (an absent or empty label takes the else branch).
+    """
+
+    def with_else(match: re.Match[str]) -> str:
+        return labels.get(match.group(1)) or match.group(2)
+
+    return _TEMPLATE.sub(lambda m: labels.get(m.group(1), ""), _WITH_ELSE.sub(with_else, template))

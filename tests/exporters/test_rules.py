@@ -47,6 +47,31 @@ def test_rule_files_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_alerts_name_the_target_not_the_exporter() -> None:
+    """On the exporter's /metrics, instance is the exporter; the target label names the server."""
+    files = stack_rule_files()
+    tests = yaml.safe_load(files["stack/postgres.rules.test.yml"])
+    summaries = [
+        alert["exp_annotations"]["summary"]
+        for test in tests["tests"]
+        for case in test.get("alert_rule_test", [])
+        for alert in case["exp_alerts"]
+    ]
+    assert "PostgreSQL main-db does not answer the exporter" in summaries
+    assert "PostgreSQL db:9187 does not answer the exporter" in summaries
+    assert not any("127.0.0.1:9465" in s for s in summaries)
+
+
+def test_severities_are_the_ones_alertmanager_routes() -> None:
+    severities = set()
+    for rel, content in stack_rule_files().items():
+        if rel.endswith(".test.yml"):
+            continue
+        for group in yaml.safe_load(content)["groups"]:
+            severities.update(r["labels"]["severity"] for r in group["rules"] if "alert" in r)
+    assert severities == {"page", "ticket"}
+
+
 def test_generation_is_deterministic() -> None:
     assert stack_rule_files() == stack_rule_files()
 
