@@ -1,9 +1,15 @@
 """The AlertManager configuration, built from the catalog and the ``AlertRouting`` document.
 
 Routing keys on the labels the rule compiler sets on every burn-rate alert:
-``team`` picks the team's subtree, ``severity`` (page|ticket) picks PagerDuty or
-Slack inside it. A page inhibits the ticket of the same SLO so one incident does
-not notify twice. Pure: returns YAML text, touches no files.
+``team`` picks the team's subtree, ``severity`` picks PagerDuty or Slack inside it.
+``critical``/``warning`` are routed like ``page``/``ticket`` because hand-written
+rules (and most rule collections) use those names; an alert with a severity that
+is neither still reaches the team's (or the defaults') receiver instead of
+vanishing. A page inhibits the ticket of the same SLO so one incident does not
+notify twice. Pure: returns YAML text, touches no files.
+
+Receivers of ``defaults.receiver`` start with ``_``, which team names cannot, so
+any team name (``default`` included) gets receivers of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from sloplane.slo.catalog import Catalog
 from sloplane.slo.naming import Labels
 
 BUSINESS_HOURS = "business-hours"
-DEFAULT_RECEIVER = "default"
+DEFAULTS = "_default"  # prefix of the defaults' receivers; team names cannot start with "_"
+NULL_RECEIVER = "_nobody"  # the root's receiver when defaults.receiver is empty
+PAGE_MATCHER = 'severity=~"page|critical"'
+TICKET_MATCHER = 'severity=~"ticket|warning"'
 TEMPLATES_GLOB = "templates/*.tmpl"
 
 
@@ -52,15 +61,20 @@ def render_config(catalog: Catalog, routing: AlertRouting | None, labels: Labels
     notes = [f"# {HEADER}"]
     if routing is None:
         notes.append(
-            "# No AlertRouting document in the inputs: every alert goes to the 'default'"
+            f"# No AlertRouting document in the inputs: every alert goes to the '{NULL_RECEIVER}'"
             " receiver, which notifies nobody. See docs/dashboards-and-alerting.md."
         )
     else:
+        if not _routes_somewhere(routing.defaults.receiver):
+            notes.append(
+                "# defaults.receiver is empty: alerts without a team (or of a team not listed"
+                f" in AlertRouting) go to '{NULL_RECEIVER}', which notifies nobody."
+            )
         unrouted = [t for t in catalog.teams() if t not in routing.teams]
         if unrouted:
             notes.append(
                 "# Teams of SLOs without an entry in AlertRouting (their alerts go to the"
-                f" default receiver): {', '.join(unrouted)}"
+                f" defaults' receiver): {', '.join(unrouted)}"
             )
     body = yaml.safe_dump(
         build_config(routing, labels), sort_keys=False, default_flow_style=False, width=1000
@@ -105,8 +119,15 @@ def _group_by(routing: AlertRouting, labels: Labels) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _routes_somewhere(team: Team) -> bool:
+    return team.pagerduty is not None or team.slack is not None
+
+
 def _severity_routes(routing: AlertRouting, name: str, team: Team) -> list[dict[str, Any]]:
-    """Children of a team's route: page -> PagerDuty (else Slack), ticket -> Slack (else PagerDuty)."""
+    """Children of a team's route: page -> PagerDuty (else Slack), ticket -> Slack (else PagerDuty).
+
+    ``name`` is the receiver prefix: the team name, or ``DEFAULTS``.
+    """
     page_to = "pagerduty" if team.pagerduty else "slack" if team.slack else None
     ticket_to = "slack" if team.slack else "pagerduty" if team.pagerduty else None
     routes: list[dict[str, Any]] = []
@@ -114,14 +135,14 @@ def _severity_routes(routing: AlertRouting, name: str, team: Team) -> list[dict[
         routes.append(
             {
                 "receiver": receiver_name(name, page_to),
-                "matchers": ['severity="page"'],
+                "matchers": [PAGE_MATCHER],
                 **_timing(routing.defaults.page),
             }
         )
     if ticket_to:
         ticket: dict[str, Any] = {
             "receiver": receiver_name(name, ticket_to),
-            "matchers": ['severity="ticket"'],
+            "matchers": [TICKET_MATCHER],
             **_timing(routing.defaults.ticket),
         }
         if _tickets_in_business_hours(routing, team):
@@ -135,14 +156,14 @@ def _root_route(routing: AlertRouting, labels: Labels) -> dict[str, Any]:
     for name, team in routing.teams.items():
         routes.append(
             {
-                "receiver": _team_fallback(name, team),
+                "receiver": _fallback(name, team) or _defaults_receiver(routing),
                 "matchers": [f'team="{name}"'],
                 "routes": _severity_routes(routing, name, team),
             }
         )
-    routes.extend(_severity_routes(routing, DEFAULT_RECEIVER, routing.defaults.receiver))
+    routes.extend(_severity_routes(routing, DEFAULTS, routing.defaults.receiver))
     route: dict[str, Any] = {
-        "receiver": DEFAULT_RECEIVER,
+        "receiver": _defaults_receiver(routing),
         "group_by": _group_by(routing, labels),
         **_timing(routing.defaults.ticket),
     }
@@ -151,22 +172,28 @@ def _root_route(routing: AlertRouting, labels: Labels) -> dict[str, Any]:
     return route
 
 
-def _team_fallback(name: str, team: Team) -> str:
-    """Receiver for a team's alerts with neither severity (e.g. hand-written rules)."""
+def _fallback(name: str, team: Team) -> str | None:
+    """Receiver for alerts with neither severity (e.g. hand-written rules): Slack, else PagerDuty."""
     if team.slack:
         return receiver_name(name, "slack")
     if team.pagerduty:
         return receiver_name(name, "pagerduty")
-    return DEFAULT_RECEIVER
+    return None
+
+
+def _defaults_receiver(routing: AlertRouting) -> str:
+    return _fallback(DEFAULTS, routing.defaults.receiver) or NULL_RECEIVER
 
 
 def _receivers(routing: AlertRouting, labels: Labels) -> list[dict[str, Any]]:
     default = routing.defaults.receiver
-    receivers: list[dict[str, Any]] = [{"name": DEFAULT_RECEIVER}]
+    receivers: list[dict[str, Any]] = []
+    if not _routes_somewhere(default):
+        receivers.append({"name": NULL_RECEIVER})
     if default.pagerduty:
-        receivers.append(_pagerduty_receiver(DEFAULT_RECEIVER, default, labels))
+        receivers.append(_pagerduty_receiver(DEFAULTS, default, labels))
     if default.slack:
-        receivers.append(_slack_receiver(DEFAULT_RECEIVER, default))
+        receivers.append(_slack_receiver(DEFAULTS, default))
     for name, team in routing.teams.items():
         if team.pagerduty:
             receivers.append(_pagerduty_receiver(name, team, labels))

@@ -46,15 +46,15 @@ _TEMPLATE = """\
 
 {{ define "sloplane.description" }}{{ with index .Alerts 0 }}{{ .Annotations.description }}{{ end }}{{ end }}
 
-{{/* PagerDuty severity: critical for pages, warning for tickets. */}}
+{{/* PagerDuty severity: critical for pages, warning for tickets (critical/warning pass through). */}}
 {{ define "sloplane.pagerduty.severity" -}}
-{{ if eq .CommonLabels.severity "page" }}critical{{ else if eq .CommonLabels.severity "ticket" }}warning{{ else }}error{{ end -}}
+{{ if or (eq .CommonLabels.severity "page") (eq .CommonLabels.severity "critical") }}critical{{ else if or (eq .CommonLabels.severity "ticket") (eq .CommonLabels.severity "warning") }}warning{{ else }}error{{ end -}}
 {{ end }}
 
 {{ define "sloplane.pagerduty.source" }}{{ or .CommonLabels.@SERVICE@ .CommonLabels.job "sloplane" }}{{ end }}
 
 {{ define "sloplane.slack.color" -}}
-{{ if eq .Status "resolved" }}good{{ else if eq .CommonLabels.severity "page" }}danger{{ else }}warning{{ end -}}
+{{ if eq .Status "resolved" }}good{{ else if or (eq .CommonLabels.severity "page") (eq .CommonLabels.severity "critical") }}danger{{ else }}warning{{ end -}}
 {{ end }}
 
 {{ define "sloplane.slack.text" -}}

@@ -51,8 +51,14 @@ def test_example_passes_amtool(example_config: Path) -> None:
         ("payments", "ticket", "payments-slack"),
         ("platform", "page", "platform-pagerduty"),
         ("platform", "ticket", "platform-slack"),
-        ("unknown", "page", "default-slack"),
-        ("unknown", "ticket", "default-slack"),
+        ("unknown", "page", "_default-slack"),
+        ("unknown", "ticket", "_default-slack"),
+        ("payments", "critical", "payments-pagerduty"),
+        ("payments", "warning", "payments-slack"),
+        ("platform", "critical", "platform-pagerduty"),
+        ("unknown", "critical", "_default-slack"),
+        ("unknown", "warning", "_default-slack"),
+        ("payments", "info", "payments-slack"),
     ],
 )
 def test_each_team_page_and_ticket_reach_their_receiver(
@@ -62,8 +68,44 @@ def test_each_team_page_and_ticket_reach_their_receiver(
     assert route(example_config, *labels) == receiver
 
 
-def test_alert_without_labels_goes_to_default(example_config: Path) -> None:
-    assert route(example_config, "alertname=Watchdog") == "default"
+def test_alert_without_labels_goes_to_the_defaults_receiver(example_config: Path) -> None:
+    assert route(example_config, "alertname=Watchdog") == "_default-slack"
+
+
+@pytest.mark.parametrize(
+    ("severity", "receiver"),
+    [("critical", "_default-pagerduty"), ("page", "_default-pagerduty")]
+    + [(s, "_default-slack") for s in ("warning", "ticket", "info", "")],
+)
+def test_alerts_without_a_team_reach_the_defaults_receiver(
+    tmp_path: Path, severity: str, receiver: str
+) -> None:
+    doc = routing_doc(
+        {
+            "spec": {
+                "defaults": {
+                    "receiver": {
+                        "pagerduty": {"routing_key_file": "pd.key"},
+                        "slack": {"api_url_file": "slack.url"},
+                    }
+                }
+            }
+        }
+    )
+    write_artifacts(render(SLOS, [doc]), tmp_path)
+    check_config(tmp_path / CONFIG_FILE)
+    labels = ["alertname=HighErrorRate"] + ([f"severity={severity}"] if severity else [])
+    assert route(tmp_path / CONFIG_FILE, *labels) == receiver
+
+
+def test_empty_defaults_receiver_is_named_in_the_header(tmp_path: Path) -> None:
+    doc = routing_doc({"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}})
+    artifacts = render(SLOS, [doc])
+    write_artifacts(artifacts, tmp_path)
+    check_config(tmp_path / CONFIG_FILE)
+    assert "defaults.receiver is empty" in artifacts[CONFIG_FILE]
+    assert route(tmp_path / CONFIG_FILE, "team=data", "severity=critical") == "_nobody"
+    assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=critical") == "payments-slack"
 
 
 def test_no_routing_document_means_default_receiver_only(tmp_path: Path) -> None:
@@ -71,9 +113,9 @@ def test_no_routing_document_means_default_receiver_only(tmp_path: Path) -> None
     write_artifacts(artifacts, tmp_path)
     check_config(tmp_path / CONFIG_FILE)
     config = yaml.safe_load(artifacts[CONFIG_FILE])
-    assert [r["name"] for r in config["receivers"]] == ["default"]
+    assert [r["name"] for r in config["receivers"]] == ["_nobody"]
     assert "No AlertRouting document" in artifacts[CONFIG_FILE]
-    assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=page") == "default"
+    assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=page") == "_nobody"
 
 
 def test_sloth_label_mode(tmp_path: Path) -> None:
@@ -103,9 +145,9 @@ def test_business_hours_apply_to_tickets_only_where_asked(example_config: Path) 
     teams = {r["matchers"][0]: r for r in config["route"]["routes"] if "routes" in r}
     payments = {r["matchers"][0]: r for r in teams['team="payments"']["routes"]}
     platform = {r["matchers"][0]: r for r in teams['team="platform"']["routes"]}
-    assert payments['severity="ticket"']["active_time_intervals"] == ["business-hours"]
-    assert "active_time_intervals" not in payments['severity="page"']
-    assert "active_time_intervals" not in platform['severity="ticket"']
+    assert payments['severity=~"ticket|warning"']["active_time_intervals"] == ["business-hours"]
+    assert "active_time_intervals" not in payments['severity=~"page|critical"']
+    assert "active_time_intervals" not in platform['severity=~"ticket|warning"']
 
 
 def test_secrets_are_only_referenced_by_file(tmp_path: Path) -> None:
@@ -180,7 +222,10 @@ def test_teams_may_be_split_over_documents(tmp_path: Path) -> None:
     assert route(config, "team=platform", "severity=ticket") == "platform-pagerduty"
 
 
-team_names = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+team_names = st.one_of(
+    st.sampled_from(["default", "nobody", "default-slack", "a-slack"]),
+    st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,10}[A-Za-z0-9])?", fullmatch=True),
+)
 team_specs = st.fixed_dictionaries(
     {},
     optional={
@@ -205,15 +250,28 @@ def test_any_routing_passes_amtool_and_routes_pages_to_pagerduty(
     config = tmp_path / CONFIG_FILE
     check_config(config)
     for name, spec in teams.items():
-        got = route(config, f"team={name}", "severity=page")
-        expected = (
-            f"{name}-pagerduty"
-            if "pagerduty" in spec
-            else f"{name}-slack"
-            if "slack" in spec
-            else "default"
-        )
-        assert got == expected
+        for severity in ("page", "critical"):
+            got = route(config, f"team={name}", f"severity={severity}")
+            expected = (
+                f"{name}-pagerduty"
+                if "pagerduty" in spec
+                else f"{name}-slack"
+                if "slack" in spec
+                else "_nobody"
+            )
+            assert got == expected
+
+
+@pytest.mark.parametrize("name", ["default", "nobody", "default-slack", "Default"])
+def test_team_named_like_the_defaults_gets_its_own_receivers(tmp_path: Path, name: str) -> None:
+    both = {"pagerduty": {"routing_key_file": "pd.key"}, "slack": {"api_url_file": "s.url"}}
+    doc = routing_doc({"spec": {"defaults": {"receiver": both}, "teams": {name: both}}})
+    write_artifacts(render(SLOS, [doc]), tmp_path)
+    config = tmp_path / CONFIG_FILE
+    check_config(config)
+    assert route(config, f"team={name}", "severity=page") == f"{name}-pagerduty"
+    assert route(config, f"team={name}", "severity=warning") == f"{name}-slack"
+    assert route(config, "team=other", "severity=page") == "_default-pagerduty"
 
 
 def test_routing_document_through_the_loader(tmp_path: Path) -> None:

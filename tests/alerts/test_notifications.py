@@ -113,6 +113,20 @@ def test_page_triggers_and_resolves_pagerduty(stack: tuple[Alertmanager, StandIn
     assert pd.invalid() == []
 
 
+def test_hand_written_critical_alert_pages(stack: tuple[Alertmanager, StandIn, StandIn]) -> None:
+    am, pd, _ = stack
+    alert = Alert(
+        labels={"alertname": "PaymentsQueueStuck", "severity": "critical", "team": "payments"},
+        annotations={"summary": "payments queue is stuck"},
+        starts_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+    )
+    with AlertmanagerClient(am.url) as client:
+        client.post_alerts([alert])
+        event = pd.wait_for(lambda r: "queue is stuck" in str(r.body), timeout=20).body
+    assert event["payload"]["severity"] == "critical"
+    assert pd.invalid() == []
+
+
 def test_ticket_reaches_slack_and_is_inhibited_by_a_page(
     stack: tuple[Alertmanager, StandIn, StandIn],
 ) -> None:
