@@ -64,6 +64,14 @@ class Report(BaseModel):
     slos: list[SLOWeek]
 
     @property
+    def met(self) -> list[SLOWeek]:
+        return [s for s in self.slos if s.week_met is True]
+
+    @property
+    def no_data(self) -> list[SLOWeek]:
+        return [s for s in self.slos if s.week_met is None]
+
+    @property
     def missed(self) -> list[SLOWeek]:
         return [s for s in self.slos if s.week_met is False]
 

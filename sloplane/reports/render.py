@@ -32,7 +32,7 @@ def duration(seconds: float) -> str:
 
 
 def met(value: bool | None) -> str:
-    return "n/a" if value is None else ("met" if value else "MISSED")
+    return "no data" if value is None else ("met" if value else "MISSED")
 
 
 def stamp(t: float, tz: str) -> str:
@@ -67,12 +67,20 @@ def to_json(report: Report) -> str:
 
 
 def headline(report: Report) -> str:
-    """One line for chat: how many SLOs met, which missed, which are low on budget."""
-    n = len(report.slos)
-    missed = report.missed
-    text = f"SLO report {report.week} ({report.scope}): {n - len(missed)}/{n} SLOs met their objective this week"
+    """One line for chat: how many SLOs met, missed or had no data, and which are low on budget.
+
+    Three counts, because an SLO without data did not meet its objective: counting it
+    as met would hide a broken pipeline behind a green summary.
+    """
+    met_, missed, no_data = report.met, report.missed, report.no_data
+    text = (
+        f"SLO report {report.week} ({report.scope}): {len(met_)} met, {len(missed)} missed, "
+        f"{len(no_data)} without data this week"
+    )
     if missed:
         text += "; missed: " + ", ".join(s.id for s in missed)
+    if no_data:
+        text += "; without data: " + ", ".join(s.id for s in no_data)
     low = [s.id for s in report.at_risk]
     if low:
         text += "; under 25% budget left: " + ", ".join(low)
@@ -85,7 +93,11 @@ def to_markdown(report: Report) -> str:
 
 def to_html(report: Report) -> str:
     chart_svgs: dict[str, tuple[str, str]] = {
-        s.id: (charts.sli_chart(s), charts.burn_down_chart(s)) for s in report.slos
+        s.id: (
+            charts.sli_chart(s),
+            charts.burn_down_chart(s, report.start, report.end, report.timezone),
+        )
+        for s in report.slos
     }
     return ENV.get_template("report.html.j2").render(
         report=report, headline=headline(report), charts=chart_svgs
@@ -97,11 +109,17 @@ def render_all(report: Report) -> dict[str, str]:
 
 
 def status_class(slo: SLOWeek) -> str:
+    """Row style: green only for a measured, met week; no data is neutral, never green."""
     if slo.week_met is False or (slo.budget_remaining_ratio or 0) < 0:
         return "bad"
     if slo.budget_remaining_ratio is not None and slo.budget_remaining_ratio < 0.25:
         return "warn"
-    return "good"
+    return "good" if slo.week_met else "nodata"
+
+
+def met_class(value: bool | None) -> str:
+    return "nodata" if value is None else ("good" if value else "bad")
 
 
 ENV.globals["status_class"] = status_class
+ENV.filters["met_class"] = met_class

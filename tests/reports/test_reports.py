@@ -212,7 +212,7 @@ def test_cli_report_writes_files_and_posts_to_slack(
     ]
     assert len(received) == 2
     text = received[1]["text"]
-    assert "SLO report 2026-W46 (team:payments): 1/1 SLOs met" in text
+    assert "SLO report 2026-W46 (team:payments): 1 met, 0 missed, 0 without data" in text
     assert "http://slo.example/api/v1/reports/team:payments/2026-W46?format=html" in text
 
 
