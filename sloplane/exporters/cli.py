@@ -26,7 +26,11 @@ from sloplane.exporters.server import ExporterServer, parse_listen
     required=True,
     help="exporters.yaml: modules (credentials) and targets.",
 )
-@click.option("--listen", default=None, help="HOST:PORT to serve on (overrides the config).")
+@click.option(
+    "--listen",
+    default=None,
+    help="HOST:PORT, [v6]:PORT or :PORT (all IPv4 interfaces); overrides the config.",
+)
 @click.option("--once", is_flag=True, help="Print one /metrics exposition to stdout and exit.")
 @click.option(
     "--log-level",
@@ -55,8 +59,8 @@ def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) 
         return
     try:
         address = parse_listen(listen or config.listen)
-    except ValueError as exc:
-        raise SloplaneError(str(exc)) from exc
+    except ValueError as exc:  # only --listen can be bad here: the config's was validated
+        raise SloplaneError(f"--listen: {exc}") from exc
     try:
         server = ExporterServer(address, app)
     except OSError as exc:

@@ -15,7 +15,15 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sloplane.errors import Problem, SpecError
 
@@ -125,11 +133,36 @@ class TargetConfig(_Strict):
     address: str
 
 
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port``, or ``:port`` (every IPv4 interface, 0.0.0.0).
+
+    IPv6 addresses need their brackets, so ``::1:9465`` is refused rather than guessed at.
+    """
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"listen port must be 1-65535, got {port}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if not host:
+            raise ValueError(f"no IPv6 address between the brackets in {listen!r}")
+    elif ":" in host or "[" in host or "]" in host:
+        raise ValueError(f"write an IPv6 listen address in brackets, [::1]:PORT, got {listen!r}")
+    return host or "0.0.0.0", int(port)
+
+
 class ExporterConfig(_Strict):
     listen: str = DEFAULT_LISTEN
     modules: dict[str, Module] = Field(default_factory=dict)
     targets: list[TargetConfig] = Field(default_factory=list)
     probe_cache_size: int = Field(64, ge=1, le=10_000)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_parses(cls, listen: str) -> str:
+        parse_listen(listen)
+        return listen
 
     @model_validator(mode="after")
     def _targets_resolve(self) -> ExporterConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,7 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
+from sloplane.exporters.config import parse_listen
 from sloplane.exporters.exporter import Exporter, ProbeRequestError
+
+__all__ = ["ExporterServer", "parse_listen"]
 
 log = logging.getLogger("sloplane.exporters")
 
@@ -35,12 +39,17 @@ class ExporterServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
         self.exporter = exporter
+        if ":" in address[0]:
+            # socketserver binds AF_INET unless told; an IPv6 literal needs AF_INET6.
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{port}"
 
     def serve_in_thread(self) -> threading.Thread:
@@ -108,12 +117,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
-    host = host.strip("[]") or "0.0.0.0"  # ':port' means all interfaces
-    return host, int(port)

@@ -35,7 +35,7 @@ def config_file(
     tmp_path: Path, postgres_server: str, redis_server: str, rabbitmq_management: str
 ) -> Path:
     doc = {
-        "listen": "127.0.0.1:0",
+        "listen": "127.0.0.1:9465",  # not bound: the tests serve on free ports
         "modules": {
             "pg": {"kind": "postgres", "user": "postgres"},
             "pg_bad": {"kind": "postgres", "user": "sloplane_no_such_role"},
@@ -261,8 +261,44 @@ def test_listen_parsing() -> None:
     assert parse_listen("127.0.0.1:9465") == ("127.0.0.1", 9465)
     assert parse_listen(":9465") == ("0.0.0.0", 9465)
     assert parse_listen("[::1]:9465") == ("::1", 9465)
-    with pytest.raises(ValueError):
-        parse_listen("nohost")
+    for bad in ["nohost", "127.0.0.1:99999", "127.0.0.1:0", "::1:9465", "[]:9465", "h:-1"]:
+        with pytest.raises(ValueError):
+            parse_listen(bad)
+
+
+def test_out_of_range_listen_port_is_a_config_error_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("listen: 127.0.0.1:99999\n")
+    with pytest.raises(SpecError) as info:
+        load_config(bad)
+    [problem] = info.value.problems
+    assert problem.field == "listen"
+    assert "1-65535" in problem.message
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "listen" in proc.stderr, proc.stderr
+
+
+def test_serves_on_ipv6_loopback(tmp_path: Path) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text("listen: '[::1]:9465'\n")
+    exporter = Exporter(load_config(config))
+    srv = ExporterServer(parse_listen(f"[::1]:{free_port()}"), exporter)
+    srv.serve_in_thread()
+    try:
+        assert srv.url.startswith("http://[::1]:")
+        assert httpx.get(srv.url + "/-/healthy", timeout=10).text == "OK\n"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        exporter.close()
 
 
 _hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}", fullmatch=True)
