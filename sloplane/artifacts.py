@@ -25,3 +25,6 @@ class GenerateSettings:
     rule_format: Literal["prometheus", "prometheus-operator"] = "prometheus"
     grafana_url: str = "http://localhost:3000"
     unit_tests: bool = True
+    # PrometheusRule metadata: the operator's ruleSelector usually matches on labels
+    operator_namespace: str | None = None
+    operator_labels: tuple[tuple[str, str], ...] = ()

@@ -33,12 +33,30 @@ def build_artifacts(
 
     say("rendering AlertManager routing")
     out.update(render_alertmanager(catalog, settings))
-    if settings.rule_format == "prometheus":
-        from sloplane.exporters.rules import stack_rule_files
+    from sloplane.exporters.rules import stack_rule_files
 
-        say("rendering stack rules for the exporters")
-        out.update({f"prometheus/{path}": text for path, text in stack_rule_files().items()})
+    say("rendering stack rules for the exporters")
+    stack = stack_rule_files()
+    if settings.rule_format == "prometheus":
+        out.update({f"prometheus/{path}": text for path, text in stack.items()})
+    else:
+        out["prometheus-operator/stack.yaml"] = _stack_as_prometheus_rule(stack, settings)
     return dict(sorted(out.items()))
+
+
+def _stack_as_prometheus_rule(stack: Artifacts, settings: GenerateSettings) -> str:
+    """The exporters' rule files (not their promtool tests) as one PrometheusRule."""
+    import yaml
+
+    from sloplane.slo.rules.render import dump_yaml, prometheus_rule
+
+    groups = [
+        group
+        for path, text in sorted(stack.items())
+        if path.endswith(".rules.yml")
+        for group in yaml.safe_load(text)["groups"]
+    ]
+    return dump_yaml(prometheus_rule("sloplane-stack", groups, settings))
 
 
 # Only these subdirectories of --out are ever pruned: a stray file elsewhere that happens

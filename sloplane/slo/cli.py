@@ -66,6 +66,14 @@ def validate(paths: tuple[Path, ...]) -> None:
 )
 @click.option("--grafana-url", default="http://localhost:3000", show_default=True)
 @click.option("--no-unit-tests", is_flag=True, help="Skip the promtool unit test per SLO.")
+@click.option("--operator-namespace", help="metadata.namespace of the PrometheusRule resources.")
+@click.option(
+    "--operator-label",
+    "operator_labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Label on the PrometheusRule resources (repeatable), for the operator's ruleSelector.",
+)
 def generate(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -74,6 +82,8 @@ def generate(
     label_mode: str,
     grafana_url: str,
     no_unit_tests: bool,
+    operator_namespace: str | None,
+    operator_labels: tuple[str, ...],
 ) -> None:
     """Generate rules, unit tests, dashboards and AlertManager routing into OUT."""
     from sloplane.generate import build_artifacts, diff_artifacts, write_artifacts
@@ -90,6 +100,8 @@ def generate(
         rule_format=rule_format,  # type: ignore[arg-type]
         grafana_url=grafana_url,
         unit_tests=not no_unit_tests,
+        operator_namespace=operator_namespace,
+        operator_labels=tuple(_key_value(item) for item in operator_labels),
     )
     _progress(f"loaded {len(catalog.slos)} SLOs from {len(paths)} path(s)")
     artifacts = build_artifacts(catalog, settings, _progress)
@@ -109,6 +121,13 @@ def generate(
         f"wrote {written} of {len(artifacts)} files to {out_dir}"
         + (f", deleted {deleted} stale" if deleted else "")
     )
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--operator-label")
+    return key, value
 
 
 @click.command("list")

@@ -27,6 +27,7 @@ CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
 PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
 PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
 INFO = "sloplane_slo_info"
+SLOTH_INFO = "sloth_slo_info"  # also recorded in Sloth label mode
 
 LabelMode = Literal["sloplane", "sloth"]
 
@@ -65,6 +66,12 @@ class Labels:
     @property
     def severity(self) -> str:
         return f"{self.mode}_severity"
+
+    @property
+    def window(self) -> str | None:
+        """Sloth marks each ratio recording with its window (``sloth_window``); we do only in
+        Sloth mode, so that Sloth's dashboards and queries keep working unchanged."""
+        return "sloth_window" if self.mode == "sloth" else None
 
     def identity(self, slo: SLO) -> dict[str, str]:
         """Labels set on every series recorded for ``slo``."""

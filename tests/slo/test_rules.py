@@ -119,14 +119,34 @@ def test_recorded_series_and_alert_shape() -> None:
     )
 
 
-def test_sloth_label_mode_and_operator_format() -> None:
-    sloth = compile_rules(Catalog.of(EXAMPLES[:1]), GenerateSettings(label_mode="sloth"))
-    assert 'sloth_id="api-availability"' in sloth["prometheus/api-availability.rules.yml"]
-    operator = compile_rules(
-        Catalog.of(EXAMPLES), GenerateSettings(rule_format="prometheus-operator")
+def test_sloth_label_mode_matches_sloths_series_and_its_tests_pass(tmp_path: Path) -> None:
+    settings_ = GenerateSettings(label_mode="sloth")
+    artifacts = compile_rules(Catalog.of(EXAMPLES), settings_)
+    text = artifacts["prometheus/api-availability.rules.yml"]
+    assert 'sloth_id="api-availability"' in text and "sloplane_id" not in text
+    (group,) = yaml.safe_load(text)["groups"]
+    by_record = {r["record"]: r for r in group["rules"] if "record" in r}
+    assert by_record["slo:sli_error:ratio_rate1h"]["labels"]["sloth_window"] == "1h"
+    assert by_record["sloth_slo_info"]["labels"]["sloth_objective"] == "99.9"
+    alert = next(r for r in group["rules"] if r.get("alert", "").endswith("Page"))
+    assert "max without (sloth_window)" in alert["expr"]
+    write(artifacts, tmp_path)
+    tests = sorted(p for p in artifacts if p.endswith(".test.yml"))
+    result = promtool("test", "rules", *tests, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_operator_format_with_namespace_and_selector_labels() -> None:
+    settings_ = GenerateSettings(
+        rule_format="prometheus-operator",
+        operator_namespace="monitoring",
+        operator_labels=(("prometheus", "k8s"), ("role", "alert-rules")),
     )
+    operator = compile_rules(Catalog.of(EXAMPLES), settings_)
     doc = yaml.safe_load(operator["prometheus-operator/api.yaml"])
     assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 2
+    assert doc["metadata"]["namespace"] == "monitoring"
+    assert doc["metadata"]["labels"]["prometheus"] == "k8s"
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sloplane.errors import Problem
 from sloplane.slo.loaders.yamldoc import LineDict, LineList
@@ -129,11 +131,14 @@ def check_keys(
     for key in data:
         if isinstance(key, str) and (key_fn(key) if key_fn else key) in known:
             continue
-        hint = difflib.get_close_matches(str(key), known, n=1)
-        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        report.problems.append(
-            where.child(str(key), data).problem(f"unknown field {key!r}{suffix}")
-        )
+        report.problems.append(where.child(str(key), data).problem(unknown_field(key, known)))
+
+
+def unknown_field(key: Any, known: Sequence[str]) -> str:
+    """``unknown field 'objectiv' (did you mean 'objective'?)``: the same words for every format."""
+    hint = difflib.get_close_matches(str(key), list(known), n=1)
+    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"unknown field {key!r}{suffix}"
 
 
 def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:
@@ -177,11 +182,55 @@ def build_slo(
         slo = SLO.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = [str(x) for x in err["loc"] if not _is_union_tag(x)]
-            target = _locate(loc, fields, where)
-            report.problems.append(target.problem(_clean(err["msg"])))
+            target = _locate(model_path(err), fields, where)
+            report.problems.append(target.problem(model_error(err, SLO)))
         return None
     return slo.model_copy(update={"source": source})
+
+
+def model_path(err: ErrorDetails) -> list[str]:
+    """The error's field path as the user wrote it: union tags (``sli.events``) left out."""
+    return [str(x) for x in err["loc"] if not _is_union_tag(x)]
+
+
+def model_error(err: ErrorDetails, model: type[BaseModel]) -> str:
+    """A pydantic error in the loaders' words; unknown fields get a "did you mean"."""
+    if err["type"] == "extra_forbidden" and err["loc"]:
+        return unknown_field(err["loc"][-1], fields_at(model, err["loc"][:-1]))
+    if err["type"] == "missing":
+        return "missing"
+    return _clean(err["msg"])
+
+
+def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """Field names (aliases where set) of the model(s) found at ``loc`` inside ``model``."""
+    current = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        tagged = [m for m in current if _tag(m) == part]
+        if tagged:
+            current = tagged
+            continue
+        inner: list[type[BaseModel]] = []
+        for m in current:
+            for name, info in m.model_fields.items():
+                if part in (name, info.alias):
+                    inner.extend(_models_in(info.annotation))
+        current = inner
+    names = {info.alias or name for m in current for name, info in m.model_fields.items()}
+    return sorted(names)
+
+
+def _tag(model: type[BaseModel]) -> Any:
+    info = model.model_fields.get("kind")
+    return info.default if info is not None else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
 def _is_union_tag(part: Any) -> bool:

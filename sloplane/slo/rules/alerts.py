@@ -33,10 +33,16 @@ def burn_expr(slo: SLO, labels: Labels, windows: tuple[BurnRateWindow, ...]) -> 
     budget = num(slo.error_budget)
     pairs = []
     for w in windows:
-        short = f"({ratio_metric(w.short)}{sel} / {budget} > {num(w.factor)})"
-        long = f"({ratio_metric(w.long)}{sel} / {budget} > {num(w.factor)})"
+        short = _above(f"{ratio_metric(w.short)}{sel} / {budget} > {num(w.factor)}", labels)
+        long = _above(f"{ratio_metric(w.long)}{sel} / {budget} > {num(w.factor)}", labels)
         pairs.append(f"(\n  {short}\n  and\n  {long}\n)")
     return "\nor\n".join(pairs)
+
+
+def _above(comparison: str, labels: Labels) -> str:
+    if labels.window:  # drop sloth_window so the windows of a pair match, as Sloth does
+        return f"max without ({labels.window}) ({comparison})"
+    return f"({comparison})"
 
 
 def threshold_text(windows: tuple[BurnRateWindow, ...]) -> str:

@@ -15,6 +15,7 @@ from sloplane.slo.naming import (
     OBJECTIVE,
     PERIOD_BUDGET_REMAINING,
     PERIOD_BURN_RATE,
+    SLOTH_INFO,
     TIME_PERIOD_DAYS,
     Labels,
     ratio_metric,
@@ -57,4 +58,19 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
         Rule(
             record=INFO, expr="vector(1)", labels={k: v for k, v in info_labels.items() if v != ""}
         ),
+        *_sloth_info(slo, labels),
     ]
+
+
+def _sloth_info(slo: SLO, labels: Labels) -> list[Rule]:
+    """Sloth's own info series, for Sloth dashboards, in Sloth label mode."""
+    if labels.mode != "sloth":
+        return []
+    info = {
+        **slo.labels,
+        **labels.identity(slo),
+        "sloth_mode": "cli-gen-prom",
+        "sloth_spec": "prometheus/v1",
+        "sloth_objective": num(slo.objective_percent),
+    }
+    return [Rule(record=SLOTH_INFO, expr="vector(1)", labels=info)]

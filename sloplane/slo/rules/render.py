@@ -52,7 +52,7 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
         for service in catalog.services():
             groups = rule_groups(catalog.for_service(service), settings)
             out[f"prometheus-operator/{service}.yaml"] = dump_yaml(
-                _prometheus_rule(service, groups)
+                prometheus_rule(f"sloplane-{service}", groups, settings)
             )
         return out
     for slo in catalog.slos:
@@ -64,14 +64,20 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
     return out
 
 
-def _prometheus_rule(service: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+def prometheus_rule(
+    name: str, groups: list[dict[str, Any]], settings: GenerateSettings
+) -> dict[str, Any]:
+    """A ``PrometheusRule`` custom resource holding ``groups``."""
+    metadata: dict[str, Any] = {
+        "name": name.lower().replace("_", "-").replace(".", "-"),
+        "labels": {"app.kubernetes.io/managed-by": "sloplane", **dict(settings.operator_labels)},
+    }
+    if settings.operator_namespace:
+        metadata["namespace"] = settings.operator_namespace
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {
-            "name": f"sloplane-{service}".lower().replace("_", "-").replace(".", "-"),
-            "labels": {"app.kubernetes.io/managed-by": "sloplane"},
-        },
+        "metadata": metadata,
         "spec": {"groups": groups},
     }
 

@@ -123,11 +123,14 @@ def sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
         Rule(record=TOTAL_RATE, expr=queries.total(BASE_WINDOW), labels=series_labels),
     ]
     for window in recorded_windows(slo):
+        ratio_labels = dict(series_labels)
+        if labels.window:
+            ratio_labels[labels.window] = format_duration(window)
         rules.append(
             Rule(
                 record=ratio_metric(window),
                 expr=_ratio_expr(queries, window, sel),
-                labels=series_labels,
+                labels=ratio_labels,
             )
         )
     return rules

@@ -28,8 +28,8 @@ from sloplane.slo.rules.series import (
     SynthesisError,
     _matches,
     output_labels,
-    selector_of_node,
     satisfying,
+    selector_of_node,
     selectors_of,
     violating,
 )
