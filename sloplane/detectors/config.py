@@ -63,7 +63,8 @@ class Guards(_Strict):
     """Newest point older than this: the data is stale, no action."""
     cooldown: Duration = 900.0
     max_actions_per_hour: int = 3
-    dry_run: bool = False
+    dry_run: bool = True
+    """Decide and audit but never call a hook; a file without ``guards`` must not act for real."""
     require_approval: bool = False
 
 

@@ -43,7 +43,7 @@ def _service(tmp_path: Path, clock: Clock, **action: Any) -> tuple[Service, Path
             "prometheus": {"url": "http://127.0.0.1:1"},
             "alertmanager": {"url": None},
             "database": f"sqlite:///{tmp_path / 'audit.db'}",
-            "guards": {"cooldown": "10m", "max_actions_per_hour": 2},
+            "guards": {"cooldown": "10m", "max_actions_per_hour": 2, "dry_run": False},
             "actions": [act],
         }
     )
@@ -246,4 +246,22 @@ def test_failed_command_is_audited_as_failed(tmp_path: Path) -> None:
     )
     (d,) = list_decisions(svc.store)
     assert "exited 3" in d.reason
+    svc.stop()
+
+
+def test_a_config_without_guards_is_dry_run(tmp_path: Path) -> None:
+    marker = tmp_path / "hook.log"
+    cfg = parse_config(
+        {
+            "alertmanager": {"url": None},
+            "database": f"sqlite:///{tmp_path / 'audit.db'}",
+            "actions": [
+                {"name": "a", "hook": {"kind": "command", "argv": ["/bin/sh", "-c", f"> {marker}"]}}
+            ],
+        }
+    )
+    assert cfg.guards.dry_run is True
+    svc = Service(cfg, clock=Clock())
+    assert svc.request_action(cfg.action("a"), trigger="t", evidence=GOOD, context={}) == "dry_run"
+    assert not marker.exists()
     svc.stop()

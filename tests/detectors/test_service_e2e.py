@@ -61,7 +61,12 @@ def _config(tmp_path: Path, prom_url: str, am_url: str, marker: Path) -> dict[st
         "alertmanager": {"url": am_url, "resend_every": "1s", "generator_url": prom_url},
         "database": f"sqlite:///{tmp_path / 'detect.db'}",
         "listen": f"127.0.0.1:{free_port()}",
-        "guards": {"max_staleness": "3s", "cooldown": "1h", "max_actions_per_hour": 3},
+        "guards": {
+            "max_staleness": "3s",
+            "cooldown": "1h",
+            "max_actions_per_hour": 3,
+            "dry_run": False,
+        },
         "outbox_interval": "500ms",
         "watches": [
             {
