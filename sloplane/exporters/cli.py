@@ -45,8 +45,9 @@ def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) 
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if log_level != "debug":
-        # pika warns on every passive declare of a missing queue; the metrics say it already.
-        logging.getLogger("pika").setLevel(logging.ERROR)
+        # pika logs ERRORs with tracebacks for every refused connection and warns on every
+        # passive declare of a missing queue; the metrics and our one WARNING line say it.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     config = load_config(config_path)

@@ -98,6 +98,9 @@ class RabbitMQBackend(Backend):
 
     def classify(self, exc: Exception) -> ScrapeError:
         message = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, pika.exceptions.AMQPConnectionError) and exc.args and not str(exc):
+            # pika wraps the socket error: "AMQPConnectorSocketConnectError: ConnectionRefused..."
+            message = repr(exc.args[0])
         if isinstance(
             exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.AuthenticationError
         ):

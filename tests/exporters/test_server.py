@@ -189,6 +189,34 @@ def test_cli_once_prints_a_clean_exposition(config_file: Path) -> None:
     assert "is down: auth" in proc.stderr  # the log line for the unauthorised target
 
 
+def test_a_failing_amqp_scrape_logs_one_warning_and_no_pika_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "mq.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "modules": {"mq": {"kind": "rabbitmq", "management": "off", "queues": ["q"]}},
+                "targets": [
+                    {"name": "gone", "module": "mq", "address": f"127.0.0.1:{free_port()}"}
+                ],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert value(parse(proc.stdout), "rabbitmq_up", target="gone") == 0
+    assert "Traceback" not in proc.stderr
+    assert " ERROR " not in proc.stderr and "pika" not in proc.stderr, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1 and "target gone (rabbitmq) is down" in warnings[0], proc.stderr
+
+
 def test_cli_serves_until_terminated(config_file: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
