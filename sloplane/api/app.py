@@ -47,10 +47,10 @@ from sloplane.api.schemas import (
 from sloplane.api.service import SLOService, group_statuses
 from sloplane.api.settings import ApiSettings
 from sloplane.reports import store
-from sloplane.reports.collect import ScopeError, select_slos
-from sloplane.reports.runner import run_report
+from sloplane.reports.collect import ScopeError, UnknownScope
+from sloplane.reports.runner import check_request, run_report
 from sloplane.reports.scheduler import due_week, start_scheduler
-from sloplane.reports.weeks import WeekError, parse_week
+from sloplane.reports.weeks import WeekError
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import DurationError, parse_duration
 from sloplane.slo.model import SLO
@@ -420,10 +420,14 @@ def get_report(
     tags=["reports"],
 )
 async def generate_report(st: StateDep, scope: ScopePath, week: WeekPath) -> ReportInfo:
-    """Generate (or regenerate: one report per scope and week) the report now."""
+    """Generate (or regenerate: one report per scope and week) the report now.
+
+    422 for a week that has not ended in the report timezone or a malformed scope; 404 for
+    a team or service without SLOs."""
     try:
-        parse_week(week)
-        select_slos(st.catalog, scope)
+        check_request(st.catalog, week, scope, _tz(st))
+    except UnknownScope as exc:
+        raise HTTPException(404, str(exc)) from None
     except (WeekError, ScopeError) as exc:
         raise RequestValidationError(
             [_err("path", "week" if isinstance(exc, WeekError) else "scope", str(exc))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
 
 import click
 
@@ -207,16 +208,20 @@ def report(
     from sloplane.api.db import open_database
     from sloplane.api.prometheus import PromClient
     from sloplane.reports.collect import ScopeError
-    from sloplane.reports.runner import run_report
+    from sloplane.reports.runner import check_request, run_report
     from sloplane.reports.weeks import WeekError, parse_week
 
     try:
         parse_week(week)
-    except WeekError as exc:
+        catalog = load(slos)
+        scopes = [f"team:{t}" for t in catalog.teams()] if scope == "teams" else [scope]
+        for sc in scopes:
+            check_request(catalog, week, sc, tz)
+    except (WeekError, ScopeError) as exc:
         raise SloplaneError(str(exc)) from None
-    catalog = load(slos)
+    except ZoneInfoNotFoundError:
+        raise SloplaneError(f"unknown timezone {tz!r}") from None
     sessions = open_database(database_url) if database_url else None
-    scopes = [f"team:{t}" for t in catalog.teams()] if scope == "teams" else [scope]
 
     async def main() -> None:
         client = PromClient(prometheus_url, timeout=30, cache_ttl=0, max_concurrency=4)

@@ -37,16 +37,25 @@ class ScopeError(ValueError):
     pass
 
 
+class UnknownScope(ScopeError):
+    """A well-formed scope naming a team or service the catalog does not have."""
+
+
 def select_slos(catalog: Catalog, scope: str) -> tuple[SLO, ...]:
-    """``all``, ``team:<name>`` or ``service:<name>``."""
+    """``all``, ``team:<name>`` or ``service:<name>``; an unknown team or service is an error
+    (an empty report would read as "0/0 met" and hide the typo)."""
     if scope == "all":
         return catalog.slos
     kind, _, value = scope.partition(":")
     if kind == "team" and value:
-        return tuple(s for s in catalog.slos if s.team == value)
-    if kind == "service" and value:
-        return catalog.for_service(value)
-    raise ScopeError(f"invalid scope {scope!r}: use all, team:<name> or service:<name>")
+        slos = tuple(s for s in catalog.slos if s.team == value)
+    elif kind == "service" and value:
+        slos = catalog.for_service(value)
+    else:
+        raise ScopeError(f"invalid scope {scope!r}: use all, team:<name> or service:<name>")
+    if not slos:
+        raise UnknownScope(f"no SLOs for {kind} {value!r}")
+    return slos
 
 
 async def build_report(

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from sloplane.api.prometheus import PromClient
 from sloplane.reports import store
-from sloplane.reports.collect import build_report
+from sloplane.reports.collect import build_report, select_slos
 from sloplane.reports.deliver import Delivery, deliver
 from sloplane.reports.model import Report
 from sloplane.reports.render import render_all
+from sloplane.reports.weeks import ensure_ended
 from sloplane.slo.catalog import Catalog
+
+
+def check_request(
+    catalog: Catalog, week: str, scope: str, tz: str, now: datetime | None = None
+) -> None:
+    """Refuse what would store a misleading report: a week that has not ended (WeekError),
+    a malformed scope (ScopeError) or an unknown team or service (UnknownScope)."""
+    ensure_ended(week, tz, now or datetime.now(UTC))
+    select_slos(catalog, scope)
 
 
 async def run_report(
@@ -25,6 +36,7 @@ async def run_report(
     delivery: Delivery | None = None,
 ) -> tuple[Report, dict[str, str], list[Path]]:
     """Idempotent: rerunning the same scope and week replaces the stored snapshot and files."""
+    check_request(catalog, week, scope, tz)
     run_id = store.start_run(sessions, scope, week) if sessions else None
     try:
         report = await build_report(catalog, client, week, scope, tz)

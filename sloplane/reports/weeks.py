@@ -35,6 +35,16 @@ def week_bounds(text: str, tz: str = "UTC") -> tuple[datetime, datetime]:
     return start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
 
 
+def ensure_ended(text: str, tz: str, now: datetime) -> None:
+    """A report is a closed record: a week that has not ended in ``tz`` has no report yet."""
+    _, end = week_bounds(text, tz)
+    if end > now:
+        raise WeekError(
+            f"week {text} has not ended yet in {tz} (it ends {end:%Y-%m-%d %H:%M %Z}); "
+            "reports cover finished weeks only"
+        )
+
+
 def week_of(moment: datetime) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
