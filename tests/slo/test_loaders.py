@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json as json_module
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 
@@ -262,10 +264,107 @@ def test_python_errors_become_problems_with_lines(tmp_path: Path) -> None:
     write(tmp_path, "syntax.py", "x = (\n")
     write(tmp_path, "wrong.py", "SLOS = 3\n")
     text = "\n".join(problems([tmp_path]))
-    assert "bad_model.py:4: invalid SLO: objective" in text
+    assert "bad_model.py:4: a-b: field 'objective': objective 120" in text
     assert "boom.py:3: RuntimeError: nope" in text
     assert "syntax.py:1: syntax error" in text
     assert "field 'SLOS': SLOS must be a list" in text
+
+
+def test_python_model_errors_are_one_problem_per_field_like_yaml(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "s.py",
+        """\
+        from sloplane.slo.model import SLO, AlertTier, AlertWindow, Alerting, EventsSLI
+
+        SLOS = [
+            SLO(
+                service="api",
+                name="availability",
+                objectiv=99.9,
+                sli=EventsSLI(total="t", errors="e"),
+            ),
+        ]
+        """,
+    )
+    write(
+        tmp_path,
+        "nested.py",
+        """\
+        from sloplane.slo.model import SLO, AlertTier, AlertWindow, Alerting, EventsSLI
+
+        X = SLO(service="web", name="latency", objective=99, sli=EventsSLI(total="t", erors="e"))
+        """,
+    )
+    write(
+        tmp_path,
+        "dynamic.py",
+        """\
+        from sloplane.slo.model import SLO, EventsSLI
+
+        def make(name):
+            return SLO(service="dyn", name=name, sli=EventsSLI(total="t", errors="e"))
+
+        X = make("x")
+        """,
+    )
+    write(
+        tmp_path,
+        "y.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: api
+          name: yaml
+          objectiv: 99.9
+          sli: {kind: events, errors: e, total: t}
+        """,
+    )
+    assert problems([tmp_path]) == [
+        f"{tmp_path}/dynamic.py:4: dyn-x: field 'objective': missing",
+        f"{tmp_path}/nested.py:3: web-latency: field 'sli.erors': unknown field 'erors'"
+        " (did you mean 'errors'?)",
+        f"{tmp_path}/s.py:4: api-availability: field 'objective': missing",
+        f"{tmp_path}/s.py:7: api-availability: field 'objectiv': unknown field 'objectiv'"
+        " (did you mean 'objective'?)",
+        f"{tmp_path}/y.yaml:3: api-yaml: field 'spec.objective': missing",
+        f"{tmp_path}/y.yaml:6: api-yaml: field 'spec.objectiv': unknown field 'objectiv'"
+        " (did you mean 'objective'?)",
+    ]
+
+
+def test_python_file_named_like_a_stdlib_module_does_not_shadow_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    slo = 'SLO(service="{}", name="a", objective=99, sli=EventsSLI(total="t", errors="e"))'
+    header = "from sloplane.slo.model import SLO, EventsSLI\n"
+    write(tmp_path, "a/colorsys.py", header + f"X = {slo.format('colorsys')}\n")
+    write(tmp_path, "a/json.py", header + f"X = {slo.format('json')}\n")
+    write(tmp_path, "a/_helpers.py", "SERVICE = 'first'\n")
+    write(
+        tmp_path,
+        "a/uses.py",
+        header
+        + "import colorsys, json\nfrom _helpers import SERVICE\n"
+        + "assert hasattr(colorsys, 'rgb_to_hsv') and json.dumps(1) == '1'\n"
+        + f"X = {slo.format('placeholder')}.model_copy(update={{'service': SERVICE}})\n",
+    )
+    write(tmp_path, "b/_helpers.py", "SERVICE = 'second'\n")
+    write(
+        tmp_path,
+        "b/other.py",
+        header + "from _helpers import SERVICE\n"
+        f"X = {slo.format('x')}.model_copy(update={{'service': SERVICE}})\n",
+    )
+    path_before = list(sys.path)
+    catalog = load_catalog([tmp_path])
+    assert sorted(s.service for s in catalog.slos) == ["colorsys", "first", "json", "second"]
+    assert sys.path == path_before
+    assert "_helpers" not in sys.modules
+    assert sys.modules["json"] is json_module
+    assert not str(getattr(sys.modules.get("colorsys"), "__file__", "")).startswith(str(tmp_path))
 
 
 # -- sloplane/v1, documents, detection ---------------------------------------------------

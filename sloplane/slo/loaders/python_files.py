@@ -1,10 +1,15 @@
 """SLOs written in Python: a module-level ``SLOS`` list, or every module-level ``SLO``.
 
 Each file is imported under a unique module name (so two ``api.py`` files in
-different folders do not clash) with its own folder on ``sys.path`` for the
-duration of the import, so it can share helpers from ``_*.py`` files next to it.
-Anything the file raises becomes a Problem located at the file's own line in the
-traceback; the user never sees a traceback.
+different folders do not clash) with its own folder appended to ``sys.path`` for
+the duration of the import, so it can share helpers from ``_*.py`` files next to
+it. Appended, not prepended, so a definition file named like a standard module
+(``json.py``) cannot shadow it; modules imported from the folder are evicted
+afterwards so they do not leak into the rest of the run (or into the next folder
+with a helper of the same name). Anything the file raises becomes a Problem
+located at the file's own line in the traceback; the user never sees a traceback.
+A model error becomes one Problem per field, named by SLO id when it is known,
+worded as the YAML loaders word theirs.
 """
 
 from __future__ import annotations
@@ -14,23 +19,26 @@ import hashlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sloplane.errors import Problem
-from sloplane.slo.loaders.common import Report
+from sloplane.slo import model as slo_model
+from sloplane.slo.loaders.common import Report, model_error, model_path
 from sloplane.slo.model import SLO, Source
 
 FORMAT = "python"
 
 
 def load_python(path: Path, display: str, report: Report) -> list[SLO]:
-    module, problem = _import(path, display)
-    if problem is not None:
-        report.problems.append(problem)
+    module, problems = _import(path, display)
+    if problems:
+        report.problems.extend(problems)
         return []
     assert module is not None
     found = _collect(module, display, report)
@@ -43,32 +51,67 @@ def load_python(path: Path, display: str, report: Report) -> list[SLO]:
     return out
 
 
-def _import(path: Path, display: str) -> tuple[ModuleType | None, Problem | None]:
+def _import(path: Path, display: str) -> tuple[ModuleType | None, list[Problem]]:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     name = f"sloplane_user_slos_{digest}"
     try:
         spec = importlib.util.spec_from_file_location(name, path)
     except Exception as exc:  # bad paths raise all sorts of things
-        return None, Problem(file=display, message=f"cannot import: {exc}")
+        return None, [Problem(file=display, message=f"cannot import: {exc}")]
     if spec is None or spec.loader is None:
-        return None, Problem(file=display, message="cannot import this file as Python")
+        return None, [Problem(file=display, message="cannot import this file as Python")]
     module = importlib.util.module_from_spec(spec)
-    folder = str(path.resolve().parent)
     sys.modules[name] = module
-    sys.path.insert(0, folder)
     try:
-        spec.loader.exec_module(module)
+        with _folder_on_path(path.resolve().parent):
+            spec.loader.exec_module(module)
     except SyntaxError as exc:
-        return None, Problem(file=display, line=exc.lineno, message=f"syntax error: {exc.msg}")
+        return None, [Problem(file=display, line=exc.lineno, message=f"syntax error: {exc.msg}")]
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return None, Problem(file=display, line=_user_line(exc, path), message=_describe(exc))
+        line = _user_line(exc, path)
+        if isinstance(exc, ValidationError):
+            return None, _model_problems(exc, path, display, line)
+        return None, [Problem(file=display, line=line, message=_describe(exc))]
     finally:
         sys.modules.pop(name, None)
-        if folder in sys.path:
-            sys.path.remove(folder)
-    return module, None
+    return module, []
+
+
+@contextmanager
+def _folder_on_path(folder: Path) -> Iterator[None]:
+    """``folder`` last on ``sys.path`` while importing; its modules evicted afterwards."""
+    entry = str(folder)
+    added = entry not in sys.path
+    if added:
+        sys.path.append(entry)
+    before = set(sys.modules)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+        for mod_name in set(sys.modules) - before:
+            if _is_from(sys.modules.get(mod_name), folder):
+                sys.modules.pop(mod_name, None)
+        importlib.invalidate_caches()
+
+
+def _is_from(module: ModuleType | None, folder: Path) -> bool:
+    spec = getattr(module, "__spec__", None)
+    places = [
+        getattr(spec, "origin", None),
+        *(getattr(spec, "submodule_search_locations", None) or []),
+    ]
+    for place in places:
+        if isinstance(place, str):
+            try:
+                if Path(place).resolve().is_relative_to(folder):
+                    return True
+            except (OSError, ValueError):
+                continue
+    return False
 
 
 def _user_line(exc: BaseException, path: Path) -> int | None:
@@ -84,14 +127,110 @@ def _user_line(exc: BaseException, path: Path) -> int | None:
     return line
 
 
+def _model_problems(
+    exc: ValidationError, path: Path, display: str, line: int | None
+) -> list[Problem]:
+    """One Problem per field of a failed model call, at the keyword's line where it is visible."""
+    model = getattr(slo_model, exc.title, None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        model = SLO if exc.title == "SLO" else None
+    site = _call_site(path, exc.title, line)
+    obj = _slo_id(exc) or site.obj
+    problems = []
+    for err in exc.errors():
+        field_path = model_path(err)
+        message = model_error(err, model) if model is not None else err["msg"]
+        at = site.keyword_lines.get(field_path[0], line) if field_path else line
+        problems.append(
+            Problem(
+                file=display,
+                line=at,
+                obj=obj,
+                field=".".join([*site.prefix, *field_path]),
+                message=message,
+            )
+        )
+    return problems
+
+
+def _slo_id(exc: ValidationError) -> str:
+    """``service-name`` when the failed SLO call's input shows both (pydantic keeps it on 'missing')."""
+    if exc.title != "SLO":
+        return ""
+    for err in exc.errors():
+        data = err.get("input")
+        if isinstance(data, dict):
+            service, name = data.get("service"), data.get("name")
+            if isinstance(service, str) and isinstance(name, str):
+                return f"{service}-{name}"
+    return ""
+
+
+class _Site:
+    """What the source shows about the failing call: enclosing SLO id, field prefix, keyword lines."""
+
+    def __init__(self) -> None:
+        self.obj = ""
+        self.prefix: list[str] = []
+        self.keyword_lines: dict[str, int] = {}
+
+
+def _call_site(path: Path, title: str, line: int | None) -> _Site:
+    site = _Site()
+    if line is None:
+        return site
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return site
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
+    failing = _innermost([c for c in calls if _called(c) == title])
+    slo_call = _innermost([c for c in calls if _called(c) == "SLO"])
+    if failing is not None:
+        site.keyword_lines = {k.arg: k.value.lineno for k in failing.keywords if k.arg}
+    if slo_call is not None:
+        literals = _literal_keywords(slo_call)
+        if "service" in literals and "name" in literals:
+            site.obj = f"{literals['service']}-{literals['name']}"
+        if failing is not None and failing is not slo_call:
+            site.prefix = _keyword_path(slo_call, failing) or []
+    return site
+
+
+def _innermost(calls: list[ast.Call]) -> ast.Call | None:
+    return max(calls, key=lambda c: (c.lineno, c.col_offset), default=None)
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _literal_keywords(node: ast.Call) -> dict[str, str]:
+    return {
+        k.arg: k.value.value
+        for k in node.keywords
+        if k.arg and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)
+    }
+
+
+def _keyword_path(outer: ast.Call, target: ast.Call) -> list[str] | None:
+    """Keyword names leading from ``outer`` down to ``target`` (``['alerting', 'page']``)."""
+    for kw in outer.keywords:
+        for node in ast.walk(kw.value):
+            if node is target:
+                inner = kw.value
+                if isinstance(inner, ast.Call) and inner is not target:
+                    return [kw.arg or "", *(_keyword_path(inner, target) or [])]
+                return [kw.arg or ""]
+    return None
+
+
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors():
-            loc = ".".join(str(x) for x in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            parts.append(f"{loc}: {msg}" if loc else msg)
-        return f"invalid {exc.title}: " + "; ".join(parts)
     if isinstance(exc, SystemExit):
         return f"the file called exit({exc.code!r}) while being imported"
     text = str(exc).strip()
@@ -134,17 +273,9 @@ def _definition_lines(path: Path) -> dict[tuple[str, str], int]:
         return {}
     lines: dict[tuple[str, str], int] = {}
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or _called(node) != "SLO":
             continue
-        func = node.func
-        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if called != "SLO":
-            continue
-        kw = {
-            k.arg: k.value.value
-            for k in node.keywords
-            if k.arg and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)
-        }
+        kw = _literal_keywords(node)
         if "name" in kw:
             lines.setdefault((kw.get("service", ""), kw["name"]), node.lineno)
     return lines
