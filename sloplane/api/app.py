@@ -608,32 +608,82 @@ def _install_metrics(app: FastAPI) -> None:
     add_metrics_route(app)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised by the counting ``receive``: whoever reads the body gets a 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"requests are limited to {limit} body bytes")
+
+
 class BodyLimit:
-    """Rejects oversized requests before routing (pure ASGI: no per-request task overhead)."""
+    """Rejects oversized requests before routing (pure ASGI: no per-request task overhead).
+
+    ``Content-Length`` is checked up front; a chunked body has none, so the bytes are
+    also counted as they arrive and reading stops with a 413 once the limit is passed.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or ()).get(b"content-length")
-            too_big = length is not None and (not length.isdigit() or int(length) > self.limit)
-            uri_len = len(scope.get("path", "")) + len(scope.get("query_string", b""))
-            if too_big or uri_len > 8192:
-                status, title = (413, "Request too large") if too_big else (414, "URI too long")
-                response = problem(
-                    status,
-                    title,
-                    f"requests are limited to {self.limit} body bytes and 8192 URI characters",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        too_big = length is not None and (not length.isdigit() or int(length) > self.limit)
+        uri_len = len(scope.get("path", "")) + len(scope.get("query_string", b""))
+        if too_big or uri_len > 8192:
+            status, title = (413, "Request too large") if too_big else (414, "URI too long")
+            response = problem(
+                status,
+                title,
+                f"requests are limited to {self.limit} body bytes and 8192 URI characters",
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge as exc:  # read outside a route (e.g. by a middleware)
+            if started:
+                raise
+            await problem(413, "Request too large", str(exc.detail))(scope, receive, send)
 
 
 def _install_body_limit(app: FastAPI, limit: int) -> None:
     app.add_middleware(BodyLimit, limit=limit)
+
+
+LOC_PREFIXES = ("body", "query", "path", "header", "cookie")
+
+
+def problem_field(error: Any) -> str | None:
+    """The offending input as a dotted path after the body/query/path prefix (``scopes.0``);
+    ``body`` for a body that is missing or is not JSON (its loc is a character offset)."""
+    loc = [str(p) for p in error.get("loc", ())]
+    if loc and loc[0] in LOC_PREFIXES:
+        prefix, rest = loc[0], loc[1:]
+        if error.get("type") == "json_invalid" or not rest:
+            return prefix
+        return ".".join(rest)
+    return ".".join(loc) or None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -653,8 +703,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ())]
-        field = loc[-1] if loc else None
+        field = problem_field(first)
         detail = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors
         )
@@ -668,6 +717,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             404: "Not found",
             405: "Method not allowed",
             409: "Conflict",
+            413: "Request too large",
         }
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 

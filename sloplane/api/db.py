@@ -7,6 +7,7 @@ by giving ``--database-url``. The schema is owned by the Alembic migrations in
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -69,8 +70,20 @@ class ReportSnapshot(Base):
     html: Mapped[str] = mapped_column(Text)
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite creates it with the umask:
+    it holds token hashes and reports. SQLite gives its journal files the same mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")

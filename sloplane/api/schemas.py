@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["ok", "at_risk", "breached", "no_data"]
 DataSource = Literal["recording_rules", "source_query"]
@@ -138,6 +138,9 @@ class ReportRun(BaseModel):
 
 
 class TokenCreate(BaseModel):
+    # a misspelled field ("scope") must not silently create a token with the default scopes
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
     scopes: list[Literal["read", "admin"]] = Field(default=["read"], min_length=1, max_length=2)
 
