@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from pydantic import (
@@ -208,35 +208,108 @@ class Address:
     path: str = ""
     url: str = ""
 
+    @property
+    def shown(self) -> str:
+        """The address as logs and messages may show it: an HTTP query string is redacted."""
+        if self.url:
+            return redact_url(self.url)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}" + (f"/{self.path}" if self.path else "")
+
+
+#: Query parameter names (lowercased, without ``-_.``) that carry a secret. A ``/probe`` URL
+#: ends up in Prometheus' config, its target list and logs, so secrets belong in the module.
+_SECRET_PARAMS = frozenset(
+    {
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "key",
+        "pass",
+        "passwd",
+        "pwd",
+        "session",
+        "sessionid",
+        "sig",
+        "signature",
+    }
+)
+_SECRET_PARTS = ("token", "secret", "password", "apikey", "accesskey", "privatekey", "authkey")
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter's name says it carries a secret (``token``, ``api_key``...)."""
+    key = re.sub(r"[-_.\s]", "", name.lower())
+    return key in _SECRET_PARAMS or any(part in key for part in _SECRET_PARTS)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, and with any query string replaced by ``?<redacted>``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "?<redacted>" if parts.query else ""
+    return f"{parts.scheme}://{netloc}{parts.path}{query}" if parts.scheme else url
+
+
+def shown_address(address: str) -> str:
+    """An unparsed address safe to repeat in an error: no userinfo, no query string."""
+    if "://" in address:
+        return redact_url(address)
+    head = address.split("?", 1)[0].split("#", 1)[0]
+    return head.rpartition("@")[2] + ("?<redacted>" if "?" in address else "")
+
 
 def parse_address(kind: str, address: str) -> Address:
-    """Parse a target address for ``kind``; raise ValueError on anything carrying credentials."""
+    """Parse a target address for ``kind``; raise ValueError on anything carrying credentials.
+
+    Messages never repeat userinfo or a query string: they end up in HTTP 400 bodies and logs.
+    """
     address = address.strip()
     if not address:
         raise ValueError("empty target address")
     if kind == "http":
-        parts = urlsplit(address)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"HTTP target must be an http:// or https:// URL, got {address!r}")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("credentials are not accepted in the target; use the module")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return Address(parts.hostname, port, parts.path or "/", address)
+        return _parse_http(address)
+    if "@" in address:
+        raise ValueError("credentials are not accepted in the target; use the module")
     if "://" in address:
-        raise ValueError(f"{kind} target is host[:port], not a URL: {address!r}")
+        raise ValueError(f"{kind} target is host[:port], not a URL: {shown_address(address)!r}")
     parts = urlsplit("//" + address)
-    if "@" in address or parts.query or parts.fragment:
+    if parts.query or parts.fragment:
         raise ValueError("credentials and options are not accepted in the target; use the module")
     try:
         port = parts.port or DEFAULT_PORTS[kind]
     except ValueError as exc:
-        raise ValueError(f"bad port in {address!r}") from exc
+        raise ValueError(f"bad port in {shown_address(address)!r}") from exc
     if not parts.hostname:
-        raise ValueError(f"no host in {address!r}")
+        raise ValueError(f"no host in {shown_address(address)!r}")
     path = parts.path.lstrip("/")
     if path and kind != "postgres":
-        raise ValueError(f"{kind} target takes no path: {address!r}")
+        raise ValueError(f"{kind} target takes no path: {shown_address(address)!r}")
     return Address(parts.hostname, port, path)
+
+
+def _parse_http(address: str) -> Address:
+    parts = urlsplit(address)
+    if "@" in parts.netloc:
+        raise ValueError("credentials are not accepted in the target; use the module")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"HTTP target must be an http:// or https:// URL, got {shown_address(address)!r}"
+        )
+    secret = sorted(
+        {n for n, _ in parse_qsl(parts.query, keep_blank_values=True) if is_secret_param(n)}
+    )
+    if secret:
+        raise ValueError(
+            f"credentials are not accepted in the target's query string ({', '.join(secret)});"
+            " use the module's headers, basic_auth or bearer_token_file"
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValueError(f"bad port in {shown_address(address)!r}") from exc
+    return Address(parts.hostname, port, parts.path or "/", address)
 
 
 def load_config(path: Path) -> ExporterConfig:

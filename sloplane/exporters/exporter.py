@@ -111,7 +111,9 @@ class Exporter:
                     backend = make_backend(module, address)
                 except ValueError as exc:
                     raise ProbeRequestError(str(exc)) from exc
-                target = Target(address, backend, module.timeout_seconds)
+                # The name is for logs only: an HTTP target's query string stays out of them.
+                shown = parse_address(module.kind, address).shown
+                target = Target(shown, backend, module.timeout_seconds)
                 self._probes[key] = target
                 while len(self._probes) > self.config.probe_cache_size:
                     _, evicted = self._probes.popitem(last=False)

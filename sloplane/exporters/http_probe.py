@@ -81,13 +81,13 @@ class HttpProbeBackend(Backend):
 
     def classify(self, exc: Exception) -> ScrapeError:
         if isinstance(exc, TimeoutError | socket.timeout):
-            return ScrapeError("timeout", f"{self.address.url}: timed out")
+            return ScrapeError("timeout", f"{self.address.shown}: timed out")
         if isinstance(exc, socket.gaierror):
-            return ScrapeError("connection", f"{self.address.url}: cannot resolve: {exc}")
+            return ScrapeError("connection", f"{self.address.shown}: cannot resolve: {exc}")
         if isinstance(exc, ssl.SSLError):
-            return ScrapeError("connection", f"{self.address.url}: TLS: {exc}")
+            return ScrapeError("connection", f"{self.address.shown}: TLS: {exc}")
         if isinstance(exc, OSError | http.client.HTTPException):
-            return ScrapeError("connection", f"{self.address.url}: {type(exc).__name__}: {exc}")
+            return ScrapeError("connection", f"{self.address.shown}: {type(exc).__name__}: {exc}")
         return super().classify(exc)
 
     def _run(self, probe: _Probe, deadline: float) -> None:
@@ -204,9 +204,9 @@ class HttpProbeBackend(Backend):
     def _log_failure(self, failure: str | None) -> None:
         if failure != self._last_failure:
             if failure is not None:
-                log.warning("probe %s failed: %s", self.address.url, failure)
+                log.warning("probe %s failed: %s", self.address.shown, failure)
             else:
-                log.info("probe %s succeeds", self.address.url)
+                log.info("probe %s succeeds", self.address.shown)
         self._last_failure = failure
 
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
-from sloplane.exporters.config import parse_listen
+from sloplane.exporters.config import parse_listen, shown_address
 from sloplane.exporters.exporter import Exporter, ProbeRequestError
 
 __all__ = ["ExporterServer", "parse_listen"]
@@ -116,4 +116,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        line = format % args
+        if self.path and "?" in self.path:
+            # A /probe target may carry a query string with a secret in it: keep it out of logs.
+            line = line.replace(self.path, _loggable(self.path))
+        log.debug("%s %s", self.address_string(), line)
+
+
+def _loggable(path: str) -> str:
+    """A request path for the access log: module and target kept, the target's query redacted."""
+    url = urlsplit(path)
+    params = parse_qs(url.query)
+    if url.path != "/probe":
+        return url.path + "?<redacted>"
+    module = params.get("module", [""])[0]
+    target = params.get("target", [""])[0]
+    return f"{url.path}?module={module}&target={shown_address(target)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -127,12 +128,57 @@ def test_probe_endpoint_multi_target(
         ({"module": "pg", "target": "127.0.0.1:5432?password=x"}, "credentials"),
         ({"module": "health", "target": "http://u:p@127.0.0.1/"}, "credentials"),
         ({"module": "pg"}, "required"),
+        ({"module": "health", "target": "http://127.0.0.1/h?token=sekrit"}, "token"),
+        ({"module": "health", "target": "http://127.0.0.1/h?a=1&API-Key=sekrit"}, "API-Key"),
+        ({"module": "health", "target": "https://127.0.0.1/h?client_secret=sekrit"}, "secret"),
+        ({"module": "health", "target": "http://127.0.0.1/h?Password=sekrit"}, "Password"),
+        ({"module": "redis", "target": "redis://:sekrit@127.0.0.1:6379"}, "credentials"),
+        ({"module": "redis", "target": "redis://127.0.0.1:6379?password=sekrit"}, "not a URL"),
     ],
 )
 def test_probe_rejects_bad_requests(server: ExporterServer, params: dict, message: str) -> None:
     resp = httpx.get(server.url + "/probe", params=params, timeout=30)
     assert resp.status_code == 400
     assert message in resp.text
+    assert "sekrit" not in resp.text
+
+
+def test_config_errors_do_not_repeat_a_password(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "targets": [
+                    {
+                        "name": "a",
+                        "module": "redis",
+                        "address": "redis://:canary-pw@127.0.0.1:6379",
+                    },
+                    {"name": "b", "module": "http", "address": "http://h/x?apikey=canary-pw"},
+                    {"name": "c", "module": "redis", "address": "x:canary-pw@h:1"},
+                ]
+            }
+        )
+    )
+    with pytest.raises(SpecError) as info:
+        load_config(bad)
+    assert len(info.value.problems) >= 1
+    assert "canary-pw" not in str(info.value)
+    assert all("canary-pw" not in str(p) for p in info.value.problems)
+
+
+def test_probe_logs_never_show_a_query_string(
+    server: ExporterServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    refused = f"http://127.0.0.1:{free_port()}/health?tenant=canary-q"
+    with caplog.at_level(logging.DEBUG, logger="sloplane.exporters"):
+        resp = httpx.get(
+            server.url + "/probe", params={"module": "health", "target": refused}, timeout=30
+        )
+    assert value(parse(resp.text), "http_probe_up") == 0
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("?<redacted>" in line and "is down" in line for line in lines), lines
+    assert not any("canary-q" in line for line in lines), lines
 
 
 def test_50_concurrent_scrapes_are_answered_without_extra_connections(
@@ -338,6 +384,38 @@ _hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}", ful
 def test_addresses_round_trip(host: str, port: int, kind: str) -> None:
     parsed = parse_address(kind, f"{host}:{port}")
     assert (parsed.host, parsed.port) == (host, port)
+
+
+_secret_names = st.sampled_from(
+    [
+        "token",
+        "access_token",
+        "X-Auth-Token",
+        "password",
+        "passwd",
+        "key",
+        "apikey",
+        "api_key",
+        "secret",
+        "client_secret",
+        "sig",
+        "AWSAccessKeyId",
+    ]
+)
+
+
+@given(name=_secret_names, secret=st.from_regex(r"[A-Za-z0-9]{0,12}", fullmatch=True))
+def test_secrets_in_http_query_strings_are_always_refused(name: str, secret: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_address("http", f"http://example/health?a=1&{name}=canary{secret}")
+    assert "canary" not in str(info.value)
+
+
+@given(name=st.sampled_from(["q", "page", "verbose", "region", "format"]))
+def test_harmless_query_strings_are_accepted_and_redacted_when_shown(name: str) -> None:
+    parsed = parse_address("http", f"http://example/health?{name}=1")
+    assert parsed.url.endswith(f"?{name}=1")
+    assert parsed.shown == "http://example/health?<redacted>"
 
 
 @given(
