@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 from cryptography import x509
 
 from sloplane import __version__
-from sloplane.exporters.config import Address, HttpModule
+from sloplane.exporters.config import Address, HttpModule, redact_url
 from sloplane.exporters.families import Families
 from sloplane.exporters.target import Backend, ScrapeError
 
@@ -47,6 +47,8 @@ class _Probe:
     tls_version: str | None = None
     cert_expiry: float | None = None
     location: str | None = None
+    #: Why a redirect was not followed (a downgrade to http, a non-HTTP scheme).
+    refused: str | None = None
 
 
 class HttpProbeBackend(Backend):
@@ -91,22 +93,38 @@ class HttpProbeBackend(Backend):
         return super().classify(exc)
 
     def _run(self, probe: _Probe, deadline: float) -> None:
+        """Request the URL and follow redirects, trusting only the target's own origin.
+
+        As Go's net/http does, ``Authorization`` and the module's headers go only to the
+        scheme and host:port the target names: after a redirect elsewhere they are dropped
+        (for the rest of the chain). A redirect from https to http is not followed at all.
+        """
         url = self.address.url
+        origin = _origin(url)
+        trusted = True
         while True:
-            self._request(probe, url, deadline)
+            self._request(probe, url, deadline, self._headers(trusted=trusted))
             location = probe.location
-            if (
+            if not (
                 self.module.follow_redirects
                 and probe.status in _REDIRECTS
                 and location
                 and probe.redirects < self.module.max_redirects
             ):
-                probe.redirects += 1
-                url = urljoin(url, location)
-                continue
-            return
+                return
+            following = urljoin(url, location)
+            scheme = urlsplit(following).scheme
+            if scheme not in ("http", "https") or not urlsplit(following).hostname:
+                probe.refused = f"redirect to a non-HTTP URL refused: {redact_url(following)}"
+                return
+            if urlsplit(url).scheme == "https" and scheme == "http":
+                probe.refused = f"redirect from https to http refused: {redact_url(following)}"
+                return
+            trusted = trusted and _origin(following) == origin
+            probe.redirects += 1
+            url = following
 
-    def _request(self, probe: _Probe, url: str, deadline: float) -> None:
+    def _request(self, probe: _Probe, url: str, deadline: float, headers: dict[str, str]) -> None:
         parts = urlsplit(url)
         host = parts.hostname or ""
         https = parts.scheme == "https"
@@ -146,7 +164,7 @@ class HttpProbeBackend(Backend):
                 self.module.method,
                 target,
                 body=self.module.body.encode() if self.module.body is not None else None,
-                headers=self._headers(),
+                headers=headers,
             )
             response = conn.getresponse()
             probe.phases["processing"] += time.perf_counter() - started
@@ -161,8 +179,11 @@ class HttpProbeBackend(Backend):
         finally:
             sock.close()
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, *, trusted: bool = True) -> dict[str, str]:
+        """Request headers; the module's own and its credentials only for the target's origin."""
         headers = {"User-Agent": f"sloplane-exporter/{__version__}", "Connection": "close"}
+        if not trusted:
+            return headers
         headers.update(self.module.headers)
         auth = self.module.basic_auth
         if auth is not None:
@@ -193,6 +214,8 @@ class HttpProbeBackend(Backend):
         )
 
     def _check(self, probe: _Probe, body_ok: bool | None) -> str | None:
+        if probe.refused is not None:
+            return probe.refused
         if probe.status is None or not self.module.status_ok(probe.status):
             return f"status {probe.status} not accepted"
         if body_ok is False:
@@ -208,6 +231,15 @@ class HttpProbeBackend(Backend):
             else:
                 log.info("probe %s succeeds", self.address.shown)
         self._last_failure = failure
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a bad port in a Location: an origin nothing else has
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def _remaining(deadline: float) -> float:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pytest
 from cryptography import x509
@@ -26,6 +28,20 @@ CERT_DAYS = 10
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path.startswith("/go?loc="):
+            self.send_response(302)
+            self.send_header("Location", unquote(self.path.removeprefix("/go?loc=")))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/headers":
+            sent = f"auth={'Authorization' in self.headers} x-api={'X-Api' in self.headers}"
+            body = sent.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/health")
@@ -64,6 +80,12 @@ def _serve(context: ssl.SSLContext | None) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def plain_server() -> Iterator[str]:
+    yield from _serve(None)
+
+
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[str]:
+    """A second origin (another port) to redirect to."""
     yield from _serve(None)
 
 
@@ -197,3 +219,56 @@ def test_refused_endpoint_is_down_and_failing() -> None:
     assert value(samples, "http_probe_up") == 0
     assert value(samples, "http_probe_success") == 0
     assert value(samples, "http_probe_scrape_errors_total", reason="connection") == 1
+
+
+def _go(server: str, location: str) -> str:
+    return f"{server}/go?loc={quote(location, safe='')}"
+
+
+_CREDENTIALED = {"basic_auth": {"username": "u", "password": "pw"}, "headers": {"X-Api": "v"}}
+
+
+def test_credentials_follow_a_redirect_within_the_origin(plain_server: str) -> None:
+    samples = probe(
+        _go(plain_server, "/headers"),
+        fail_if_body_not_matches_regexp=["^auth=True x-api=True$"],
+        **_CREDENTIALED,
+    )
+    assert value(samples, "http_probe_redirects") == 1
+    assert value(samples, "http_probe_success") == 1
+
+
+def test_credentials_are_dropped_on_a_redirect_to_another_host_port(
+    plain_server: str, other_server: str
+) -> None:
+    samples = probe(
+        _go(plain_server, other_server + "/headers"),
+        fail_if_body_not_matches_regexp=["^auth=False x-api=False$"],
+        **_CREDENTIALED,
+    )
+    assert value(samples, "http_probe_redirects") == 1
+    assert value(samples, "http_probe_success") == 1
+    # Back to the first origin later in the chain: still not sent.
+    back = probe(
+        _go(plain_server, _go(other_server, plain_server + "/headers")),
+        fail_if_body_not_matches_regexp=["^auth=False x-api=False$"],
+        **_CREDENTIALED,
+    )
+    assert value(back, "http_probe_redirects") == 2
+    assert value(back, "http_probe_success") == 1
+
+
+def test_a_redirect_from_https_to_http_is_refused(
+    tls_server: str,
+    plain_server: str,
+    cert: tuple[Path, Path, dt.datetime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sloplane.exporters"):
+        samples = probe(_go(tls_server, plain_server + "/health"), ca_file=cert[0], **_CREDENTIALED)
+    assert value(samples, "http_probe_up") == 1
+    assert value(samples, "http_probe_success") == 0
+    assert value(samples, "http_probe_status_code") == 302
+    assert value(samples, "http_probe_redirects") == 0
+    assert value(samples, "http_probe_is_tls") == 1
+    assert any("redirect from https to http refused" in r.getMessage() for r in caplog.records)
