@@ -6,11 +6,21 @@ Every guard is on by default; turning one off is an explicit line in the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sloplane.errors import Problem, SpecError
 
@@ -175,34 +185,91 @@ class DetectConfig(_Strict):
     rollbacks: list[DeployRollback] = Field(default_factory=list)
     outbox_interval: Duration = 5.0
 
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
     @model_validator(mode="after")
-    def _references(self) -> DetectConfig:
+    def _cross_checks(self, info: ValidationInfo) -> DetectConfig:
+        """Checks across objects, reported as :class:`Problem` lines naming object and field.
+
+        Raised as :class:`SpecError` (not ``ValueError``) so pydantic passes them through
+        untouched instead of prefixing "Value error," and dropping the location.
+        """
+        source = (info.context or {}).get("source", "<detect.yaml>")
+        problems = [Problem(file=source, obj=o, field=f, message=m) for o, f, m in self._problems()]
+        if problems:
+            raise SpecError(problems)
+        return self
+
+    def _problems(self) -> Iterator[tuple[str, str, str]]:
+        from sloplane.detectors.detectors import DetectorError, make_detector
+
         names = {a.name for a in self.actions}
+        seen: set[str] = set()
         for w in self.watches:
+            obj = f"watch {w.name!r}"
+            if w.name in seen:
+                yield obj, "name", "watch names must be unique"
+            seen.add(w.name)
             for a in w.actions:
                 if a not in names:
-                    raise ValueError(f"watch {w.name!r} names unknown action {a!r}")
+                    yield obj, "actions", f"unknown action {a!r}"
+            if w.interval is not None and w.interval < w.step:
+                yield (
+                    obj,
+                    "interval",
+                    f"{w.interval:g}s is shorter than step ({w.step:g}s); "
+                    "polls between points only ask Prometheus for an empty range",
+                )
+            try:
+                make_detector(w.detector, **w.params)
+            except DetectorError as exc:
+                yield obj, exc.field, exc.message
         for r in self.rollbacks:
+            obj = f"rollback {r.name!r}"
             if r.action not in names:
-                raise ValueError(f"rollback {r.name!r} names unknown action {r.action!r}")
+                yield obj, "action", f"unknown action {r.action!r}"
             if not (r.deploy_time_query or r.deploy_target):
-                raise ValueError(f"rollback {r.name!r} needs deploy_time_query or deploy_target")
-        if len({w.name for w in self.watches}) != len(self.watches):
-            raise ValueError("watch names must be unique")
-        return self
+                yield obj, "deploy_target", "needs deploy_time_query or deploy_target"
 
     def action(self, name: str) -> ActionConfig:
         return next(a for a in self.actions if a.name == name)
 
 
+def split_listen(value: str) -> tuple[str, int]:
+    """``host:port`` of ``listen`` as (host, port); ``[::1]:9310`` for IPv6."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port with a port from 1 to 65535")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
 def parse_config(data: Any, source: str = "<detect.yaml>") -> DetectConfig:
     try:
-        return DetectConfig.model_validate(data or {})
+        return DetectConfig.model_validate(data or {}, context={"source": source})
     except ValidationError as exc:
-        raise SpecError(
-            Problem(file=source, field=".".join(str(p) for p in err["loc"]), message=err["msg"])
-            for err in exc.errors()
-        ) from exc
+        raise SpecError(_problem(source, data, err) for err in exc.errors()) from exc
+
+
+_KINDS = {"watches": "watch", "actions": "action", "rollbacks": "rollback"}
+
+
+def _problem(source: str, data: Any, err: Any) -> Problem:
+    """A pydantic error as a Problem: ``watches.0.threshold`` becomes watch 'x', field threshold."""
+    loc = [str(p) for p in err["loc"]]
+    obj = ""
+    if len(loc) >= 2 and loc[0] in _KINDS and loc[1].isdigit():
+        items = data.get(loc[0]) if isinstance(data, dict) else None
+        item = items[int(loc[1])] if isinstance(items, list) and int(loc[1]) < len(items) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        obj = f"{_KINDS[loc[0]]} {name!r}" if name else f"{loc[0]}[{loc[1]}]"
+        loc = loc[2:]
+    ctx_error = (err.get("ctx") or {}).get("error")
+    message = str(ctx_error) if err["type"] == "value_error" and ctx_error else err["msg"]
+    return Problem(file=source, obj=obj, field=".".join(loc), message=message)
 
 
 def load_config(path: str | Path) -> DetectConfig:

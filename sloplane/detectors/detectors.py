@@ -8,9 +8,10 @@ roughly the same rarity whichever detector or metric it is applied to.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import ConfigDict, Field, ValidationError, validate_call
 
 from sloplane.detectors.base import AnomalyLikelihood, Detector, RecordCalibrator
 from sloplane.detectors.components import (
@@ -22,6 +23,17 @@ from sloplane.detectors.components import (
     Spatial,
 )
 from sloplane.detectors.context import ContextDetector, ContextNovelty
+from sloplane.errors import SloplaneError
+
+# Parameter ranges, checked when a detector is built so that a typo or a negative
+# window in detect.yaml or --params is a one-line error, not a silently odd detector.
+Positive = Annotated[float, Field(gt=0)]
+Rate = Annotated[float, Field(gt=0, le=1)]
+"""A smoothing factor: 0 would never learn."""
+Unit = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+_checked = validate_call(config=ConfigDict(strict=False, extra="forbid"))
 
 
 class Calibrated(Detector):
@@ -54,8 +66,9 @@ class SeasonalDetector(Calibrated):
 
     name: ClassVar[str] = "seasonal"
 
+    @_checked
     def __init__(
-        self, period: float = 86400.0, bins: int = 24, depth: int = 48, learning: int = 300
+        self, period: Positive = 86400.0, bins: Count = 24, depth: Count = 48, learning: Count = 300
     ) -> None:
         super().__init__(
             SeasonalMAD(period=period, bins=bins, depth=depth), AnomalyLikelihood(learning=learning)
@@ -68,7 +81,8 @@ class EWMADetector(Calibrated):
 
     name: ClassVar[str] = "ewma"
 
-    def __init__(self, alpha: float = 0.1, beta: float = 0.0, learning: int = 300) -> None:
+    @_checked
+    def __init__(self, alpha: Rate = 0.1, beta: Unit = 0.0, learning: Count = 300) -> None:
         super().__init__(EWMAResidual(alpha=alpha, beta=beta), AnomalyLikelihood(learning=learning))
 
 
@@ -77,7 +91,8 @@ class HoltDetector(EWMADetector):
 
     name: ClassVar[str] = "holt"
 
-    def __init__(self, alpha: float = 0.2, beta: float = 0.05, learning: int = 300) -> None:
+    @_checked
+    def __init__(self, alpha: Rate = 0.2, beta: Unit = 0.05, learning: Count = 300) -> None:
         super().__init__(alpha=alpha, beta=beta, learning=learning)
 
 
@@ -91,7 +106,10 @@ class CusumDetector(Detector):
 
     name: ClassVar[str] = "cusum"
 
-    def __init__(self, alpha: float = 0.01, k: float = 0.5, h: float = 8.0) -> None:
+    @_checked
+    def __init__(
+        self, alpha: Rate = 0.01, k: Annotated[float, Field(ge=0)] = 0.5, h: Positive = 8.0
+    ) -> None:
         super().__init__()
         self.component = Cusum(alpha=alpha, k=k, h=h)
 
@@ -104,7 +122,13 @@ class IsolationForestDetector(Calibrated):
 
     name: ClassVar[str] = "iforest"
 
-    def __init__(self, width: int = 12, history: int = 2000, refit_every: int = 500) -> None:
+    @_checked
+    def __init__(
+        self,
+        width: Count = 12,
+        history: Annotated[int, Field(ge=2)] = 2000,
+        refit_every: Count = 500,
+    ) -> None:
         super().__init__(
             IsolationForestComponent(width=width, history=history, refit_every=refit_every)
         )
@@ -125,16 +149,17 @@ class EnsembleDetector(Detector):
 
     name: ClassVar[str] = "ensemble"
 
+    @_checked
     def __init__(
         self,
         signals: tuple[str, ...] = ("ewma:1", "ewma:5", "seasonal:5", "cusum:1", "iforest:1"),
         spatial: bool = True,
-        halflife: float = 5000.0,
-        warmup: int = 300,
+        halflife: Positive = 5000.0,
+        warmup: NonNegative = 300,
         component_params: dict[str, dict[str, Any]] | None = None,
-        alert_level: float = 0.55,
-        refractory: int = 20,
-        damping: float = 0.0,
+        alert_level: Unit = 0.55,
+        refractory: NonNegative = 20,
+        damping: Unit = 0.0,
     ) -> None:
         super().__init__()
         self.alert_level = alert_level
@@ -147,7 +172,9 @@ class EnsembleDetector(Detector):
         for sig in signals:
             comp, _, k = sig.partition(":")
             if comp not in COMPONENTS:
-                raise TypeError(f"unknown signal component {comp!r}")
+                raise ValueError(f"signals: unknown component {comp!r} in {sig!r}")
+            if not (k or "1").isdigit() or int(k or 1) < 1:
+                raise ValueError(f"signals: {sig!r} must be name or name:k with k >= 1")
             if comp not in self.parts:
                 self.parts[comp] = COMPONENTS[comp](**cp.get(comp, {}))
             self.wiring.append((comp, RecordCalibrator(int(k or 1), halflife, warmup)))
@@ -211,14 +238,28 @@ DETECTORS: dict[str, type[Detector]] = {
 }
 
 
-def make_detector(name: str, **params: Any) -> Detector:
-    """Build a detector by its registry name with keyword parameters."""
-    from sloplane.errors import SloplaneError
+class DetectorError(SloplaneError):
+    """A detector name or parameter the user got wrong; ``field`` says which."""
 
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+def make_detector(name: str, **params: Any) -> Detector:
+    """Build a detector by its registry name with keyword parameters, checked."""
     cls = DETECTORS.get(name)
     if cls is None:
-        raise SloplaneError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
+        raise DetectorError(
+            "detector", f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}"
+        )
     try:
         return cls(**params)
-    except TypeError as exc:
-        raise SloplaneError(f"detector {name!r}: bad parameters: {exc}") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"]) or "params"
+        msg = "unknown parameter" if err["type"] == "unexpected_keyword_argument" else err["msg"]
+        raise DetectorError(f"params.{param}", f"{msg} (detector {name!r})") from exc
+    except (TypeError, ValueError) as exc:
+        raise DetectorError("params", f"{exc} (detector {name!r})") from exc

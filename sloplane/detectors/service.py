@@ -102,6 +102,8 @@ class Service:
             now = self.clock()
             start = ws.polled_until + w.step if ws.polled_until is not None else now - w.lookback
             start = math.floor(start / w.step) * w.step
+            if start > now:  # no new point is due yet; an empty range is not an outage
+                return
             try:
                 result = self.prom.query_range(w.query, start, now, w.step)
             except PromError as exc:

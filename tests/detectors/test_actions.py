@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -264,4 +265,27 @@ def test_a_config_without_guards_is_dry_run(tmp_path: Path) -> None:
     svc = Service(cfg, clock=Clock())
     assert svc.request_action(cfg.action("a"), trigger="t", evidence=GOOD, context={}) == "dry_run"
     assert not marker.exists()
+    svc.stop()
+
+
+def test_a_tick_before_the_next_step_asks_prometheus_nothing(tmp_path: Path) -> None:
+    """interval < step used to query an empty range, a bad_data error taken as an outage."""
+    clock = Clock()
+    cfg = parse_config(
+        {
+            "prometheus": {"url": "http://127.0.0.1:1"},  # any query would fail
+            "alertmanager": {"url": None},
+            "database": f"sqlite:///{tmp_path / 'audit.db'}",
+            "watches": [{"name": "w", "query": "up", "step": "1m"}],
+        }
+    )
+    svc = Service(cfg, clock=clock)
+    ws = svc.watches["w"]
+    ws.polled_until = math.floor(clock.t / 60) * 60
+    clock.t = ws.polled_until + 30
+    svc.tick_watch("w")
+    assert ws.error is None and not svc.counters
+    clock.t += 30  # the next point is due: now the (failing) query is made
+    svc.tick_watch("w")
+    assert ws.error is not None
     svc.stop()

@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sloplane.detectors import DETECTORS, make_detector
+from sloplane.detectors.detectors import DetectorError
 from sloplane.errors import SloplaneError
 
 FAST = {"iforest": {"refit_every": 50}, "ensemble": {"warmup": 40}}
@@ -120,3 +122,23 @@ def test_cli_scores_every_row(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        ("ensemble", {"warmup": -5}, "params.warmup"),
+        ("ensemble", {"signals": ["nope:1"]}, "params"),
+        ("ensemble", {"signals": ["ewma:0"]}, "params"),
+        ("ewma", {"alpha": 0}, "params.alpha"),
+        ("ewma", {"learning": "many"}, "params.learning"),
+        ("seasonal", {"bins": 0}, "params.bins"),
+        ("cusum", {"h": -1}, "params.h"),
+        ("context", {"levels": 1}, "params"),
+        ("seasnal", {}, "detector"),
+    ],
+)
+def test_parameters_are_range_checked(name: str, params: dict[str, Any], field: str) -> None:
+    with pytest.raises(DetectorError) as info:
+        make_detector(name, **params)
+    assert info.value.field == field

@@ -1,0 +1,76 @@
+"""detect.yaml validation: every mistake is one line naming the file, the object and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sloplane.cli import main
+from sloplane.detectors.config import load_config, parse_config
+from sloplane.errors import SpecError
+
+ACTIONS = [{"name": "a", "hook": {"kind": "keda"}}]
+
+
+def _watch(**kw: Any) -> dict[str, Any]:
+    return {"name": "w", "query": "up", **kw}
+
+
+@pytest.mark.parametrize(
+    ("raw", "where", "message"),
+    [
+        ({"watches": [_watch(detector="seasnal")]}, "watch 'w': field 'detector'", "seasnal"),
+        (
+            {"watches": [_watch(params={"bogus": 1})]},
+            "watch 'w': field 'params.bogus'",
+            "unknown parameter",
+        ),
+        (
+            {"watches": [_watch(detector="ensemble", params={"warmup": -5})]},
+            "watch 'w': field 'params.warmup'",
+            "greater than or equal to 0",
+        ),
+        (
+            {"watches": [_watch(step="1m", interval="30s")]},
+            "watch 'w': field 'interval'",
+            "shorter than step",
+        ),
+        ({"watches": [_watch(threshold=3)]}, "watch 'w': field 'threshold'", "less than"),
+        ({"watches": [_watch(actions=["zz"])]}, "watch 'w': field 'actions'", "unknown action"),
+        ({"watches": [_watch(), _watch()]}, "watch 'w': field 'name'", "unique"),
+        (
+            {"rollbacks": [{"name": "r", "burn_query": "x", "action": "zz", "deploy_target": "t"}]},
+            "rollback 'r': field 'action'",
+            "unknown action",
+        ),
+        ({"listen": "127.0.0.1:99999"}, "field 'listen'", "port from 1 to 65535"),
+        ({"listen": "127.0.0.1"}, "field 'listen'", "host:port"),
+    ],
+)
+def test_mistakes_are_one_line_naming_file_object_and_field(
+    raw: dict[str, Any], where: str, message: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_config({"actions": ACTIONS, **raw}, "detect.yaml")
+    (line,) = str(info.value).splitlines()
+    assert line.startswith(f"detect.yaml: {where}: ") and message in line
+    assert "Value error" not in line
+
+
+def test_the_example_loads() -> None:
+    cfg = load_config(Path(__file__).parents[2] / "examples" / "detect.yaml")
+    assert cfg.guards.dry_run and cfg.watches
+
+
+def test_serve_refuses_a_bad_detector_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "detect.yaml"
+    cfg.write_text("watches:\n  - {name: w, query: up, detector: seasnal}\n")
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "serve", "--config", str(cfg)])
+    assert info.value.code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {cfg}: watch 'w': field 'detector': unknown detector")
