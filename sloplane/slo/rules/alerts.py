@@ -13,7 +13,13 @@ from __future__ import annotations
 from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
-from sloplane.slo.naming import TOTAL_RATE, Labels, dashboard_uid, ratio_metric
+from sloplane.slo.naming import (
+    PERIOD_BUDGET_REMAINING,
+    TOTAL_RATE,
+    Labels,
+    dashboard_uid,
+    ratio_metric,
+)
 from sloplane.slo.rules.common import Rule, num
 
 
@@ -61,8 +67,22 @@ def alert_labels(slo: SLO, labels: Labels, severity: Severity) -> dict[str, str]
     return {**slo.alerting.labels, **tier.labels, **out}
 
 
+def _budget_remaining_template(slo: SLO, labels: Labels) -> str:
+    """Live budget left over the SLO window, read when the alert fires (Prometheus `query`)."""
+    expr = f"min({PERIOD_BUDGET_REMAINING}{labels.selector(slo)})"
+    quoted = expr.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'{{{{ with query "{quoted}" }}}}{{{{ . | first | value | humanizePercentage }}}}'
+        "{{ else }}unknown{{ end }}"
+    )
+
+
 def alert_annotations(
-    slo: SLO, severity: Severity, windows: tuple[BurnRateWindow, ...], grafana_url: str
+    slo: SLO,
+    severity: Severity,
+    windows: tuple[BurnRateWindow, ...],
+    grafana_url: str,
+    labels: Labels,
 ) -> dict[str, str]:
     tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
     what = slo.description or f"{slo.name} of {slo.service}"
@@ -76,6 +96,7 @@ def alert_annotations(
         "objective": f"{num(slo.objective_percent)}%",
         "window": slo.window_text,
         "burn_rate": '{{ printf "%.2f" $value }}',
+        "budget_remaining": _budget_remaining_template(slo, labels),
         "burn_rate_threshold": threshold_text(windows),
         "dashboard_url": slo.dashboard_url
         or f"{grafana_url.rstrip('/')}/d/{dashboard_uid(slo.service)}",
@@ -96,7 +117,7 @@ def _burn_alert(
         alert=slo.alert_name(severity),
         expr=burn_expr(slo, labels, windows),
         labels=alert_labels(slo, labels, severity),
-        annotations=alert_annotations(slo, severity, windows, grafana_url),
+        annotations=alert_annotations(slo, severity, windows, grafana_url, labels),
     )
 
 

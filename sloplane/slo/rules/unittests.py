@@ -26,7 +26,7 @@ from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
-from sloplane.slo.rules.alerts import alert_annotations, alert_labels
+from sloplane.slo.rules.alerts import alert_labels
 from sloplane.slo.rules.common import num
 from sloplane.slo.rules.render import dump_yaml, rule_file_name
 from sloplane.slo.rules.traffic import Traffic, UnitTestGap, traffic_for
@@ -105,57 +105,49 @@ def _tier_fires(slo: SLO, severity: Severity, healthy: int, outage: int) -> bool
 # -- expected alerts ----------------------------------------------------------------
 
 
-def _render(template: str, value: float, labels: dict[str, str]) -> str:
-    text = template.replace('{{ printf "%.2f" $value }}', f"{value:.2f}")
-    for key, val in labels.items():
-        for form in (f"{{{{ $labels.{key} }}}}", f"{{{{$labels.{key}}}}}"):
-            text = text.replace(form, val)
-    if "{{" in text:
-        raise UnitTestGap(f"annotation template {template!r} cannot be predicted in a unit test")
-    return text
-
-
-def _expected(
-    slo: SLO,
-    labels: Labels,
-    severity: Severity,
-    traffic: Traffic,
-    burn: float,
-    settings: GenerateSettings,
-) -> dict[str, Any]:
+def _alert_series(slo: SLO, labels: Labels, severity: Severity, traffic: Traffic) -> str:
+    """The ``ALERTS`` series Prometheus writes while this tier fires."""
     series_labels = {**traffic.labels, **slo.labels, **labels.identity(slo)}
-    all_labels = {**series_labels, **alert_labels(slo, labels, severity)}
-    annotations = alert_annotations(slo, severity, slo.burn_windows(severity), settings.grafana_url)
-    return {
-        "exp_labels": dict(sorted(all_labels.items())),
-        "exp_annotations": {
-            k: _render(v, burn, all_labels) for k, v in sorted(annotations.items())
-        },
+    all_labels = {
+        **series_labels,
+        **alert_labels(slo, labels, severity),
+        "alertname": slo.alert_name(severity),
+        "alertstate": "firing",
     }
+    inner = ", ".join(f'{k}="{_escape(v)}"' for k, v in sorted(all_labels.items()))
+    return f"ALERTS{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _alert_checks(
     slo: SLO,
     labels: Labels,
     at: int,
-    firing: dict[Severity, float | None],
+    firing: set[Severity],
     traffic: Traffic,
-    settings: GenerateSettings,
+    tiers: tuple[Severity, ...] = SEVERITIES,
 ) -> list[dict[str, Any]]:
-    """alert_rule_test entries: one per distinct alert name, listing the tiers that fire."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for severity in SEVERITIES:
+    """promql_expr_test entries on ``ALERTS``: for each tier, whether it fires at ``at``.
+
+    Checking the ``ALERTS`` series (labels, not annotations) leaves annotations free to
+    carry live values such as the budget left, which no test could predict exactly.
+    """
+    checks = []
+    for severity in tiers:
         if not slo.burn_windows(severity):
             continue
-        name = slo.alert_name(severity)
-        by_name.setdefault(name, [])
-        burn = firing.get(severity)
-        if burn is not None:
-            by_name[name].append(_expected(slo, labels, severity, traffic, burn, settings))
-    return [
-        {"eval_time": format_duration(at), "alertname": name, "exp_alerts": alerts}
-        for name, alerts in sorted(by_name.items())
-    ]
+        selector = (
+            f'ALERTS{{alertname="{slo.alert_name(severity)}", alertstate="firing", '
+            f'{labels.severity}="{severity}"}}'
+        )
+        samples = []
+        if severity in firing:
+            samples.append({"labels": _alert_series(slo, labels, severity, traffic), "value": 1})
+        checks.append({"expr": selector, "eval_time": format_duration(at), "exp_samples": samples})
+    return checks
 
 
 def unit_test_for(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
@@ -163,51 +155,40 @@ def unit_test_for(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
     p = plan(slo)
     labels = Labels(settings.label_mode)
     step = p.step
-    full_burn = 1 / slo.error_budget
-    tests = []
     healthy_end = p.healthy * step
     outage_end = (p.healthy + p.outage) * step
-    outage_firing: dict[Severity, float | None] = {
-        sev: full_burn if _tier_fires(slo, sev, p.healthy * step, p.outage * step) else None
-        for sev in SEVERITIES
+    outage_firing = {
+        sev for sev in SEVERITIES if _tier_fires(slo, sev, p.healthy * step, p.outage * step)
     }
-    checks = _alert_checks(slo, labels, healthy_end, {}, traffic, settings)
-    checks += _alert_checks(slo, labels, outage_end, outage_firing, traffic, settings)
-    tests.append(
+    tests = [
         _test(
             "healthy traffic stays silent, then a total outage fires",
             step,
             traffic.input_series([(0.0, p.healthy), (1.0, p.outage)]),
-            checks,
+            _alert_checks(slo, labels, healthy_end, set(), traffic)
+            + _alert_checks(slo, labels, outage_end, outage_firing, traffic),
         )
-    )
-    if slo.burn_windows("page") and slo.alert_name("page") != slo.alert_name("ticket"):
+    ]
+    if slo.burn_windows("page"):
         recovered = (p.healthy + p.outage + p.recovery) * step
         tests.append(
             _test(
                 "the page clears once the outage ends",
                 step,
                 traffic.input_series([(0.0, p.healthy), (1.0, p.outage), (0.0, p.recovery)]),
-                [
-                    {
-                        "eval_time": format_duration(recovered),
-                        "alertname": slo.alert_name("page"),
-                        "exp_alerts": [],
-                    }
-                ],
+                _alert_checks(slo, labels, recovered, set(), traffic, tiers=("page",)),
             )
         )
     slow = _slow_burn(slo)
     if slow is not None:
         factor, steps = slow
         ratio = factor * slo.error_budget
-        checks = _alert_checks(slo, labels, steps * step, {"ticket": factor}, traffic, settings)
         tests.append(
             _test(
                 f"a steady {num(factor)}x burn opens a ticket and never pages",
                 step,
                 traffic.input_series([(ratio, steps)]),
-                checks,
+                _alert_checks(slo, labels, steps * step, {"ticket"}, traffic),
             )
         )
     return {
@@ -239,7 +220,7 @@ def _test(
         "name": name,
         "interval": format_duration(step),
         "input_series": series,
-        "alert_rule_test": checks,
+        "promql_expr_test": checks,
     }
 
 
