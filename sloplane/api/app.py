@@ -65,7 +65,12 @@ BACKEND_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 502: PROBLEM, 
 class State:
     """Per-application state, created in the lifespan."""
 
-    def __init__(self, catalog: Catalog, settings: ApiSettings) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: ApiSettings,
+        sessions: sessionmaker[Session] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.client = PromClient(
@@ -75,7 +80,7 @@ class State:
             max_concurrency=settings.max_concurrency,
         )
         self.service = SLOService(catalog, self.client)
-        self.sessions: sessionmaker[Session] = open_database(settings.database_url)
+        self.sessions: sessionmaker[Session] = sessions or open_database(settings.database_url)
         self.tokens = TokenStore(self.sessions)
         if settings.admin_token:
             self.tokens.ensure("admin (SLOPLANE_ADMIN_TOKEN)", settings.admin_token, ["admin"])
@@ -520,10 +525,15 @@ def _ping_db(st: State) -> None:
 # -- assembly -----------------------------------------------------------------------------
 
 
-def create_app(catalog: Catalog, settings: ApiSettings) -> FastAPI:
+def create_app(
+    catalog: Catalog, settings: ApiSettings, sessions: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """``sessions``: an already opened and migrated database (the CLI opens it first to
+    report an unreachable one cleanly); otherwise the lifespan opens ``database_url``."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        st = State(catalog, settings)
+        st = State(catalog, settings, sessions)
         app.state.sloplane = st
         # Startup objects (catalog, app, libraries) never die: keep them out of GC scans so
         # collections under load stay short.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 import click
+from click.decorators import FC
+from sqlalchemy.orm import Session, sessionmaker
 
 from sloplane.errors import SloplaneError
 from sloplane.reports.deliver import Delivery
@@ -23,45 +28,73 @@ def load(paths: tuple[str, ...]) -> Catalog:
     return load_catalog([Path(p) for p in paths])  # type: ignore[no-any-return,unused-ignore]
 
 
-slos_option = click.option(
+def env_option(*decls: str, envvar: str, **kw: Any) -> Callable[[FC], FC]:
+    """An option that also reads ``envvar`` and says so in ``--help``: settings and secrets
+    (webhooks, database passwords) can come from the environment instead of argv."""
+    return click.option(*decls, envvar=envvar, show_envvar=True, **kw)
+
+
+slos_option = env_option(
     "--slos",
     "slos",
+    envvar="SLOPLANE_SLOS",
     multiple=True,
     required=True,
     type=click.Path(exists=True),
     help="SLO definition files or directories (the same inputs as `sloplane generate`).",
 )
-prom_option = click.option(
+prom_option = env_option(
     "--prometheus-url",
     envvar="SLOPLANE_PROMETHEUS_URL",
     required=True,
     help="Any Prometheus-compatible query API (Prometheus, Thanos, Mimir, VictoriaMetrics).",
 )
-db_option = click.option(
+db_option = env_option(
     "--database-url",
     envvar="SLOPLANE_DATABASE_URL",
     default="sqlite:///sloplane.db",
     show_default=True,
     help="SQLAlchemy URL; e.g. postgresql://user@host/db.",
 )
-tz_option = click.option(
-    "--timezone", "tz", default="UTC", show_default=True, help="Report timezone."
+tz_option = env_option(
+    "--timezone",
+    "tz",
+    envvar="SLOPLANE_TIMEZONE",
+    default="UTC",
+    show_default=True,
+    help="Report timezone.",
 )
 
 
-def delivery_options(f: click.decorators.FC) -> click.decorators.FC:
+def delivery_options(f: FC) -> FC:
     for opt in reversed(
         [
-            click.option(
+            env_option(
                 "--slack-webhook", envvar="SLOPLANE_SLACK_WEBHOOK", help="Post a summary here."
             ),
-            click.option("--link-base", help="Public base URL of the API, for links in messages."),
-            click.option(
+            env_option(
+                "--link-base",
+                envvar="SLOPLANE_LINK_BASE",
+                help="Public base URL of the API, for links in messages.",
+            ),
+            env_option(
                 "--smtp-host", envvar="SLOPLANE_SMTP_HOST", help="Send the report by email."
             ),
-            click.option("--smtp-port", default=25, show_default=True, type=int),
-            click.option("--smtp-from", default="sloplane@localhost", show_default=True),
-            click.option("--email-to", multiple=True, help="Recipient (repeatable)."),
+            env_option(
+                "--smtp-port", envvar="SLOPLANE_SMTP_PORT", default=25, show_default=True, type=int
+            ),
+            env_option(
+                "--smtp-from",
+                envvar="SLOPLANE_SMTP_FROM",
+                default="sloplane@localhost",
+                show_default=True,
+            ),
+            env_option(
+                "--email-to",
+                envvar="SLOPLANE_EMAIL_TO",
+                multiple=True,
+                help="Recipient (repeatable; space-separated in the variable).",
+            ),
         ]
     ):
         f = opt(f)
@@ -84,42 +117,58 @@ def _delivery(out: str | None, **kw: object) -> Delivery:
 @slos_option
 @prom_option
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option(
-    "--open-reads", is_flag=True, help="Allow reads without a token (admin still needs one)."
+@env_option("--host", envvar="SLOPLANE_HOST", default="127.0.0.1", show_default=True)
+@env_option("--port", envvar="SLOPLANE_PORT", default=8080, show_default=True, type=int)
+@env_option(
+    "--open-reads",
+    envvar="SLOPLANE_OPEN_READS",
+    is_flag=True,
+    help="Allow reads without a token (admin still needs one).",
 )
-@click.option(
+@env_option(
     "--cache-ttl",
+    envvar="SLOPLANE_CACHE_TTL",
     default=10.0,
     show_default=True,
     type=float,
     help="Seconds a Prometheus answer is reused.",
 )
-@click.option("--query-timeout", default=5.0, show_default=True, type=float)
-@click.option(
+@env_option(
+    "--query-timeout",
+    envvar="SLOPLANE_QUERY_TIMEOUT",
+    default=5.0,
+    show_default=True,
+    type=float,
+)
+@env_option(
     "--max-concurrency",
+    envvar="SLOPLANE_MAX_CONCURRENCY",
     default=8,
     show_default=True,
     type=int,
     help="Queries in flight to Prometheus.",
 )
-@click.option(
+@env_option(
     "--report-schedule",
+    envvar="SLOPLANE_REPORT_SCHEDULE",
     default="mon 09:00",
     show_default=True,
     help="Weekly report time, or 'off'.",
 )
-@click.option(
+@env_option(
     "--report-scope",
     "report_scopes",
+    envvar="SLOPLANE_REPORT_SCOPE",
     multiple=True,
     default=("all",),
     show_default=True,
     help="all, teams (one per team), team:<name> or service:<name>; repeatable.",
 )
-@click.option(
-    "--report-dir", type=click.Path(file_okay=False), help="Also write scheduled reports here."
+@env_option(
+    "--report-dir",
+    envvar="SLOPLANE_REPORT_DIR",
+    type=click.Path(file_okay=False),
+    help="Also write scheduled reports here.",
 )
 @tz_option
 @delivery_options
@@ -139,7 +188,10 @@ def serve(
     tz: str,
     **delivery: object,
 ) -> None:
-    """Serve the SLO API. Admin token: set SLOPLANE_ADMIN_TOKEN (stored hashed)."""
+    """Serve the SLO API. Admin token: set SLOPLANE_ADMIN_TOKEN (stored hashed).
+
+    Every option can also be set by the environment variable shown next to it.
+    """
     import uvicorn
 
     from sloplane.api.app import create_app
@@ -166,7 +218,48 @@ def serve(
         click.echo(
             "note: reads need a token; set SLOPLANE_ADMIN_TOKEN or pass --open-reads", err=True
         )
-    uvicorn.run(create_app(catalog, settings), host=host, port=port, log_level="info")
+    sessions = _open_database(database_url)
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        create_app(catalog, settings, sessions=sessions), host=host, port=port, log_level="info"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _open_database(url: str) -> sessionmaker[Session]:
+    """Open and migrate before serving, so an unreachable database is one line, not a
+    traceback from the server's startup."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from sloplane.api.db import open_database
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise SloplaneError(f"database {url.split('@')[-1]}: not a database URL") from None
+    try:
+        return open_database(url)
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise SloplaneError(f"database {shown}: {reason}") from None
+    except OSError as exc:
+        raise SloplaneError(f"database {shown}: {exc.strerror or exc}") from None
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here rather than in uvicorn: a port in use becomes one line and exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SloplaneError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command()
