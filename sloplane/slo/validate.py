@@ -53,6 +53,7 @@ def warnings_for(catalog: Catalog) -> list[Problem]:
                 )
     for slo in catalog.slos:
         out.extend(_floored_windows(slo))
+        out.extend(_severity_labels(slo))
         if slo.objective < 0.5:
             out.append(
                 _problem(
@@ -87,6 +88,34 @@ def _floored_windows(slo: SLO) -> list[Problem]:
                         f"{table_factor:g} (alert windows stay >= 5m); consider explicit windows",
                     )
                 )
+    return out
+
+
+def _severity_labels(slo: SLO) -> list[Problem]:
+    """An alert label ``severity`` other than page/ticket is replaced by the rule compiler.
+
+    The Sloth loader warns itself, at the line of the label; this covers Python and
+    sloplane/v1 definitions.
+    """
+    if slo.source.format == "sloth":
+        return []
+    out = []
+    for field, labels in (
+        ("alerting.labels", slo.alerting.labels),
+        ("alerting.page.labels", slo.alerting.page.labels),
+        ("alerting.ticket.labels", slo.alerting.ticket.labels),
+    ):
+        value = labels.get("severity")
+        if value is not None and value not in {"page", "ticket"}:
+            out.append(
+                _problem(
+                    slo,
+                    f"{field}.severity",
+                    f"alert label severity {value!r} is replaced: sloplane sets severity to "
+                    "page/ticket itself (its AlertManager routing depends on it); put your "
+                    "value under another label name (e.g. 'notify')",
+                )
+            )
     return out
 
 
@@ -167,6 +196,8 @@ def _query_problem(slo: SLO, field: str, query: str) -> list[Problem]:
         rendered = window_query(query, SAMPLE_WINDOW, slo.group_by)
     except PromQLError as exc:
         return [_problem(slo, field, f"invalid PromQL: {exc}")]
+    except ValueError as exc:  # a rewrite the parser rejects: report it, never a traceback
+        return [_problem(slo, field, f"cannot window this query: {exc}")]
     error = parse_error(rendered)
     if error:
         return [_problem(slo, field, f"invalid PromQL: {error}")]

@@ -401,7 +401,7 @@ def test_sloplane_documents_and_native_slo(tmp_path: Path) -> None:
 
 
 def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", "apiVersion: v1\nkind: ConfigMap\n")
+    write(tmp_path, "a.yaml", "metadata: {name: x}\nkind: ConfigMap\n")
     write(tmp_path, "b.yaml", "version: prometheus/v1\nservice: x\nslos: [\n")
     write(tmp_path, "c.yml", "- just\n- a list\n")
     write(tmp_path, "d.yaml", "apiVersion: openslo/v1alpha\nkind: SLO\n")
@@ -412,6 +412,83 @@ def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
     assert "c.yml:1: not a recognised document" in text
     assert "openslo/v1alpha is not supported" in text
     assert "e.yaml:2: YAML error" in text and "duplicate key" in text
+
+
+@pytest.mark.parametrize(
+    ("api", "kind"),
+    [
+        ("sloplane/v2", "SLO"),
+        ("sloth.slok.dev/v1", "ServiceLevel"),
+        ("openslo/v2", "SLO"),
+        ("sloplane/v1", ""),
+    ],
+)
+def test_unknown_kinds_in_slo_api_groups_stay_errors(tmp_path: Path, api: str, kind: str) -> None:
+    write(tmp_path, "x.yaml", f"apiVersion: {api}\nkind: '{kind}'\n")
+    assert problems([tmp_path])
+
+
+def test_foreign_kubernetes_documents_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "kustomization.yaml",
+        """\
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [slos.yaml]
+        """,
+    )
+    write(
+        tmp_path,
+        "slos.yaml",
+        """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: settings}
+        data: {a: b}
+        ---
+        apiVersion: monitoring.coreos.com/v1
+        kind: PrometheusRule
+        spec: {groups: []}
+        ---
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: redis
+          name: up
+          objective: 99.9
+          sli: {kind: availability, gauge: redis_up}
+        """,
+    )
+    loaded = load([tmp_path])
+    assert [s.id for s in loaded.catalog.slos] == ["redis-up"]
+    skipped = [str(w) for w in loaded.warnings if "not an SLO document" in w.message]
+    assert skipped == [
+        f"{tmp_path}/kustomization.yaml:1: not an SLO document (apiVersion"
+        " kustomize.config.k8s.io/v1beta1, kind Kustomization); skipped. Keep SLO definitions"
+        " in their own directory to silence this",
+        f"{tmp_path}/slos.yaml:1: not an SLO document (apiVersion v1, kind ConfigMap); skipped."
+        " Keep SLO definitions in their own directory to silence this",
+        f"{tmp_path}/slos.yaml:6: not an SLO document (apiVersion monitoring.coreos.com/v1,"
+        " kind PrometheusRule); skipped. Keep SLO definitions in their own directory to"
+        " silence this",
+    ]
+
+
+def test_sloth_severity_label_is_replaced_with_a_warning() -> None:
+    loaded = load([FIXTURES / "sloth" / "getting-started.yml"])
+    severity = [w for w in loaded.warnings if "severity" in w.field]
+    assert [(w.line, w.obj, w.field) for w in severity] == [
+        (29, "myservice-requests-availability", "slos[0].alerting.page_alert.labels.severity"),
+        (34, "myservice-requests-availability", "slos[0].alerting.ticket_alert.labels.severity"),
+    ]
+    assert "'pageteam' is replaced: sloplane sets severity to page/ticket itself" in str(
+        severity[0]
+    )
+    assert "another label name" in severity[0].message
+    assert all(w.file.endswith("getting-started.yml") for w in severity)
+    (slo,) = loaded.catalog.slos
+    assert slo.alerting.page.labels["severity"] == "pageteam"  # the rule compiler overrides it
 
 
 def test_unknown_fields_are_named(tmp_path: Path) -> None:

@@ -205,3 +205,19 @@ def test_explicit_unreachable_windows_are_errors_derived_are_warnings() -> None:
         )
     )
     assert "exceeds the SLO window" in messages(too_long)[0]
+
+
+@pytest.mark.parametrize("fmt", ["python", "sloplane"])
+def test_severity_alert_label_is_replaced_with_a_warning(fmt: str) -> None:
+    labelled = slo(
+        fmt=fmt,
+        alerting=Alerting(labels={"severity": "critical"}, page=AlertTier(labels={"tier": "1"})),
+    )
+    assert messages(labelled) == []
+    (warned,) = warnings_for(Catalog.of([labelled]))
+    assert warned.obj == "api-avail" and warned.field == "alerting.labels.severity"
+    assert "'critical' is replaced" in warned.message and "another label name" in warned.message
+    ours = slo(fmt=fmt, alerting=Alerting(page=AlertTier(labels={"severity": "page"})))
+    assert warnings_for(Catalog.of([ours])) == []
+    sloth = slo(fmt="sloth", sli=_sloth_sli(), alerting=Alerting(labels={"severity": "x"}))
+    assert warnings_for(Catalog.of([sloth])) == []  # the Sloth loader warns at the label's line

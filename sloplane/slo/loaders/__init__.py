@@ -166,8 +166,31 @@ def _dispatch(
     elif api == native.API_VERSION and isinstance(kind, str) and kind:
         source = Source(file=file, line=line, format="sloplane")
         documents.append(Document(kind=kind, body=plain(doc), source=source))
+    elif _is_foreign(api, kind):
+        report.warnings.append(
+            where.problem(
+                f"not an SLO document (apiVersion {api}, kind {kind}); skipped. Keep SLO "
+                "definitions in their own directory to silence this"
+            )
+        )
     else:
         report.problems.append(where.problem(_unknown_reason(version, api, kind)))
+
+
+# API groups of the formats read here; unknown kinds or versions in them stay errors.
+_OWN_GROUPS = ("sloplane", "sloth.slok.dev", "openslo", "openslo.com")
+
+
+def _is_foreign(api: Any, kind: Any) -> bool:
+    """A Kubernetes-style document (Kustomization, ConfigMap, ...) of some other API group.
+
+    SLO directories often sit next to deployment manifests; only documents that
+    clearly say what they are, in a group that is not an SLO format, are skipped.
+    """
+    if not (isinstance(api, str) and api.strip() and isinstance(kind, str) and kind.strip()):
+        return False
+    group = api.split("/", 1)[0] if "/" in api else ""
+    return group not in _OWN_GROUPS
 
 
 _UNKNOWN = (

@@ -23,6 +23,7 @@ from sloplane.slo.loaders.common import (
     expect_mapping,
     expect_str,
     line_of,
+    severity_label_warning,
     string_map,
 )
 from sloplane.slo.model import SLO, Source
@@ -212,12 +213,14 @@ def _alerting(value: Any, where: Where, fields: dict[str, Where], report: Report
     check_keys(
         raw, ("name", "labels", "annotations", "page_alert", "ticket_alert"), where, report, snake
     )
+    lwhere = _child(where, raw, "labels")
     out: dict[str, Any] = {
-        "labels": string_map(data.get("labels"), _child(where, raw, "labels"), report),
+        "labels": string_map(data.get("labels"), lwhere, report),
         "annotations": string_map(
             data.get("annotations"), _child(where, raw, "annotations"), report
         ),
     }
+    severity_label_warning(out["labels"], lwhere, report, data.get("labels"))
     fields["alerting"] = where
     if data.get("name") is not None:
         out["name"] = expect_str(data.get("name"), _child(where, raw, "name"), report)
@@ -246,9 +249,12 @@ def _tier(value: Any, where: Where, report: Report) -> dict[str, Any]:
     if not isinstance(disable, bool):
         report.problems.append(_child(where, raw, "disable").problem("expected true or false"))
         disable = False
+    lwhere = _child(where, raw, "labels")
+    labels = string_map(data.get("labels"), lwhere, report)
+    severity_label_warning(labels, lwhere, report, data.get("labels"))
     return {
         "enabled": not disable,
-        "labels": string_map(data.get("labels"), _child(where, raw, "labels"), report),
+        "labels": labels,
         "annotations": string_map(
             data.get("annotations"), _child(where, raw, "annotations"), report
         ),
