@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from sloplane.errors import Problem, SpecError
+from sloplane.exporters.allow import allowed, parse_pattern
 
 Kind = Literal["postgres", "redis", "rabbitmq", "http"]
 DEFAULT_LISTEN = "127.0.0.1:9465"
@@ -53,7 +54,43 @@ class _Credentials(_Strict):
         return self.password.get_secret_value() if self.password is not None else None
 
 
-class PostgresModule(_Credentials):
+class _Probeable(_Strict):
+    """What every module has: where ``/probe`` may send it (see :mod:`.allow`)."""
+
+    allowed_targets: list[str] | None = None
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _patterns_parse(cls, patterns: list[str] | None) -> list[str] | None:
+        for pattern in patterns or []:
+            parse_pattern(pattern)
+        return patterns
+
+    def has_credentials(self) -> bool:
+        """Whether the module sends a secret, so ``/probe`` must not aim it anywhere."""
+        return False
+
+    def probe_refusal(self, name: str, address: Address) -> str | None:
+        """Why ``/probe`` may not use this module for ``address``, or None when it may."""
+        if self.allowed_targets is None:
+            if not self.has_credentials():
+                return None
+            return (
+                f"module {name!r} carries credentials and has no allowed_targets, so /probe"
+                f" will not send them anywhere; list the addresses it may probe under"
+                f" modules.{name}.allowed_targets"
+            )
+        if allowed(self.allowed_targets, address.host, address.port):
+            return None
+        return f"target {address.shown!r} is not in modules.{name}.allowed_targets"
+
+
+class _CredentialedModule(_Credentials, _Probeable):
+    def has_credentials(self) -> bool:
+        return self.password is not None or self.password_file is not None
+
+
+class PostgresModule(_CredentialedModule):
     kind: Literal["postgres"]
     user: str = "postgres"
     database: str = "postgres"
@@ -63,14 +100,14 @@ class PostgresModule(_Credentials):
     size_cache_seconds: float = Field(30.0, ge=0)
 
 
-class RedisModule(_Credentials):
+class RedisModule(_CredentialedModule):
     kind: Literal["redis"]
     username: str | None = None
     tls: bool = False
     timeout_seconds: float = Field(5.0, gt=0, le=300)
 
 
-class RabbitMQModule(_Credentials):
+class RabbitMQModule(_CredentialedModule):
     kind: Literal["rabbitmq"]
     username: str = "guest"
     vhost: str = "/"
@@ -85,7 +122,7 @@ class RabbitMQModule(_Credentials):
         return "guest" if secret is None and self.username == "guest" else (secret or "")
 
 
-class HttpModule(_Strict):
+class HttpModule(_Probeable):
     kind: Literal["http"]
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -111,6 +148,10 @@ class HttpModule(_Strict):
             except re.error as exc:
                 raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
         return self
+
+    def has_credentials(self) -> bool:
+        # Configured headers count: they are where API keys usually go.
+        return bool(self.basic_auth or self.bearer_token_file or self.headers)
 
     def status_ok(self, status: int) -> bool:
         if self.valid_status_codes:

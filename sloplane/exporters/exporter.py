@@ -35,6 +35,10 @@ class ProbeRequestError(ValueError):
     """A ``/probe`` request that names an unknown module or a malformed target (HTTP 400)."""
 
 
+class ProbeForbidden(PermissionError):
+    """A ``/probe`` request that would send a module's credentials where it may not (HTTP 403)."""
+
+
 def make_backend(
     module: PostgresModule | RedisModule | RabbitMQModule | HttpModule, address: str
 ) -> Backend:
@@ -99,10 +103,21 @@ class Exporter:
         return _Static(merge([*groups, own]))
 
     def probe(self, module_name: str, address: str) -> _Static:
-        """One address scraped with one module; raises ProbeRequestError on bad parameters."""
+        """One address scraped with one module.
+
+        Raises ProbeRequestError on bad parameters, ProbeForbidden when the module's
+        credentials may not go to that address (its ``allowed_targets``).
+        """
         module = self.config.module(module_name)
         if module is None:
             raise ProbeRequestError(f"unknown module {module_name!r}")
+        try:
+            parsed = parse_address(module.kind, address)
+        except ValueError as exc:
+            raise ProbeRequestError(str(exc)) from exc
+        refusal = module.probe_refusal(module_name, parsed)
+        if refusal is not None:
+            raise ProbeForbidden(refusal)
         key = (module_name, address)
         with self._probes_lock:
             target = self._probes.get(key)
@@ -112,8 +127,7 @@ class Exporter:
                 except ValueError as exc:
                     raise ProbeRequestError(str(exc)) from exc
                 # The name is for logs only: an HTTP target's query string stays out of them.
-                shown = parse_address(module.kind, address).shown
-                target = Target(shown, backend, module.timeout_seconds)
+                target = Target(parsed.shown, backend, module.timeout_seconds)
                 self._probes[key] = target
                 while len(self._probes) > self.config.probe_cache_size:
                     _, evicted = self._probes.popitem(last=False)

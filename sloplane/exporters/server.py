@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client.exposition import choose_encoder
 
 from sloplane.exporters.config import parse_listen, shown_address
-from sloplane.exporters.exporter import Exporter, ProbeRequestError
+from sloplane.exporters.exporter import Exporter, ProbeForbidden, ProbeRequestError
 
 __all__ = ["ExporterServer", "parse_listen"]
 
@@ -82,6 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
                 registry = exporter.probe(module, target)
             except ProbeRequestError as exc:
                 self._send(400, f"{exc}\n".encode())
+                return
+            except ProbeForbidden as exc:
+                log.warning("refused /probe?module=%s: %s", module, exc)
+                self._send(403, f"{exc}\n".encode())
                 return
             self._exposition(registry)
         elif url.path in ("/-/healthy", "/-/ready"):

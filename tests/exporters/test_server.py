@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from sloplane.exporters.metrics_catalog import KNOWN_METRICS
 from sloplane.exporters.postgres import APPLICATION_NAME
 from sloplane.exporters.redis_collector import CLIENT_NAME
 from sloplane.exporters.server import ExporterServer, parse_listen
-from tests.exporters.conftest import assert_promtool_clean, names, parse, value
+from tests.exporters.conftest import PrivateRedis, assert_promtool_clean, names, parse, value
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +142,76 @@ def test_probe_rejects_bad_requests(server: ExporterServer, params: dict, messag
     assert resp.status_code == 400
     assert message in resp.text
     assert "sekrit" not in resp.text
+
+
+def test_probe_sends_credentials_only_to_allowed_targets(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    config = tmp_path / "exporters.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "modules": {
+                    "cache": {
+                        "kind": "redis",
+                        "password": private_redis.password,
+                        "allowed_targets": [private_redis.address],
+                    },
+                    "unlisted": {"kind": "redis", "password": private_redis.password},
+                }
+            }
+        )
+    )
+    exporter = Exporter(load_config(config))
+    srv = ExporterServer(("127.0.0.1", 0), exporter)
+    srv.serve_in_thread()
+    # A server the caller controls, to see whether the exporter would talk to it.
+    trap = socket.create_server(("127.0.0.1", 0))
+    trap.setblocking(False)
+    trap_address = f"127.0.0.1:{trap.getsockname()[1]}"
+    try:
+        ok = httpx.get(
+            srv.url + "/probe",
+            params={"module": "cache", "target": private_redis.address},
+            timeout=30,
+        )
+        assert ok.status_code == 200
+        assert value(parse(ok.text), "redis_up") == 1
+        outside = httpx.get(
+            srv.url + "/probe", params={"module": "cache", "target": trap_address}, timeout=30
+        )
+        assert outside.status_code == 403
+        assert f"target '{trap_address}' is not in modules.cache.allowed_targets" in outside.text
+        assert "redis_up" not in outside.text
+        unlisted = httpx.get(
+            srv.url + "/probe", params={"module": "unlisted", "target": trap_address}, timeout=30
+        )
+        assert unlisted.status_code == 403
+        assert "carries credentials and has no allowed_targets" in unlisted.text
+        assert private_redis.password not in outside.text + unlisted.text
+        with pytest.raises(BlockingIOError):
+            trap.accept()  # nobody connected: the password never left
+        # A module without credentials probes anything (blackbox style).
+        free = httpx.get(
+            srv.url + "/probe", params={"module": "redis", "target": trap_address}, timeout=30
+        )
+        assert free.status_code == 200
+    finally:
+        trap.close()
+        srv.shutdown()
+        srv.server_close()
+        exporter.close()
+
+
+def test_bad_allowed_targets_are_config_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump({"modules": {"pg": {"kind": "postgres", "allowed_targets": ["h:99999"]}}})
+    )
+    with pytest.raises(SpecError) as info:
+        load_config(bad)
+    [problem] = info.value.problems
+    assert problem.field == "modules.pg.postgres.allowed_targets"
 
 
 def test_config_errors_do_not_repeat_a_password(tmp_path: Path) -> None:
