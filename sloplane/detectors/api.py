@@ -7,16 +7,48 @@ read-only audit endpoint, a :class:`~sloplane.detectors.store.Store`).
 
 from __future__ import annotations
 
+import hmac
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.store import Store
 
 router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass(frozen=True)
+class ApiAuth:
+    """What POSTs need; set as ``app.state.sloplane_detect_auth`` (absent: POSTs refused)."""
+
+    token: str | None
+    read_only: bool = False
+    allow_unauthenticated: bool = False
+
+
+def require_token(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """POSTs approve actions and can trigger rollbacks: they need the bearer token."""
+    auth: ApiAuth | None = getattr(request.app.state, "sloplane_detect_auth", None)
+    if auth is None or auth.read_only:
+        raise HTTPException(403, "this API is read-only")
+    if auth.token is None:
+        if auth.allow_unauthenticated:
+            return
+        raise HTTPException(403, "no API token configured")
+    given = creds.credentials.encode() if creds is not None else b""
+    if not hmac.compare_digest(given, auth.token.encode()):
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 def _service(request: Request) -> Any:
@@ -65,7 +97,7 @@ def approvals(request: Request, status: str | None = "pending") -> list[dict[str
     ]
 
 
-@router.post("/approvals/{approval_id}/approve")
+@router.post("/approvals/{approval_id}/approve", dependencies=[Depends(require_token)])
 def approve(request: Request, approval_id: int) -> dict[str, Any]:
     outcome = _service(request).approve(approval_id, True)
     if outcome is None:
@@ -73,7 +105,7 @@ def approve(request: Request, approval_id: int) -> dict[str, Any]:
     return {"id": approval_id, "outcome": outcome}
 
 
-@router.post("/approvals/{approval_id}/reject")
+@router.post("/approvals/{approval_id}/reject", dependencies=[Depends(require_token)])
 def reject(request: Request, approval_id: int) -> dict[str, Any]:
     outcome = _service(request).approve(approval_id, False)
     if outcome is None:
@@ -87,7 +119,7 @@ class DeployNotice(BaseModel):
     """Unix time of the deploy; now when omitted."""
 
 
-@router.post("/deploys")
+@router.post("/deploys", dependencies=[Depends(require_token)])
 def deploy(request: Request, notice: DeployNotice) -> dict[str, Any]:
     """Record a deploy so a page-level burn soon after it can trigger a rollback."""
     at = notice.time if notice.time is not None else time.time()
@@ -108,12 +140,21 @@ def keda(request: Request, action: str) -> dict[str, Any]:
     return {"action": action, "desired_replicas": replicas}
 
 
-def create_app(service: Any) -> FastAPI:
-    """The service's own HTTP app: this router plus ``/metrics`` and ``/healthz``."""
+def create_app(service: Any, auth: ApiAuth | None = None) -> FastAPI:
+    """The service's own HTTP app: this router plus ``/metrics`` and ``/healthz``.
+
+    ``auth`` defaults to what the service's ``api`` config says.
+    """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from sloplane.detectors.config import api_token
 
     app = FastAPI(title="sloplane detector service")
     app.state.sloplane_detect = service
+    api = service.config.api
+    app.state.sloplane_detect_auth = auth or ApiAuth(
+        api_token(api), api.read_only, api.allow_unauthenticated
+    )
     app.include_router(router)
 
     @app.get("/metrics")

@@ -80,9 +80,16 @@ def backtest(
 @click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
-def serve(config_path: Path) -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="debug also shows every scheduler run and Prometheus request.",
+)
+def serve(config_path: Path, log_level: str) -> None:
     """Run the detector service: watch queries, alert, and act through guarded hooks."""
     from sloplane.detectors.config import load_config
     from sloplane.detectors.service import run_service
 
-    run_service(load_config(config_path))
+    run_service(load_config(config_path), log_level)

@@ -173,6 +173,38 @@ class ApprovalConfig(_Strict):
     """Environment variable holding a Slack incoming-webhook URL to announce pending approvals."""
 
 
+class ApiConfig(_Strict):
+    """Who may use the POST endpoints (approve, reject, deploys); reads stay open."""
+
+    token_file: str | None = None
+    """File holding the bearer token POSTs must carry (surrounding whitespace ignored)."""
+    token_env: str = "SLOPLANE_DETECT_TOKEN"
+    """Environment variable holding the token, used when ``token_file`` is not set."""
+    read_only: bool = False
+    """Refuse every POST; then no token is needed."""
+    allow_unauthenticated: bool = False
+    """Accept POSTs without a token; only for a listener no one else can reach."""
+
+
+def api_token(api: ApiConfig, source: str = "detect.yaml") -> str | None:
+    """The configured bearer token, or None; an unreadable or empty token file is an error."""
+    import os
+
+    if api.token_file:
+        try:
+            token = Path(api.token_file).read_text().strip()
+        except OSError as exc:
+            raise SpecError(
+                [Problem(file=source, obj="api", field="token_file", message=f"cannot read: {exc}")]
+            ) from exc
+        if not token:
+            raise SpecError(
+                [Problem(file=source, obj="api", field="token_file", message="the file is empty")]
+            )
+        return token
+    return os.environ.get(api.token_env, "").strip() or None
+
+
 class DetectConfig(_Strict):
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     alertmanager: AlertmanagerConfig = Field(default_factory=AlertmanagerConfig)
@@ -180,6 +212,7 @@ class DetectConfig(_Strict):
     listen: str = "127.0.0.1:9310"
     guards: Guards = Field(default_factory=Guards)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     watches: list[WatchConfig] = Field(default_factory=list)
     actions: list[ActionConfig] = Field(default_factory=list)
     rollbacks: list[DeployRollback] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -35,12 +36,14 @@ from sloplane.detectors.config import (
     KubernetesHook,
     WatchConfig,
     WebhookHook,
+    api_token,
+    split_listen,
 )
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
 from sloplane.detectors.prom import PromClient, PromError, series_key
 from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store
-from sloplane.errors import BackendError
+from sloplane.errors import BackendError, SloplaneError
 
 log = logging.getLogger("sloplane.detectors")
 
@@ -446,6 +449,25 @@ class Service:
         self.counters[(what, label)] = self.counters.get((what, label), 0) + 1
 
     def start(self, serve_http: bool = True) -> None:
+        """Schedule the polls and serve HTTP; raises :class:`SloplaneError` if it cannot listen.
+
+        The listening socket is bound before anything is scheduled, so a bad ``listen``
+        stops the service instead of leaving it running with no API and no /metrics.
+        """
+        if serve_http:
+            self._check_api_auth()
+        sock = self._bind() if serve_http else None
+        try:
+            self._schedule()
+            if sock is not None:
+                self._serve_http(sock)
+        except BaseException:
+            if sock is not None and self._server is None:
+                sock.close()
+            self.stop()
+            raise
+
+    def _schedule(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         sched = BackgroundScheduler(
@@ -478,25 +500,43 @@ class Service:
         )
         sched.start()
         self._scheduler = sched
-        if serve_http:
-            self._serve_http()
 
-    def _serve_http(self) -> None:
+    def _check_api_auth(self) -> None:
+        api = self.config.api
+        if api.read_only or api.allow_unauthenticated or api_token(api) is not None:
+            return
+        raise SloplaneError(
+            "the detector API's POST endpoints (approvals, deploys) need a bearer token: "
+            f"set api.token_file or ${api.token_env}, or api.read_only: true "
+            "(or api.allow_unauthenticated: true on a listener only you can reach)"
+        )
+
+    def _bind(self) -> socket.socket:
+        host, port = split_listen(self.config.listen)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            return socket.create_server((host, port), family=family)
+        except OSError as exc:
+            raise SloplaneError(
+                f"cannot listen on {self.config.listen}: {exc.strerror or exc}"
+            ) from exc
+
+    def _serve_http(self, sock: socket.socket) -> None:
         import uvicorn
 
         from sloplane.detectors.api import create_app
 
-        host, _, port = self.config.listen.rpartition(":")
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self), host=host or "127.0.0.1", port=int(port), log_level="warning"
-            )
-        )
+        server = uvicorn.Server(uvicorn.Config(create_app(self), log_level="warning"))
         self._server = server
         self._server_thread = threading.Thread(
-            target=server.run, name="sloplane-detect-http", daemon=True
+            target=server.run, kwargs={"sockets": [sock]}, name="sloplane-detect-http", daemon=True
         )
         self._server_thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise SloplaneError(f"the HTTP server on {self.config.listen} did not start")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self._scheduler is not None:
@@ -585,16 +625,29 @@ def _now_dt() -> Any:
     return datetime.now()
 
 
-def run_service(config: DetectConfig) -> None:
+QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "uvicorn")
+"""Libraries that log every job run or request at INFO; shown only with ``--log-level debug``."""
+
+
+def configure_logging(level: str = "info") -> None:
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(
+            numeric if level == "debug" else max(numeric, logging.WARNING)
+        )
+
+
+def run_service(config: DetectConfig, log_level: str = "info") -> None:
     """Run until SIGINT or SIGTERM."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level)
     svc = Service(config)
+    svc.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    svc.start()
     log.info("sloplane detect serving on %s with %d watches", config.listen, len(config.watches))
-    stop.wait()
-    svc.stop()
+    try:
+        stop.wait()
+    finally:
+        svc.stop()

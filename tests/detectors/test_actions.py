@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sloplane.detectors.api import create_app
+from sloplane.detectors.api import ApiAuth, create_app
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.config import parse_config
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
@@ -141,13 +141,14 @@ def test_dry_run_and_approval(tmp_path: Path) -> None:
         == "pending_approval"
     )
     assert _runs(marker) == 0
-    client = TestClient(create_app(svc))
+    client = TestClient(create_app(svc, ApiAuth("s3cret")))
     (pending,) = client.get("/v1/detectors/approvals").json()
-    assert (
-        client.post(f"/v1/detectors/approvals/{pending['id']}/approve").json()["outcome"]
-        == "executed"
-    )
-    assert client.post(f"/v1/detectors/approvals/{pending['id']}/approve").status_code == 404
+    url = f"/v1/detectors/approvals/{pending['id']}/approve"
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    auth = {"Authorization": "Bearer s3cret"}
+    assert client.post(url, headers=auth).json()["outcome"] == "executed"
+    assert client.post(url, headers=auth).status_code == 404
     assert _runs(marker) == 1
     outcomes = [d["outcome"] for d in client.get("/v1/detectors/decisions").json()]
     assert outcomes == ["executed", "pending_approval"]

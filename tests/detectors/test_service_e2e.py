@@ -68,6 +68,7 @@ def _config(tmp_path: Path, prom_url: str, am_url: str, marker: Path) -> dict[st
             "dry_run": False,
         },
         "outbox_interval": "500ms",
+        "api": {"read_only": True},
         "watches": [
             {
                 "name": "latency",
