@@ -1,5 +1,10 @@
 """RabbitMQ collector: the management HTTP API when it answers, AMQP passive declares otherwise.
 
+The target is the broker's AMQP address (``host[:port]``, port 5672); the management API
+is asked on the same host at the module's ``management_port``. Every scrape also checks
+the AMQP connection (one, kept open), so ``rabbitmq_up`` says the address named answers
+AMQP and accepts the credentials, whichever source the metrics come from.
+
 With the management plugin (``rabbitmq_management``) every queue of every vhost
 the user can see is reported, with message counters and node memory/disk
 alarms. Without it (``management: off``, or ``auto`` when the API does not
@@ -78,6 +83,10 @@ class RabbitMQBackend(Backend):
     def collect(self, out: Families) -> None:
         mode = self.module.management
         if mode != "off" and self._management_worth_trying():
+            # The target names the AMQP port, and _up is about that address: the API on the
+            # same host (management_port) answering says nothing about it. The one AMQP
+            # connection is kept open and reused, as in AMQP mode.
+            self._connection()
             try:
                 self._collect_management(out)
                 self._management_failed_at = None

@@ -160,3 +160,15 @@ def test_unreachable_broker_is_down() -> None:
     assert value(samples, "rabbitmq_up") == 0
     assert value(samples, "rabbitmq_scrape_errors_total", reason="connection") == 1
     target.close()
+
+
+@pytest.mark.parametrize("management", ["on", "auto"])
+def test_management_mode_is_down_when_the_named_amqp_port_is(
+    rabbitmq_management: str, management: str
+) -> None:
+    """The management API on the host answers, but the target's port does not: down."""
+    target = make_target(f"127.0.0.1:{closed_port()}", timeout=2, management=management)
+    samples = scrape(target)
+    assert value(samples, "rabbitmq_up") == 0
+    assert value(samples, "rabbitmq_scrape_errors_total", reason="connection") == 1
+    target.close()
