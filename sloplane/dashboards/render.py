@@ -95,8 +95,13 @@ def dashboard(
     links: Sequence[dict[str, Any]] = (),
     time_from: str = "now-6h",
     id_label: str = "sloplane_id",
+    alert_filter: str = "",
 ) -> dict[str, Any]:
-    """The dashboard as a JSON-ready dict."""
+    """The dashboard as a JSON-ready dict.
+
+    ``alert_filter`` (PromQL matchers, e.g. ``sloplane_service="api"``) narrows the
+    alert annotation to the alerts this dashboard is about.
+    """
     dash = g.Dashboard(
         title=title,
         uid=uid,
@@ -115,7 +120,7 @@ def dashboard(
     data["schemaVersion"] = SCHEMA_VERSION
     data["version"] = 1
     data["links"] = list(links)
-    data["annotations"] = {"list": [_alerts_annotation(id_label)]}
+    data["annotations"] = {"list": [_alerts_annotation(id_label, alert_filter)]}
     data["fiscalYearStartMonth"] = 0
     data["liveNow"] = False
     data["weekStart"] = ""
@@ -129,14 +134,15 @@ def dashboard(
     return data
 
 
-def _alerts_annotation(id_label: str) -> dict[str, Any]:
+def _alerts_annotation(id_label: str, alert_filter: str = "") -> dict[str, Any]:
     """Marks when sloplane's alerts fired, on every time-series panel."""
+    matchers = ", ".join(m for m in ('alertstate="firing"', f'{id_label}!=""', alert_filter) if m)
     return {
         "name": "SLO alerts",
         "datasource": {"type": "prometheus", "uid": "${datasource}"},
         "enable": True,
         "iconColor": "red",
-        "expr": 'ALERTS{alertstate="firing", ' + id_label + '!=""}',
+        "expr": "ALERTS{" + matchers + "}",
         "titleFormat": "{{alertname}}",
         "textFormat": "{{severity}}",
         "tagKeys": "severity",

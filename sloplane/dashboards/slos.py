@@ -350,19 +350,27 @@ def service_dashboard(catalog: Catalog, service: str, labels: Labels) -> dict[st
         tags=["slo", f"service:{service}", *(f"team:{t}" for t in teams)],
         links=links,
         id_label=labels.id,
+        alert_filter=f'{labels.service}="{escape_label_value(service)}", {labels.slo}=~"$slo"',
     )
+
+
+def _count_slos(labels: Labels, series: str) -> str:
+    """How many distinct SLOs have ``series``: an SLO with ``group_by`` counts once, not per group."""
+    return f"count(count by ({labels.id}) ({series})) or vector(0)"
 
 
 def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
     layout = Layout()
-    firing = f'ALERTS{{alertstate="firing", {labels.id}!=""'
-    layout.add(stat("SLOs", f"count({INFO})", "none", steps("blue")), 6, 4)
+    flt = f'{labels.service}=~"$service", {labels.slo}=~"$slo"'
+    firing = f'ALERTS{{alertstate="firing", {labels.id}!="", {flt}'
+    layout.add(stat("SLOs", _count_slos(labels, f"{INFO}{{{flt}}}"), "none", steps("blue")), 6, 4)
     layout.add(
         stat(
             "Pages firing",
-            f'count({firing}, {labels.severity}="page"}}) or vector(0)',
+            _count_slos(labels, f'{firing}, {labels.severity}="page"}}'),
             "none",
             steps(GREEN, (1.0, RED)),
+            description="SLOs with a firing page alert.",
         ),
         6,
         4,
@@ -370,9 +378,10 @@ def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
     layout.add(
         stat(
             "Tickets firing",
-            f'count({firing}, {labels.severity}="ticket"}}) or vector(0)',
+            _count_slos(labels, f'{firing}, {labels.severity}="ticket"}}'),
             "none",
             steps(GREEN, (1.0, ORANGE)),
+            description="SLOs with a firing ticket alert.",
         ),
         6,
         4,
@@ -380,9 +389,10 @@ def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
     layout.add(
         stat(
             "SLOs out of budget",
-            f"count({PERIOD_BUDGET_REMAINING} < 0) or vector(0)",
+            _count_slos(labels, f"{PERIOD_BUDGET_REMAINING}{{{flt}}} < 0"),
             "none",
             steps(GREEN, (1.0, RED)),
+            description="SLOs with any group out of error budget over the SLO window.",
         ),
         6,
         4,
@@ -404,4 +414,5 @@ def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
         ],
         tags=["slo", "overview"],
         id_label=labels.id,
+        alert_filter=flt,
     )
