@@ -538,3 +538,15 @@ def test_examples_load_together() -> None:
     assert {s.source.format for s in catalog.slos} == {"python", "openslo", "sloth"}
     assert set(catalog.teams()) <= {"platform", "payments", "data", "edge"}
     assert [d.kind for d in catalog.documents] == ["AlertRouting"]
+
+
+def test_openslo_example_comment_matches_its_conditions() -> None:
+    path = EXAMPLES / "openslo" / "payments-api.yaml"
+    text = path.read_text()
+    assert "Two of the workbook's four conditions" in text
+    slo = {s.id: s for s in load_catalog([path]).slos}["payments-api-availability"]
+    page, ticket = slo.alerting.page.windows, slo.alerting.ticket.windows
+    assert page is not None and ticket is not None
+    assert [(w.long, w.factor) for w in (*page, *ticket)] == [(3600, 13.44), (86400, 2.8)]
+    # 2% of a 28-day budget in 1h and 10% in 1d, as the comment says
+    assert round(0.02 * 28 * 24, 2) == 13.44 and round(0.1 * 28, 2) == 2.8
