@@ -18,13 +18,19 @@ from sloplane.errors import Problem, SpecError
 
 
 def read_series(path: str | Path) -> pd.DataFrame:
-    """A ``timestamp,value`` CSV as a frame with the original timestamp text kept.
+    """A ``timestamp,value`` CSV as a frame with the original text kept (``raw_value``).
 
-    The timestamp column may hold date-times or epoch seconds.
+    The timestamp column may hold date-times or epoch seconds and must increase.
+    Every value must be a number; write ``NaN`` for a missing point. Anything else
+    is an error naming its line, never a silent score of 0.
     """
     p = Path(path)
     try:
-        df = pd.read_csv(p, dtype={"timestamp": str})
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [Problem(file=str(p), message=f"not UTF-8 text (byte {exc.start}): {exc.reason}")]
+        ) from exc
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SpecError([Problem(file=str(p), message=f"cannot read CSV: {exc}")]) from exc
     missing = {"timestamp", "value"} - set(df.columns)
@@ -32,9 +38,54 @@ def read_series(path: str | Path) -> pd.DataFrame:
         raise SpecError(
             [Problem(file=str(p), message=f"missing column(s): {', '.join(sorted(missing))}")]
         )
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    df = _drop_trailing_blank_rows(df.fillna(""))
+    df["raw_value"] = df["value"]
+    df["value"] = _values(df["value"], str(p))
     df["epoch"] = to_epoch(df["timestamp"], str(p))
+    _check_increasing(df, str(p))
     return df
+
+
+_FIRST_DATA_LINE = 2  # line 1 is the header
+
+
+def _drop_trailing_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
+    blank = (df.astype(str).apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
+    n = len(df)
+    while n and blank[n - 1]:
+        n -= 1
+    return df.iloc[:n].reset_index(drop=True)
+
+
+def _values(raw: pd.Series, where: str) -> pd.Series:
+    text = raw.str.strip()
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna() & (text.str.lower() != "nan")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        msg = "empty value" if not text.iloc[i] else f"not a number: {raw.iloc[i]!r}"
+        raise SpecError(
+            [Problem(file=where, line=i + _FIRST_DATA_LINE, field="value", message=msg)]
+        )
+    return values.astype(float)
+
+
+def _check_increasing(df: pd.DataFrame, where: str) -> None:
+    epoch = df["epoch"].to_numpy()
+    bad = np.flatnonzero(~(np.diff(epoch) > 0))
+    if len(bad):
+        i = int(bad[0]) + 1
+        ts, prev = df["timestamp"].iloc[i], df["timestamp"].iloc[i - 1]
+        raise SpecError(
+            [
+                Problem(
+                    file=where,
+                    line=i + _FIRST_DATA_LINE,
+                    field="timestamp",
+                    message=f"{ts!r} is not after the previous timestamp {prev!r}",
+                )
+            ]
+        )
 
 
 def from_prometheus(
@@ -62,11 +113,23 @@ def to_epoch(col: pd.Series, where: str = "") -> np.ndarray:
     if numeric.notna().all():
         return numeric.to_numpy(dtype=float)
     try:
-        ts = pd.to_datetime(col, utc=True, format="mixed")
+        ts = pd.to_datetime(col, utc=True, format="mixed", errors="coerce")
     except (ValueError, TypeError) as exc:
         raise SpecError(
             [Problem(file=where, field="timestamp", message=f"unparseable timestamp: {exc}")]
         ) from exc
+    if ts.isna().any():
+        i = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise SpecError(
+            [
+                Problem(
+                    file=where,
+                    line=i + _FIRST_DATA_LINE,
+                    field="timestamp",
+                    message=f"unparseable timestamp {col.iloc[i]!r}",
+                )
+            ]
+        )
     return (ts.astype("int64") // 1_000).to_numpy(dtype=float) / 1e6
 
 

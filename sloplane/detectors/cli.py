@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,6 +24,16 @@ def _params(raw: str | None) -> dict[str, object]:
     return value
 
 
+def _run(run: Any, df: Any, detector: str, params: dict[str, object]) -> Any:
+    """Score with option names in errors: ``--params.warmup: ...``, ``--detector: ...``."""
+    from sloplane.detectors.detectors import DetectorError
+
+    try:
+        return run(df, detector, params)
+    except DetectorError as exc:
+        raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
+
+
 @click.group()
 def detect() -> None:
     """Anomaly detection: score series, back-test, run the detector service."""
@@ -39,19 +50,13 @@ def score(file: Path, detector: str, params: str | None) -> None:
     from sloplane.detectors.backtest import read_series, run
 
     df = read_series(file)
-    scored = run(df, detector, _params(params))
+    scored = _run(run, df, detector, _params(params))
     out = sys.stdout
     out.write("timestamp,value,anomaly_score\n")
-    raw_values = _raw_values(file)
-    for ts, val, s in zip(scored["timestamp"], raw_values, scored["anomaly_score"], strict=True):
+    for ts, val, s in zip(
+        scored["timestamp"], scored["raw_value"], scored["anomaly_score"], strict=True
+    ):
         out.write(f"{ts},{val},{s:.6f}\n")
-
-
-def _raw_values(file: Path) -> list[str]:
-    """The value column exactly as written, so output rows echo the input."""
-    import pandas as pd
-
-    return pd.read_csv(file, dtype=str, keep_default_na=False)["value"].tolist()
 
 
 @detect.command()
@@ -66,7 +71,7 @@ def backtest(
     """Back-test a detector on a CSV: list flagged points, optionally plot them."""
     from sloplane.detectors.backtest import flagged, plot, read_series, run
 
-    scored = run(read_series(file), detector, _params(params))
+    scored = _run(run, read_series(file), detector, _params(params))
     hits = flagged(scored, threshold)
     click.echo(f"{len(hits)} of {len(scored)} points at or above {threshold}")
     for _, row in hits.iterrows():

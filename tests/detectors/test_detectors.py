@@ -142,3 +142,46 @@ def test_parameters_are_range_checked(name: str, params: dict[str, Any], field: 
     with pytest.raises(DetectorError) as info:
         make_detector(name, **params)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "error"),
+    [
+        (b"timestamp,value\n1,1\n2,abc\n", [], "s.csv:3: field 'value': not a number: 'abc'"),
+        (b"timestamp,value\n1,1\n2,\n", [], "s.csv:3: field 'value': empty value"),
+        (b"timestamp,value\n1,1\n3,2\n2,3\n", [], "s.csv:4: field 'timestamp': '2' is not after"),
+        (b"timestamp,value\n1,1\n1,2\n", [], "s.csv:3: field 'timestamp': '1' is not after"),
+        (b"timestamp,value\nnoon,1\n", [], "s.csv:2: field 'timestamp': unparseable"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe\xc3", [], "s.csv: not UTF-8 text"),
+        (b"timestamp,value\n1,1\n", ["--params", '{"warmup":-5}'], "--params.warmup: Input"),
+        (b"timestamp,value\n1,1\n", ["--detector", "seasnal"], "--detector: unknown detector"),
+    ],
+)
+def test_score_rejects_bad_input_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    args: list[str],
+    error: str,
+) -> None:
+    from sloplane.cli import main
+
+    csv = tmp_path / "s.csv"
+    csv.write_bytes(content)
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "score", str(csv), *args])
+    assert info.value.code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and error in line
+
+
+def test_score_accepts_explicit_nan_and_trailing_blank_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sloplane.cli import main
+
+    csv = tmp_path / "s.csv"
+    csv.write_text("timestamp,value\n1,1.50\n2,NaN\n3,2\n\n")
+    main(["detect", "score", str(csv)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["1,1.50,0.000000", "2,NaN,0.000000", "3,2,0.000000"]
