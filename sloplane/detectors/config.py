@@ -1,6 +1,7 @@
 """``detect.yaml``: what the detector service watches, whom it tells, what it may do.
 
-Every guard is on by default; turning one off is an explicit line in the file.
+Guards are on by default (dry-run included; approval is opt-in); turning one off is an
+explicit line in the file.
 """
 
 from __future__ import annotations

@@ -74,3 +74,22 @@ def test_serve_refuses_a_bad_detector_before_starting(
     assert info.value.code == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {cfg}: watch 'w': field 'detector': unknown detector")
+
+
+def test_the_examples_burn_query_selects_series_sloplane_records() -> None:
+    """Every ``name{sloplane_id="..."}`` in the example is recorded for that SLO by generate."""
+    import re
+
+    from sloplane.slo.loaders import load
+    from sloplane.slo.naming import Labels
+    from sloplane.slo.rules.render import compile_rules
+
+    root = Path(__file__).parents[2] / "examples"
+    (rollback,) = load_config(root / "detect.yaml").rollbacks
+    label = Labels().id
+    selectors = re.findall(r"([a-z_:0-9]+)\{" + label + r'="([^"]+)"\}', rollback.burn_query)
+    assert len(selectors) == 2
+    rules = compile_rules(load([root / "slos"]).catalog)
+    for name, slo_id in selectors:
+        text = next(str(v) for k, v in rules.items() if Path(k).name.startswith(f"{slo_id}.rules"))
+        assert f"record: {name}\n" in text, (name, slo_id)
