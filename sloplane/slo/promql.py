@@ -217,7 +217,11 @@ def _wrap_edits(query: str, tokens: list[_Token], window: str) -> list[tuple[int
             if low in _GROUPING and nxt is not None and nxt.text == "(":
                 i = _skip_parens(tokens, i + 1)
                 continue
-            if low in _KEYWORDS or (nxt is not None and nxt.text == "("):
+            followed_by_braces = nxt is not None and nxt.kind == "braces"
+            # `by{code="5"}` is a metric named "by": keywords never take label braces
+            if (low in _KEYWORDS and not followed_by_braces) or (
+                nxt is not None and nxt.text == "("
+            ):
                 i += 1
                 continue
             if low in _AGGREGATORS and nxt is not None and nxt.kind == "ident":
