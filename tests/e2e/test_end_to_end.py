@@ -130,6 +130,8 @@ def test_outage_pages_resolves_and_ticket_reaches_slack(tmp_path: Path) -> None:
                     details["dashboard"] == f"http://grafana.example.com/d/{dashboard_uid('shop')}"
                 )
                 assert float(details["burn_rate"].split("x")[0]) > 14.4
+                # the live budget left, read by the alert from the period recording
+                assert details["budget_remaining"].endswith("%"), details["budget_remaining"]
                 dedup_key = trigger["dedup_key"]
                 assert dedup_key
 
