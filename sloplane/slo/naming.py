@@ -37,6 +37,19 @@ def ratio_metric(window: int) -> str:
     return f"slo:sli_error:ratio_rate{format_duration(window)}"
 
 
+# Windows that only tickets and the period status read are recorded in a second group
+# evaluated this often: each evaluation reads days of samples, and minutes of lag do not
+# matter for a ticket or a 30-day budget. It stays under Prometheus' 5m lookback so
+# instant queries always find a sample.
+LONG_GROUP_INTERVAL = 180
+
+
+def long_windows(slo: SLO) -> tuple[int, ...]:
+    """Recorded windows evaluated in the slower ``-long`` group (never one a page reads)."""
+    paged = {x for w in slo.burn_windows("page") for x in (w.long, w.short)}
+    return tuple(w for w in recorded_windows(slo) if w > SHORT_WINDOW_MAX and w not in paged)
+
+
 def recorded_windows(slo: SLO) -> tuple[int, ...]:
     """Every window whose error ratio is recorded for ``slo``, shortest first."""
     windows = {BASE_WINDOW, slo.window}

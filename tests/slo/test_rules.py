@@ -88,9 +88,23 @@ def test_output_is_deterministic_and_marked_generated() -> None:
 
 def test_recorded_series_and_alert_shape() -> None:
     slo = EXAMPLES[0]
-    (group,) = yaml.safe_load(
+    fast, slow = yaml.safe_load(
         compile_rules(Catalog.of([slo]))["prometheus/api-availability.rules.yml"]
     )["groups"]
+    # pages read only the fast group; the days-long windows live in a slower group
+    assert fast["name"] == "sloplane-api-availability" and "interval" not in fast
+    assert slow["name"] == "sloplane-api-availability-long" and slow["interval"] == "3m"
+    assert [r["record"] for r in slow["rules"] if "record" in r] == [
+        "slo:sli_error:ratio_rate1d",
+        "slo:sli_error:ratio_rate3d",
+        "slo:sli_error:ratio_rate30d",
+        "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+    ]
+    assert [r["alert"] for r in slow["rules"] if "alert" in r] == [
+        "ApiAvailabilityErrorBudgetBurnTicket"
+    ]
+    group = {"rules": fast["rules"] + slow["rules"]}
     records = [r["record"] for r in group["rules"] if "record" in r]
     for window in recorded_windows(slo):
         assert ratio_metric(window) in records
@@ -124,7 +138,8 @@ def test_sloth_label_mode_matches_sloths_series_and_its_tests_pass(tmp_path: Pat
     artifacts = compile_rules(Catalog.of(EXAMPLES), settings_)
     text = artifacts["prometheus/api-availability.rules.yml"]
     assert 'sloth_id="api-availability"' in text and "sloplane_id" not in text
-    (group,) = yaml.safe_load(text)["groups"]
+    groups = yaml.safe_load(text)["groups"]
+    group = {"rules": [r for g in groups for r in g["rules"]]}
     by_record = {r["record"]: r for r in group["rules"] if "record" in r}
     assert by_record["slo:sli_error:ratio_rate1h"]["labels"]["sloth_window"] == "1h"
     assert by_record["sloth_slo_info"]["labels"]["sloth_objective"] == "99.9"
@@ -144,7 +159,7 @@ def test_operator_format_with_namespace_and_selector_labels() -> None:
     )
     operator = compile_rules(Catalog.of(EXAMPLES), settings_)
     doc = yaml.safe_load(operator["prometheus-operator/api.yaml"])
-    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 2
+    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 4  # 2 SLOs x 2
     assert doc["metadata"]["namespace"] == "monitoring"
     assert doc["metadata"]["labels"]["prometheus"] == "k8s"
 

@@ -23,13 +23,16 @@ from sloplane.slo.naming import (
 from sloplane.slo.rules.common import Rule, num
 
 
-def alert_rules(slo: SLO, labels: Labels, grafana_url: str) -> list[Rule]:
+def alert_rules(
+    slo: SLO, labels: Labels, grafana_url: str, severities: tuple[Severity, ...] = SEVERITIES
+) -> list[Rule]:
+    """The burn-rate alerts of the given tiers (and the no-data alert with the page tier)."""
     rules = []
-    for severity in SEVERITIES:
+    for severity in severities:
         windows = slo.burn_windows(severity)
         if windows:
             rules.append(_burn_alert(slo, labels, severity, windows, grafana_url))
-    if slo.alerting.no_data.enabled:
+    if slo.alerting.no_data.enabled and "page" in severities:
         rules.append(_no_data_alert(slo, labels, grafana_url))
     return rules
 

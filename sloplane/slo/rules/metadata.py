@@ -46,8 +46,20 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
             labels=series_labels,
         ),
         Rule(
+            record=INFO, expr="vector(1)", labels={k: v for k, v in info_labels.items() if v != ""}
+        ),
+        *_sloth_info(slo, labels),
+    ]
+
+
+def period_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """Burn rate and budget left over the whole SLO window (beside the period ratio)."""
+    series_labels = {**slo.labels, **labels.identity(slo)}
+    sel = labels.selector(slo)
+    return [
+        Rule(
             record=PERIOD_BURN_RATE,
-            expr=f"{ratio_metric(slo.window)}{sel} / {budget}",
+            expr=f"{ratio_metric(slo.window)}{sel} / {num(slo.error_budget)}",
             labels=series_labels,
         ),
         Rule(
@@ -55,10 +67,6 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
             expr=f"1 - {PERIOD_BURN_RATE}{sel}",
             labels=series_labels,
         ),
-        Rule(
-            record=INFO, expr="vector(1)", labels={k: v for k, v in info_labels.items() if v != ""}
-        ),
-        *_sloth_info(slo, labels),
     ]
 
 

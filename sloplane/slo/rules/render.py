@@ -1,8 +1,12 @@
 """Rule groups to files: plain Prometheus rule files or PrometheusRule CRDs.
 
-One rule group per SLO (``sloplane-<id>``): Prometheus evaluates the rules of a
-group in order, so every ratio and alert sees the 5m rates recorded in the same
-evaluation, and separate SLOs evaluate concurrently.
+Two rule groups per SLO. ``sloplane-<id>`` runs at the global evaluation interval
+and holds everything a page needs: the 5m event rates, the short-window ratios and
+the page alert; Prometheus evaluates a group's rules in order, so each ratio sees the
+rates recorded in the same evaluation. ``sloplane-<id>-long`` holds the windows that
+only tickets and the period status read (1d, 3d, 30d for a 30-day SLO) and runs every
+3 minutes: each of its evaluations reads days of samples, and a few minutes of lag
+cost a ticket or a 30-day budget nothing. Separate SLOs evaluate concurrently.
 """
 
 from __future__ import annotations
@@ -14,29 +18,43 @@ import yaml
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
 from sloplane.slo.catalog import Catalog
+from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
-from sloplane.slo.naming import Labels
+from sloplane.slo.naming import LONG_GROUP_INTERVAL, Labels, long_windows
 from sloplane.slo.rules.alerts import alert_rules
-from sloplane.slo.rules.metadata import metadata_rules
-from sloplane.slo.rules.sli import sli_rules
+from sloplane.slo.rules.common import Rule
+from sloplane.slo.rules.metadata import metadata_rules, period_rules
+from sloplane.slo.rules.sli import long_window_sli_rules, sli_rules
 
 
 def group_name(slo: SLO) -> str:
     return f"sloplane-{slo.id}"
 
 
-def slo_group(slo: SLO, settings: GenerateSettings) -> dict[str, Any]:
+def slo_groups(slo: SLO, settings: GenerateSettings) -> list[dict[str, Any]]:
+    """The fast group, and the long-window group when the SLO has windows only tickets read."""
     labels = Labels(settings.label_mode)
-    rules = [
-        *sli_rules(slo, labels),
-        *metadata_rules(slo, labels),
-        *alert_rules(slo, labels, settings.grafana_url),
-    ]
-    return {"name": group_name(slo), "rules": [r.to_dict() for r in rules]}
+    fast: list[Rule] = [*sli_rules(slo, labels), *metadata_rules(slo, labels)]
+    slow: list[Rule] = long_window_sli_rules(slo, labels)
+    period = period_rules(slo, labels)
+    (slow if slo.window in long_windows(slo) else fast).extend(period)
+    tickets = alert_rules(slo, labels, settings.grafana_url, ("ticket",))
+    fast.extend(alert_rules(slo, labels, settings.grafana_url, ("page",)))
+    (slow if slow else fast).extend(tickets)
+    groups = [{"name": group_name(slo), "rules": [r.to_dict() for r in fast]}]
+    if slow:
+        groups.append(
+            {
+                "name": f"{group_name(slo)}-long",
+                "interval": format_duration(LONG_GROUP_INTERVAL),
+                "rules": [r.to_dict() for r in slow],
+            }
+        )
+    return groups
 
 
 def rule_groups(slos: Iterable[SLO], settings: GenerateSettings) -> list[dict[str, Any]]:
-    return [slo_group(slo, settings) for slo in sorted(slos, key=lambda s: s.id)]
+    return [g for slo in sorted(slos, key=lambda s: s.id) for g in slo_groups(slo, settings)]
 
 
 def rule_file_name(slo: SLO) -> str:
@@ -56,7 +74,7 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
             )
         return out
     for slo in catalog.slos:
-        out[rule_file_name(slo)] = dump_yaml({"groups": [slo_group(slo, settings)]})
+        out[rule_file_name(slo)] = dump_yaml({"groups": slo_groups(slo, settings)})
     if settings.unit_tests:
         from sloplane.slo.rules.unittests import unit_test_files
 

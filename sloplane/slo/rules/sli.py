@@ -23,6 +23,7 @@ from sloplane.slo.naming import (
     SHORT_WINDOW_MAX,
     TOTAL_RATE,
     Labels,
+    long_windows,
     ratio_metric,
     recorded_windows,
 )
@@ -114,26 +115,32 @@ def _latency_good(sli: LatencySLI, window: str, by: str) -> str:
 
 
 def sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
-    """Recording rules for the 5m event rates and the error ratio over each needed window."""
+    """The 5m event rates and the error ratio over every window a page reads (fast group)."""
     queries = SliQueries(slo.sli, slo.group_by)
     series_labels = {**slo.labels, **labels.identity(slo)}
-    sel = labels.selector(slo)
-    rules = [
+    slow = set(long_windows(slo))
+    return [
         Rule(record=ERRORS_RATE, expr=queries.errors(BASE_WINDOW), labels=series_labels),
         Rule(record=TOTAL_RATE, expr=queries.total(BASE_WINDOW), labels=series_labels),
+        *(_ratio_rule(slo, labels, queries, w) for w in recorded_windows(slo) if w not in slow),
     ]
-    for window in recorded_windows(slo):
-        ratio_labels = dict(series_labels)
-        if labels.window:
-            ratio_labels[labels.window] = format_duration(window)
-        rules.append(
-            Rule(
-                record=ratio_metric(window),
-                expr=_ratio_expr(queries, window, sel),
-                labels=ratio_labels,
-            )
-        )
-    return rules
+
+
+def long_window_sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """The error ratio over the long windows only tickets and the period read (slow group)."""
+    queries = SliQueries(slo.sli, slo.group_by)
+    return [_ratio_rule(slo, labels, queries, w) for w in long_windows(slo)]
+
+
+def _ratio_rule(slo: SLO, labels: Labels, queries: SliQueries, window: int) -> Rule:
+    ratio_labels = {**slo.labels, **labels.identity(slo)}
+    if labels.window:
+        ratio_labels[labels.window] = format_duration(window)
+    return Rule(
+        record=ratio_metric(window),
+        expr=_ratio_expr(queries, window, labels.selector(slo)),
+        labels=ratio_labels,
+    )
 
 
 def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
