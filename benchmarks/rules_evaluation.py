@@ -229,9 +229,9 @@ def write_our_rules(slos: list[SLO], dest: Path) -> dict[str, dict[str, dict[str
     by_slo: dict[str, dict[str, dict[str, Any]]] = {}
     for path, text in out.items():
         (dest / Path(path).name).write_text(text)
-        group = yaml.safe_load(text)["groups"][0]
-        slo_id = group["name"].removeprefix("sloplane-")
-        by_slo[slo_id] = {r["record"]: r for r in group["rules"] if "record" in r}
+        groups = yaml.safe_load(text)["groups"]
+        slo_id = groups[0]["name"].removeprefix("sloplane-")
+        by_slo[slo_id] = {r["record"]: r for g in groups for r in g["rules"] if "record" in r}
     return by_slo
 
 
