@@ -20,6 +20,7 @@ small lexer: what the user wrote is kept byte for byte outside the rewritten spa
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -78,7 +79,25 @@ def window_query(query: str, window: str, group_by: tuple[str, ...] | list[str] 
     """The query for one window: the template rendered, or the counter expression windowed."""
     if has_placeholder(query):
         return render_template(query, window)
-    return windowed(query, window, group_by)
+    template = _window_template(query, tuple(group_by))
+    if template is None:
+        return windowed(query, window, group_by)
+    return template.replace(f"[{_SENTINELS[0]}]", f"[{window}]")
+
+
+_SENTINELS = ("1111111s", "2222222s")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _window_template(query: str, group_by: tuple[str, ...]) -> str | None:
+    """``windowed`` with a sentinel window, so each query is parsed and rewritten once.
+
+    Only the ranges depend on the window. None when two sentinels do not give the same
+    text (then every window is rewritten directly).
+    """
+    a, b = (windowed(query, w, group_by) for w in _SENTINELS)
+    same = a.replace(f"[{_SENTINELS[0]}]", "\0") == b.replace(f"[{_SENTINELS[1]}]", "\0")
+    return a if same else None
 
 
 def windowed(query: str, window: str, group_by: tuple[str, ...] | list[str] = ()) -> str:

@@ -117,7 +117,22 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str_representer)
 
 
+def _node(obj: Any) -> yaml.Node:
+    """YAML nodes built directly: PyYAML's Python representer was most of the compile time."""
+    if type(obj) is str:
+        return yaml.ScalarNode("tag:yaml.org,2002:str", obj, style="|" if "\n" in obj else None)
+    if type(obj) is dict:
+        pairs = [(_node(k), _node(v)) for k, v in obj.items()]
+        return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+    if type(obj) is list:
+        return yaml.SequenceNode("tag:yaml.org,2002:seq", [_node(x) for x in obj], flow_style=False)
+    raise TypeError(type(obj))
+
+
 def dump_yaml(data: Any, header: str = HEADER) -> str:
     """Deterministic YAML with a "do not edit" comment on top."""
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    try:
+        body = yaml.serialize(_node(data), Dumper=_Dumper, allow_unicode=True, width=1000)
+    except TypeError:  # numbers and other types: the representer knows them
+        body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
     return f"# {header}\n{body}"
