@@ -197,7 +197,7 @@ def unit_test_child(n: int) -> dict[str, Any]:
     }
 
 
-# -- what-if: the two compiler changes proposed in BENCHMARKS-rules.md, applied by patching --
+# -- what-if: the two compiler changes proposed in BENCHMARKS.md, applied by patching --
 
 
 def what_if_child(n: int) -> dict[str, Any]:
