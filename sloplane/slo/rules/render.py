@@ -6,7 +6,8 @@ the page alert; Prometheus evaluates a group's rules in order, so each ratio see
 rates recorded in the same evaluation. ``sloplane-<id>-long`` holds the windows that
 only tickets and the period status read (1d, 3d, 30d for a 30-day SLO) and runs every
 3 minutes: each of its evaluations reads days of samples, and a few minutes of lag
-cost a ticket or a 30-day budget nothing. Separate SLOs evaluate concurrently.
+cost a ticket or a 30-day budget nothing. All alerts are in the fast group. Separate
+SLOs evaluate concurrently.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def slo_groups(slo: SLO, settings: GenerateSettings) -> list[dict[str, Any]]:
     slow: list[Rule] = long_window_sli_rules(slo, labels)
     period = period_rules(slo, labels)
     (slow if slo.window in long_windows(slo) else fast).extend(period)
-    tickets = alert_rules(slo, labels, settings.grafana_url, ("ticket",))
-    fast.extend(alert_rules(slo, labels, settings.grafana_url, ("page",)))
-    (slow if slow else fast).extend(tickets)
+    # Alerts stay in the fast group: it runs every interval and reads the long ratios
+    # the slow group recorded (at most 3 minutes old), so a ticket never waits for the
+    # slow group's next turn.
+    fast.extend(alert_rules(slo, labels, settings.grafana_url))
     groups = [{"name": group_name(slo), "rules": [r.to_dict() for r in fast]}]
     if slow:
         groups.append(
