@@ -30,6 +30,7 @@ __all__ = [
     "PromQLError",
     "Selector",
     "has_placeholder",
+    "node_selector",
     "parse_error",
     "render_template",
     "selectors",
@@ -134,7 +135,7 @@ def selectors(query: str) -> list[Selector]:
 
     def visit(node: promql_parser.Expr) -> bool:
         if isinstance(node, promql_parser.VectorSelector):
-            found.append(_selector(node))
+            found.append(node_selector(node))
         return True
 
     promql_parser.walk(promql_parser.parse(text), visit)
@@ -144,7 +145,8 @@ def selectors(query: str) -> list[Selector]:
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 
 
-def _selector(node: promql_parser.VectorSelector) -> Selector:
+def node_selector(node: promql_parser.VectorSelector) -> Selector:
+    """``(metric_name, [(label, op, value), ...])`` of one parsed vector selector."""
     matchers = list(node.matchers.matchers)
     if not matchers and node.matchers.or_matchers:
         matchers = list(node.matchers.or_matchers[0])

@@ -14,6 +14,8 @@ from typing import Any
 
 import promql_parser
 
+from sloplane.slo.promql import node_selector
+
 Matcher = tuple[str, str, str]  # (label, op, value) with op in =, !=, =~, !~
 
 ALL_LABELS = "*"  # output_labels() result for a bare selector: every label survives
@@ -45,25 +47,9 @@ def selectors_of(query: str) -> list[Selector]:
 
 
 def selector_of_node(node: Any) -> Selector:
-    matchers: list[Matcher] = []
-    name = node.name or ""
-    for m in node.matchers.matchers:
-        label, op, value = m.name, str(m.op), m.value
-        if label == "__name__" and op.endswith("="):
-            name = value
-            continue
-        matchers.append((label, _op_text(op), value))
+    """A parsed vector selector as a hashable :class:`Selector`."""
+    name, matchers = node_selector(node)
     return Selector(name, tuple(matchers))
-
-
-def _op_text(op: str) -> str:
-    mapping = {
-        "MatchOp.Equal": "=",
-        "MatchOp.NotEqual": "!=",
-        "MatchOp.Re": "=~",
-        "MatchOp.NotRe": "!~",
-    }
-    return mapping.get(op, op)
 
 
 def output_labels(query: str) -> set[str] | None:

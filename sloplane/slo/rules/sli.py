@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLI, SLO, EventsSLI, LatencySLI, RawSLI
@@ -27,6 +26,7 @@ from sloplane.slo.naming import (
     ratio_metric,
     recorded_windows,
 )
+from sloplane.slo.promql import render_template, window_query
 from sloplane.slo.rules.common import Rule
 
 
@@ -55,7 +55,7 @@ class SliQueries:
         if isinstance(sli, RawSLI):
             # `>= 0` drops NaN (a 0/0 ratio with no traffic): one NaN would blind every
             # sum_over_time window for as long as the window is
-            return f"({_promql().render_template(sli.error_ratio, w)}) >= 0"
+            return f"({render_template(sli.error_ratio, w)}) >= 0"
         return f"sum{self._by} (1 - avg_over_time({sli.gauge}[{w}]))"
 
     def total(self, window: int) -> str:
@@ -68,7 +68,7 @@ class SliQueries:
                 return f"histogram_count(sum{self._by} (rate({_selector(sli.metric, sli.selector)}[{w}])))"
             return f"sum{self._by} (rate({_selector(sli.metric + '_count', sli.selector)}[{w}]))"
         if isinstance(sli, RawSLI):
-            return f"0 * (({_promql().render_template(sli.error_ratio, w)}) >= 0) + 1"
+            return f"0 * (({render_template(sli.error_ratio, w)}) >= 0) + 1"
         return f"count{self._by} (avg_over_time({sli.gauge}[{w}]))"
 
     @property
@@ -76,7 +76,7 @@ class SliQueries:
         return f" by ({', '.join(self.group_by)})" if self.group_by else ""
 
     def _counter(self, query: str, window: str) -> str:
-        return str(_promql().window_query(query, window, self.group_by))
+        return window_query(query, window, self.group_by)
 
 
 def _selector(metric: str, matchers: str, extra: str = "") -> str:
@@ -150,10 +150,3 @@ def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
         return f"({queries.errors(window)})\n/\n(({queries.total(window)}) > 0)"
     w = format_duration(window)
     return f"sum_over_time({ERRORS_RATE}{sel}[{w}])\n/\n(sum_over_time({TOTAL_RATE}{sel}[{w}]) > 0)"
-
-
-def _promql() -> Any:
-    """The PromQL helpers (imported late: they pull in the native parser)."""
-    from sloplane.slo import promql
-
-    return promql
