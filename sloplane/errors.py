@@ -45,6 +45,11 @@ class SpecError(SloplaneError):
         self.problems: list[Problem] = sorted(set(problems), key=_problem_key)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[Problem]]]:
+        # Exceptions pickle their message by default; a worker process must
+        # hand back the problems themselves (benchmarks, process pools).
+        return (type(self), (self.problems,))
+
 
 class BackendError(SloplaneError):
     """A backend (Prometheus, AlertManager, Grafana, a database) failed or is unreachable."""

@@ -20,9 +20,11 @@ from sloplane.errors import Problem, SpecError
 def read_series(path: str | Path) -> pd.DataFrame:
     """A ``timestamp,value`` CSV as a frame with the original text kept (``raw_value``).
 
-    The timestamp column may hold date-times or epoch seconds and must increase.
-    Every value must be a number; write ``NaN`` for a missing point. Anything else
-    is an error naming its line, never a silent score of 0.
+    The timestamp column may hold date-times or epoch seconds. Every value must
+    be a number; write ``NaN`` for a missing point. Anything else is an error
+    naming its line, never a silent score of 0. Rows are scored in file order:
+    a repeated or backward timestamp (NAB's own files have them, from clock
+    changes) is kept, and :func:`order_warnings` says where.
     """
     p = Path(path)
     try:
@@ -42,7 +44,6 @@ def read_series(path: str | Path) -> pd.DataFrame:
     df["raw_value"] = df["value"]
     df["value"] = _values(df["value"], str(p))
     df["epoch"] = to_epoch(df["timestamp"], str(p))
-    _check_increasing(df, str(p))
     return df
 
 
@@ -70,22 +71,28 @@ def _values(raw: pd.Series, where: str) -> pd.Series:
     return values.astype(float)
 
 
-def _check_increasing(df: pd.DataFrame, where: str) -> None:
+def order_warnings(df: pd.DataFrame, where: str) -> list[Problem]:
+    """The first row whose timestamp is not after the one before, and how many more.
+
+    Not an error: every row is still scored, in file order, and a detector's
+    seasonal bins simply see the clock as the file gives it.
+    """
     epoch = df["epoch"].to_numpy()
     bad = np.flatnonzero(~(np.diff(epoch) > 0))
-    if len(bad):
-        i = int(bad[0]) + 1
-        ts, prev = df["timestamp"].iloc[i], df["timestamp"].iloc[i - 1]
-        raise SpecError(
-            [
-                Problem(
-                    file=where,
-                    line=i + _FIRST_DATA_LINE,
-                    field="timestamp",
-                    message=f"{ts!r} is not after the previous timestamp {prev!r}",
-                )
-            ]
+    if not len(bad):
+        return []
+    i = int(bad[0]) + 1
+    ts, prev = df["timestamp"].iloc[i], df["timestamp"].iloc[i - 1]
+    more = f" ({len(bad) - 1} more such rows)" if len(bad) > 1 else ""
+    return [
+        Problem(
+            file=where,
+            line=i + _FIRST_DATA_LINE,
+            field="timestamp",
+            message=f"{ts!r} is not after the previous timestamp {prev!r}{more}; "
+            "rows are scored in file order",
         )
+    ]
 
 
 def from_prometheus(
@@ -130,7 +137,9 @@ def to_epoch(col: pd.Series, where: str = "") -> np.ndarray:
                 )
             ]
         )
-    return (ts.astype("int64") // 1_000).to_numpy(dtype=float) / 1e6
+    # Subtracting the epoch is exact whatever unit pandas picked (ns in pandas 2,
+    # often us in pandas 3); reading the raw integers would not be.
+    return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
 
 def run(

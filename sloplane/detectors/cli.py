@@ -34,6 +34,16 @@ def _run(run: Any, df: Any, detector: str, params: dict[str, object]) -> Any:
         raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
 
 
+def _read(file: Path) -> Any:
+    """The CSV as a frame; out-of-order timestamps are a warning on stderr, not an error."""
+    from sloplane.detectors.backtest import order_warnings, read_series
+
+    df = read_series(file)
+    for problem in order_warnings(df, str(file)):
+        click.echo(f"warning: {problem}", err=True)
+    return df
+
+
 @click.group()
 def detect() -> None:
     """Anomaly detection: score series, back-test, run the detector service."""
@@ -47,9 +57,9 @@ def detect() -> None:
 @click.option("--params", default=None, help="Detector parameters as a JSON object.")
 def score(file: Path, detector: str, params: str | None) -> None:
     """Score a NAB-style CSV (timestamp,value); print timestamp,value,anomaly_score."""
-    from sloplane.detectors.backtest import read_series, run
+    from sloplane.detectors.backtest import run
 
-    df = read_series(file)
+    df = _read(file)
     scored = _run(run, df, detector, _params(params))
     out = sys.stdout
     out.write("timestamp,value,anomaly_score\n")
@@ -69,9 +79,9 @@ def backtest(
     file: Path, detector: str, params: str | None, threshold: float, plot_path: Path | None
 ) -> None:
     """Back-test a detector on a CSV: list flagged points, optionally plot them."""
-    from sloplane.detectors.backtest import flagged, plot, read_series, run
+    from sloplane.detectors.backtest import flagged, plot, run
 
-    scored = _run(run, read_series(file), detector, _params(params))
+    scored = _run(run, _read(file), detector, _params(params))
     hits = flagged(scored, threshold)
     click.echo(f"{len(hits)} of {len(scored)} points at or above {threshold}")
     for _, row in hits.iterrows():
