@@ -9,6 +9,7 @@ matchers get a concrete example string built from the regex's parse tree.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,17 @@ _FILLERS = ("sloplane", "200", "ok", "a", "0", "GET", "x1")
 class Selector:
     metric: str
     matchers: tuple[Matcher, ...]
+
+    def selects(self, metric: str, labels: Mapping[str, str]) -> bool:
+        """Whether this selector reads the series ``metric{labels}``, as Prometheus decides.
+
+        A label the series lacks reads as ``""`` and regexes match in full. Public because
+        the unit-test traffic (:mod:`.traffic`) evaluates the SLI over its candidate series
+        by asking which of them each selector in the query reads.
+        """
+        return metric == self.metric and all(
+            _matches(m, labels.get(m[0], "")) for m in self.matchers
+        )
 
 
 class SynthesisError(ValueError):

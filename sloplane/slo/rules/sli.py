@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sloplane.slo.durations import format_duration
-from sloplane.slo.model import SLI, SLO, EventsSLI, LatencySLI, RawSLI
+from sloplane.slo.model import SLI, SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
 from sloplane.slo.naming import (
     BASE_WINDOW,
     ERRORS_RATE,
@@ -30,6 +31,13 @@ from sloplane.slo.promql import render_template, window_query
 from sloplane.slo.rules.common import Rule
 
 
+class Events(NamedTuple):
+    """The events an event-counting SLI states besides the total, as a windowed query."""
+
+    query: str
+    errors: bool  # True: the query counts error events; False: it counts good events
+
+
 @dataclass(frozen=True)
 class SliQueries:
     """PromQL for the error and total event rates of an SLI over any window."""
@@ -38,24 +46,21 @@ class SliQueries:
     group_by: tuple[str, ...]
 
     def errors(self, window: int) -> str:
-        w = format_duration(window)
         sli = self.sli
-        if isinstance(sli, EventsSLI):
-            total = self._counter(sli.total, w)
-            if sli.errors is not None:
-                errors = self._counter(sli.errors, w)
-                return f"({errors}) or (0 * ({total}))"
-            good = self._counter(sli.good or "", w)
-            return f"clamp_min(({total}) - (({good}) or (0 * ({total}))), 0)"
-        if isinstance(sli, LatencySLI):
+        events = self.events(window)
+        if events is not None:
             total = self.total(window)
-            good = _latency_good(sli, w, self._by)
-            # a threshold that names no bucket must look like 100% errors, not like no data
-            return f"clamp_min(({total}) - (({good}) or (0 * ({total}))), 0)"
+            if events.errors:
+                return f"({events.query}) or (0 * ({total}))"
+            # good events that select nothing (e.g. a threshold that names no bucket) must
+            # look like 100% errors, not like no data
+            return f"clamp_min(({total}) - (({events.query}) or (0 * ({total}))), 0)"
+        w = format_duration(window)
         if isinstance(sli, RawSLI):
             # `>= 0` drops NaN (a 0/0 ratio with no traffic): one NaN would blind every
             # sum_over_time window for as long as the window is
             return f"({render_template(sli.error_ratio, w)}) >= 0"
+        assert isinstance(sli, AvailabilitySLI)  # the event SLIs returned above
         return f"sum{self._by} (1 - avg_over_time({sli.gauge}[{w}]))"
 
     def total(self, window: int) -> str:
@@ -70,6 +75,24 @@ class SliQueries:
         if isinstance(sli, RawSLI):
             return f"0 * (({render_template(sli.error_ratio, w)}) >= 0) + 1"
         return f"count{self._by} (avg_over_time({sli.gauge}[{w}]))"
+
+    def events(self, window: int) -> Events | None:
+        """The error or good events as the SLI states them; None for ratio and gauge SLIs.
+
+        :meth:`errors` wraps these in guards (``or 0 * total``, ``clamp_min``) so that no
+        traffic or an empty bucket reads right; the guards are not linear in the input
+        series. The generated unit tests (:mod:`.traffic`) solve for series values that
+        give an error ratio, so they need the events as stated, next to :meth:`total`.
+        """
+        w = format_duration(window)
+        sli = self.sli
+        if isinstance(sli, EventsSLI):
+            if sli.errors is not None:
+                return Events(self._counter(sli.errors, w), errors=True)
+            return Events(self._counter(sli.good or "", w), errors=False)
+        if isinstance(sli, LatencySLI):
+            return Events(_latency_good(sli, w, self._by), errors=False)
+        return None
 
     @property
     def _by(self) -> str:

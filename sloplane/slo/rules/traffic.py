@@ -19,20 +19,21 @@ from typing import Any
 import promql_parser
 
 from sloplane.slo.durations import format_duration
-from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
+from sloplane.slo.model import SLO, AvailabilitySLI, LatencySLI, RawSLI
 from sloplane.slo.naming import BASE_WINDOW
+from sloplane.slo.promql import render_template
 from sloplane.slo.rules.common import num
 from sloplane.slo.rules.series import (
     ALL_LABELS,
     Selector,
     SynthesisError,
-    _matches,
     output_labels,
     satisfying,
     selector_of_node,
     selectors_of,
     violating,
 )
+from sloplane.slo.rules.sli import SliQueries
 
 EVENTS_PER_STEP = 1_000_000
 COUNTER_BASE = 1_000_000_000
@@ -56,10 +57,7 @@ class Series:
         return f"{self.metric}{{{inner}}}"
 
     def matches(self, sel: Selector) -> bool:
-        labels = dict(self.labels)
-        return self.metric == sel.metric and all(
-            _matches(m, labels.get(m[0], "")) for m in sel.matchers
-        )
+        return sel.selects(self.metric, dict(self.labels))
 
 
 Linear = tuple[float, list[float]]  # constant term, coefficient per series
@@ -116,29 +114,18 @@ def traffic_for(slo: SLO) -> Traffic:
 
 
 def _traffic(slo: SLO) -> Traffic:
-    from sloplane.slo.rules.sli import SliQueries, _latency_good
-
     sli = slo.sli
-    w = format_duration(BASE_WINDOW)
     queries = SliQueries(sli, slo.group_by)
-    by = f" by ({', '.join(slo.group_by)})" if slo.group_by else ""
-    if isinstance(sli, EventsSLI):
-        total = queries._counter(sli.total, w)
-        if sli.errors is not None:
-            return _events(slo, queries._counter(sli.errors, w), total, bad_is_errors=True)
-        return _events(slo, queries._counter(sli.good or "", w), total, bad_is_errors=False)
-    if isinstance(sli, LatencySLI):
-        if sli.native:
-            raise UnitTestGap("native histograms cannot be written as promtool input series")
-        return _events(
-            slo, _latency_good(sli, w, by), queries.total(BASE_WINDOW), bad_is_errors=False
-        )
+    if isinstance(sli, LatencySLI) and sli.native:
+        raise UnitTestGap("native histograms cannot be written as promtool input series")
+    events = queries.events(BASE_WINDOW)
+    if events is not None:
+        total = queries.total(BASE_WINDOW)
+        return _events(slo, events.query, total, bad_is_errors=events.errors)
     if isinstance(sli, AvailabilitySLI):
         return _gauge_ratio(slo, queries.errors(BASE_WINDOW))
     if isinstance(sli, RawSLI):
-        from sloplane.slo.promql import render_template
-
-        text = render_template(sli.error_ratio, w)
+        text = render_template(sli.error_ratio, format_duration(BASE_WINDOW))
         node = _unparen(promql_parser.parse(text))
         if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/":
             return _ratio_events(slo, text, node)
