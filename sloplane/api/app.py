@@ -53,6 +53,7 @@ from sloplane.reports.scheduler import due_week, start_scheduler
 from sloplane.reports.weeks import WeekError
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import DurationError, parse_duration
+from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
 
 log = logging.getLogger("sloplane.api")
@@ -149,13 +150,8 @@ def _ts(value: datetime | None) -> float | None:
 
 def _summary(slo: SLO, status: Status | None = None) -> SLOSummary:
     return SLOSummary(
-        id=slo.id,
-        service=slo.service,
-        name=slo.name,
-        team=slo.team,
+        **SLOFacts.fields_from(slo),
         description=slo.description,
-        objective=slo.objective,
-        window=slo.window_text,
         window_seconds=slo.window,
         labels=dict(slo.labels),
         runbook_url=slo.runbook_url,

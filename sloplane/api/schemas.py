@@ -10,15 +10,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sloplane.slo.facts import SLOFacts, SLOIdentity
+
 Status = Literal["ok", "at_risk", "breached", "no_data"]
 DataSource = Literal["recording_rules", "source_query"]
 
 
-class SLOSummary(BaseModel):
-    id: str
-    service: str
-    name: str
-    team: str | None
+class SLOSummary(SLOIdentity):
+    # Every field of SLOFacts, but the description has always come before the objective
+    # and window, and pydantic lays out inherited fields first: so only the identity is
+    # inherited, and the target fields are declared (and documented) here.
     description: str
     objective: float = Field(description="Target as a ratio, e.g. 0.999")
     window: str = Field(description="SLO window as a Prometheus duration, e.g. 30d")
@@ -55,13 +56,7 @@ class FiringAlert(BaseModel):
     labels: dict[str, str]
 
 
-class SLOStatus(BaseModel):
-    id: str
-    service: str
-    name: str
-    team: str | None
-    objective: float
-    window: str
+class SLOStatus(SLOFacts):
     sli: float | None = Field(description="Good ratio over the SLO window (1 - error ratio)")
     error_ratio: float | None
     error_budget: ErrorBudget

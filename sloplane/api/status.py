@@ -20,6 +20,7 @@ from sloplane.api.schemas import (
 )
 from sloplane.slo import naming
 from sloplane.slo.durations import format_duration
+from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
 
 AT_RISK_REMAINING = 0.25  # under a quarter of the budget left is worth a look
@@ -71,12 +72,7 @@ def compute_status(
         for w in slo.all_burn_windows()
     ]
     return SLOStatus(
-        id=slo.id,
-        service=slo.service,
-        name=slo.name,
-        team=slo.team,
-        objective=slo.objective,
-        window=slo.window_text,
+        **SLOFacts.fields_from(slo),
         sli=None if window_ratio is None else 1 - window_ratio,
         error_ratio=window_ratio,
         error_budget=budget,

@@ -25,6 +25,7 @@ from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWe
 from sloplane.reports.weeks import days_of, week_bounds
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import parse_duration
+from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
 
 WEEK = 7 * 86400
@@ -115,12 +116,7 @@ async def _slo_week(
     consumed = _consumed(slo, week_ratio)
     remaining = None if window_ratio is None else 1 - window_ratio / slo.error_budget
     return SLOWeek(
-        id=slo.id,
-        service=slo.service,
-        name=slo.name,
-        team=slo.team,
-        objective=slo.objective,
-        window=slo.window_text,
+        **SLOFacts.fields_from(slo),
         week_sli=_sli(week_ratio),
         week_met=None if week_ratio is None else 1 - week_ratio >= slo.objective,
         window_sli=_sli(window_ratio),

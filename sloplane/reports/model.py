@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from sloplane.api.schemas import DataSource
+from sloplane.slo.facts import SLOFacts
 
 Trend = Literal["better", "worse", "same", "unknown"]
 
@@ -30,13 +31,7 @@ class BurnPoint(BaseModel):
     budget_remaining_ratio: float | None
 
 
-class SLOWeek(BaseModel):
-    id: str
-    service: str
-    name: str
-    team: str | None
-    objective: float
-    window: str
+class SLOWeek(SLOFacts):
     week_sli: float | None
     week_met: bool | None
     window_sli: float | None
