@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.store import Store
+from sloplane.detectors.store import NAME_MAX, Store
 
 router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
 
@@ -114,7 +114,7 @@ def reject(request: Request, approval_id: int) -> dict[str, Any]:
 
 
 class DeployNotice(BaseModel):
-    target: str
+    target: str = Field(max_length=NAME_MAX)
     time: float | None = None
     """Unix time of the deploy; now when omitted."""
 

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from sloplane.detectors.store import NAME_MAX
 from sloplane.errors import Problem, SpecError
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -139,9 +140,9 @@ class ScalingConfig(_Strict):
 
 
 class ActionConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=NAME_MAX)
     hook: Hook
-    target: str | None = None
+    target: str | None = Field(None, max_length=NAME_MAX)
     """What cooldowns and hourly limits count against; defaults to the action name."""
     scaling: ScalingConfig | None = None
     cooldown: Duration | None = None
@@ -162,7 +163,7 @@ class DeployRollback(_Strict):
     """PromQL that returns a series while the page-level burn condition holds."""
     deploy_time_query: str | None = None
     """PromQL whose value is the Unix time of the last deploy; or post deploys to the API."""
-    deploy_target: str | None = None
+    deploy_target: str | None = Field(None, max_length=NAME_MAX)
     """Key under which deploys are posted to ``/v1/detectors/deploys``."""
     within: Duration = 1800.0
     action: str

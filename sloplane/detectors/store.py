@@ -9,6 +9,7 @@ default, PostgreSQL through a ``postgresql+psycopg://`` URL.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,8 @@ class DecisionRow(Base):
     at: Mapped[float] = mapped_column(Float, index=True)
     action: Mapped[str] = mapped_column(String(200), index=True)
     target: Mapped[str] = mapped_column(String(200), index=True)
-    trigger: Mapped[str] = mapped_column(String(400))
+    trigger: Mapped[str] = mapped_column(Text)
+    """Names the series with all its labels: no length limit (PostgreSQL enforces one)."""
     outcome: Mapped[str] = mapped_column(String(40), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -52,7 +54,7 @@ class ApprovalRow(Base):
     created: Mapped[float] = mapped_column(Float)
     action: Mapped[str] = mapped_column(String(200))
     target: Mapped[str] = mapped_column(String(200))
-    trigger: Mapped[str] = mapped_column(String(400))
+    trigger: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -70,6 +72,9 @@ class ScaleRow(Base):
     at: Mapped[float] = mapped_column(Float)
 
 
+#: Longest action name or target; the API and ``detect.yaml`` refuse longer ones.
+NAME_MAX = 200
+
 #: Outcomes recorded in the audit log.
 EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING = (
     "executed",
@@ -84,7 +89,9 @@ class Store:
     """Thin, thread-safe access to the service's tables."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("postgresql://"):  # psycopg 3 is the driver installed, not psycopg2
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.engine: Engine = create_engine(url, future=True, json_serializer=_json_dumps)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
@@ -225,6 +232,25 @@ class Store:
         with self.session() as s:
             row = s.get(ScaleRow, action)
             return row.replicas if row else None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns as strict JSON: NaN and infinities become null.
+
+    PostgreSQL's ``json`` type refuses ``NaN``, and a ``NaN`` read back from SQLite
+    would make the API's JSON response fail.
+    """
+    return json.dumps(_finite(value), allow_nan=False)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from sloplane.api.app import create_app
 from sloplane.api.settings import ApiSettings
 from tests.api.conftest import ADMIN, api
 from tests.api.dataset import CATALOG, W46_END
+from tests.support.postgres import ensure_postgres, fresh_database
 from tests.support.processes import Prometheus, prometheus_config, run_prometheus
 
 STATUS = "/api/v1/slos/checkout-availability/status"
@@ -140,36 +139,13 @@ def test_prometheus_stopped_mid_test(tmp_path: Path) -> None:
         assert c.get("/healthz").status_code == 200
 
 
-def _postgres_up() -> bool:
-    try:
-        psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        subprocess.run(
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-            shell=True, check=False, timeout=60,
-        )  # fmt: skip
-    try:
-        psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=10).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
 @pytest.fixture()
 def postgres_url() -> Iterator[str]:
-    if not _postgres_up():
-        pytest.fail("PostgreSQL on 127.0.0.1:5432 is not running and could not be started")
-    name = f"sloplane_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(
-            "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    problem = ensure_postgres()
+    if problem:
+        pytest.fail(problem)
+    with fresh_database() as url:
+        yield url
 
 
 def test_postgres_storage_tokens_and_reports(prom: Prometheus, postgres_url: str) -> None:
