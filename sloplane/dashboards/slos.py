@@ -45,15 +45,10 @@ from sloplane.slo.naming import (
     escape_label_value,
     ratio_metric,
 )
+from sloplane.slo.promql import num
 
 OVERVIEW_UID = "sloplane-overview"
 BUDGET_STEPS = steps(RED, (0.0, ORANGE), (0.25, GREEN))
-
-
-def num(value: float) -> str:
-    """Shortest literal that round-trips (``0.001``, ``14.4``)."""
-    text = format(value, ".12g")
-    return text if "e" not in text else repr(value)
 
 
 def pct(ratio: float) -> str:

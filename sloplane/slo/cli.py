@@ -11,7 +11,7 @@ from sloplane.artifacts import GenerateSettings
 from sloplane.errors import SloplaneError
 from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
-from sloplane.slo.rules.common import num
+from sloplane.slo.promql import num
 
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)

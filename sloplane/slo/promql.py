@@ -31,6 +31,7 @@ __all__ = [
     "Selector",
     "has_placeholder",
     "node_selector",
+    "num",
     "parse_error",
     "render_template",
     "selectors",
@@ -47,6 +48,16 @@ Selector = tuple[str, list[tuple[str, str, str]]]
 
 class PromQLError(ValueError):
     """A query that does not parse, or that cannot be windowed."""
+
+
+def num(value: float) -> str:
+    """A float as the shortest PromQL literal that round-trips (``0.001``, ``14.4``, ``6``).
+
+    The rules, their unit tests, the dashboards and ``sloplane list`` all print numbers
+    with it, so an objective or a factor reads the same everywhere.
+    """
+    text = format(value, ".12g")
+    return text if "e" not in text else repr(value)
 
 
 def has_placeholder(query: str) -> bool:

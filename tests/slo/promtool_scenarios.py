@@ -10,8 +10,8 @@ import yaml
 from sloplane.artifacts import GenerateSettings
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.model import SLO
+from sloplane.slo.promql import num
 from sloplane.slo.rules import compile_rules
-from sloplane.slo.rules.common import num
 from tests.support.processes import promtool
 
 

@@ -30,9 +30,3 @@ class Rule:
         if self.annotations:
             out["annotations"] = dict(sorted(self.annotations.items()))
         return out
-
-
-def num(value: float) -> str:
-    """A float as the shortest PromQL literal that round-trips (``0.001``, ``14.4``, ``6``)."""
-    text = format(value, ".12g")
-    return text if "e" not in text else repr(value)

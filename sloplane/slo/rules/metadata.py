@@ -20,7 +20,8 @@ from sloplane.slo.naming import (
     Labels,
     ratio_metric,
 )
-from sloplane.slo.rules.common import Rule, num
+from sloplane.slo.promql import num
+from sloplane.slo.rules.common import Rule
 
 
 def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:

@@ -21,8 +21,7 @@ import promql_parser
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO, AvailabilitySLI, LatencySLI, RawSLI
 from sloplane.slo.naming import BASE_WINDOW
-from sloplane.slo.promql import render_template
-from sloplane.slo.rules.common import num
+from sloplane.slo.promql import num, render_template
 from sloplane.slo.rules.series import (
     ALL_LABELS,
     Selector,

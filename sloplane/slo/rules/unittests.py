@@ -26,8 +26,8 @@ from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
+from sloplane.slo.promql import num
 from sloplane.slo.rules.alerts import alert_labels
-from sloplane.slo.rules.common import num
 from sloplane.slo.rules.render import dump_yaml, rule_file_name
 from sloplane.slo.rules.traffic import Traffic, UnitTestGap, traffic_for
 
