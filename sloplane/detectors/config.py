@@ -120,6 +120,8 @@ class KubernetesHook(_Strict):
     deployment: str
     kubeconfig: str | None = None
     """Path of a kubeconfig; in-cluster configuration when empty."""
+    timeout: Duration = Field(10.0, gt=0)
+    """Seconds per API request (connect and read); an API server that hangs is a failure."""
 
 
 class KedaHook(_Strict):

@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx
@@ -22,6 +24,9 @@ from sloplane.errors import SloplaneError
 
 class HookError(SloplaneError):
     """The hook ran and failed."""
+
+
+REVISION = "deployment.kubernetes.io/revision"
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -80,66 +85,105 @@ def run_command(hook: CommandHook, env: dict[str, str]) -> dict[str, Any]:
     return {"returncode": 0, "stdout": proc.stdout[-2000:]}
 
 
-def _apps_api(hook: KubernetesHook) -> Any:
+@contextmanager
+def _apps_api(hook: KubernetesHook, what: str) -> Iterator[Any]:
+    """``AppsV1Api`` on the hook's cluster; any failure is a HookError naming the deployment.
+
+    The configuration is the hook's own, not the client's process-wide default, so
+    hooks on different clusters do not borrow each other's credentials.
+    """
     from kubernetes import client, config
 
-    if hook.kubeconfig:
-        config.load_kube_config(config_file=hook.kubeconfig)
-    else:
-        config.load_incluster_config()
-    return client.AppsV1Api()
+    try:
+        cfg = client.Configuration()
+        if hook.kubeconfig:
+            config.load_kube_config(config_file=hook.kubeconfig, client_configuration=cfg)
+        else:
+            config.load_incluster_config(client_configuration=cfg)
+        with client.ApiClient(cfg) as api_client:
+            yield client.AppsV1Api(api_client)
+    except HookError:
+        raise
+    except Exception as exc:  # ApiException, urllib3 errors (timeouts), config errors
+        raise HookError(
+            f"kubernetes {what} {hook.namespace}/{hook.deployment}: {_k8s_error(exc)}"
+        ) from exc
+
+
+def _k8s_error(exc: Exception) -> str:
+    """One line: ``HTTP 403 Forbidden: <the Status message>``, or the client's error."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException):
+        message = ""
+        with suppress(ValueError, AttributeError):  # the body is a Status object, or not
+            message = str(json.loads(exc.body or "").get("message", ""))
+        return f"HTTP {exc.status} {exc.reason}" + (f": {message}" if message else "")
+    return (str(exc) or type(exc).__name__).replace("\n", " ")[:500]
 
 
 def k8s_replicas(hook: KubernetesHook) -> int:
-    scale = _apps_api(hook).read_namespaced_deployment_scale(hook.deployment, hook.namespace)
+    with _apps_api(hook, "read scale") as api:
+        scale = api.read_namespaced_deployment_scale(
+            hook.deployment, hook.namespace, _request_timeout=hook.timeout
+        )
     return int(scale.spec.replicas or 0)
 
 
 def k8s_scale(hook: KubernetesHook, replicas: int) -> dict[str, Any]:
-    try:
-        _apps_api(hook).patch_namespaced_deployment_scale(
-            hook.deployment, hook.namespace, {"spec": {"replicas": replicas}}
+    with _apps_api(hook, "scale") as api:
+        api.patch_namespaced_deployment_scale(
+            hook.deployment,
+            hook.namespace,
+            {"spec": {"replicas": replicas}},
+            _request_timeout=hook.timeout,
         )
-    except Exception as exc:  # the client raises ApiException, urllib3 errors, config errors
-        raise HookError(f"kubernetes scale {hook.namespace}/{hook.deployment}: {exc}") from exc
     return {"replicas": replicas}
 
 
+def _revision(rs: dict[str, Any]) -> int:
+    return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
+
+
 def k8s_rollout_undo(hook: KubernetesHook) -> dict[str, Any]:
-    """What ``kubectl rollout undo`` does: put the previous ReplicaSet's pod template back."""
-    try:
-        api = _apps_api(hook)
-        dep = api.read_namespaced_deployment(hook.deployment, hook.namespace)
+    """What ``kubectl rollout undo`` does: put the previous ReplicaSet's pod template back.
+
+    Like kubectl, the template is replaced whole (a JSON patch): a container, variable
+    or volume that the bad revision added goes too, which a merge patch would keep.
+    The ReplicaSets are read as raw JSON so fields this client does not know survive.
+    """
+    where = f"kubernetes rollout undo {hook.namespace}/{hook.deployment}"
+    with _apps_api(hook, "rollout undo") as api:
+        dep = api.read_namespaced_deployment(
+            hook.deployment, hook.namespace, _request_timeout=hook.timeout
+        )
         selector = ",".join(
             f"{k}={v}" for k, v in sorted((dep.spec.selector.match_labels or {}).items())
         )
-        rss = api.list_namespaced_replica_set(hook.namespace, label_selector=selector).items
+        listed = api.list_namespaced_replica_set(
+            hook.namespace,
+            label_selector=selector,
+            _preload_content=False,
+            _request_timeout=hook.timeout,
+        )
         owned = [
             rs
-            for rs in rss
-            if any(o.uid == dep.metadata.uid for o in (rs.metadata.owner_references or []))
-        ]
-        revs = sorted(
-            owned,
-            key=lambda rs: int(
-                (rs.metadata.annotations or {}).get("deployment.kubernetes.io/revision", "0")
-            ),
-        )
-        if len(revs) < 2:
-            raise HookError(
-                f"kubernetes rollout undo {hook.namespace}/{hook.deployment}: no previous revision"
+            for rs in json.loads(listed.data)["items"]
+            if any(
+                o.get("uid") == dep.metadata.uid
+                for o in rs["metadata"].get("ownerReferences") or []
             )
+        ]
+        revs = sorted(owned, key=_revision)
+        if len(revs) < 2:
+            raise HookError(f"{where}: no previous revision")
         prev = revs[-2]
-        template = api.api_client.sanitize_for_serialization(prev.spec.template)
-        template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+        template = prev["spec"]["template"]
+        (template.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
         api.patch_namespaced_deployment(
-            hook.deployment, hook.namespace, {"spec": {"template": template}}
+            hook.deployment,
+            hook.namespace,
+            [{"op": "replace", "path": "/spec/template", "value": template}],
+            _request_timeout=hook.timeout,
         )
-    except HookError:
-        raise
-    except Exception as exc:
-        raise HookError(
-            f"kubernetes rollout undo {hook.namespace}/{hook.deployment}: {exc}"
-        ) from exc
-    revision = (prev.metadata.annotations or {}).get("deployment.kubernetes.io/revision", "")
-    return {"rolled_back_to_revision": revision}
+    return {"rolled_back_to_revision": str(_revision(prev))}
