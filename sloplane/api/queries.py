@@ -8,7 +8,6 @@ good as its worst-served group.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from sloplane.slo import naming, promql
@@ -18,8 +17,6 @@ from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawS
 Source = Literal["recording_rules", "source_query"]
 WINDOW_LABEL = "sloplane_window"
 LABELS = naming.Labels()
-
-_TEMPLATE = re.compile(r"\{\{\s*\.window\s*\}\}")
 
 
 def window_query(query: str, window: int, group_by: tuple[str, ...] = ()) -> str:
@@ -61,7 +58,7 @@ def source_ratio(slo: SLO, window: int) -> str:
     elif isinstance(sli, LatencySLI):
         expr = _latency_ratio(sli, window, g)
     elif isinstance(sli, RawSLI):
-        expr = _TEMPLATE.sub(w, sli.error_ratio)
+        expr = promql.render_template(sli.error_ratio, w)
     else:
         assert isinstance(sli, AvailabilitySLI)
         by = _by(slo)
