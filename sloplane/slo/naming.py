@@ -96,6 +96,7 @@ class Labels:
 
 
 def escape_label_value(value: str) -> str:
+    """``value`` escaped for a double-quoted PromQL label matcher (``\\``, ``"``, newline)."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 

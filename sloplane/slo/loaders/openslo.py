@@ -39,6 +39,7 @@ from sloplane.slo.loaders.common import (
     type_name,
 )
 from sloplane.slo.model import SLO, Source
+from sloplane.slo.naming import escape_label_value
 from sloplane.slo.promql import PromQLError, has_placeholder, parse_error, selectors
 
 API_VERSION = "openslo/v1"
@@ -615,7 +616,7 @@ def _latency(
             qwhere.problem("do not match on 'le': the objective value is the bucket")
         )
         return None
-    selector = ",".join(f'{label}{op}"{_escape(v)}"' for label, op, v in matchers)
+    selector = ",".join(f'{label}{op}"{escape_label_value(v)}"' for label, op, v in matchers)
     return {
         "kind": "latency",
         "metric": name.removesuffix("_bucket"),
@@ -629,10 +630,6 @@ _THRESHOLD_HELP = (
     'as the query (http_request_duration_seconds_bucket{job="api"}) and the bucket '
     "boundary as the objective value"
 )
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 # -- alerting ----------------------------------------------------------------------
