@@ -33,6 +33,13 @@ class Problem:
             parts.append(f"field {self.field!r}")
         return ": ".join(parts) + f": {self.message}"
 
+    def sort_key(self) -> tuple[str, int, str, str, str]:
+        """Report order: by file, line (unknown first), object, field and message.
+
+        The dataclass order cannot do it: it would compare a missing line (None) with a number.
+        """
+        return (self.file, self.line or 0, self.obj, self.field, self.message)
+
 
 class SloplaneError(Exception):
     """Base class of errors the CLI reports without a traceback."""
@@ -42,7 +49,7 @@ class SpecError(SloplaneError):
     """One or more problems in SLO (or other) definitions."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = sorted(set(problems), key=_problem_key)
+        self.problems: list[Problem] = sorted(set(problems), key=Problem.sort_key)
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def __reduce__(self) -> tuple[type[SpecError], tuple[list[Problem]]]:
@@ -53,7 +60,3 @@ class SpecError(SloplaneError):
 
 class BackendError(SloplaneError):
     """A backend (Prometheus, AlertManager, Grafana, a database) failed or is unreachable."""
-
-
-def _problem_key(p: Problem) -> tuple[str, int, str, str, str]:
-    return (p.file, p.line or 0, p.obj, p.field, p.message)

@@ -60,12 +60,8 @@ def load(paths: Sequence[str | Path]) -> Loaded:
     report.problems.extend(validate_catalog(catalog))
     if report.problems:
         raise SpecError(report.problems)
-    warnings = sorted(set(report.warnings + warnings_for(catalog)), key=_key)
+    warnings = sorted(set(report.warnings + warnings_for(catalog)), key=Problem.sort_key)
     return Loaded(catalog, tuple(warnings))
-
-
-def _key(p: Problem) -> tuple[str, int, str, str, str]:
-    return (p.file, p.line or 0, p.obj, p.field, p.message)
 
 
 def _input_files(paths: Sequence[str | Path], report: Report) -> list[tuple[Path, str]]:
