@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sloplane.slo import naming, promql
+from sloplane.slo import naming
 from sloplane.slo.durations import format_duration
-from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
+from sloplane.slo.model import SLO, EventsSLI, LatencySLI
+from sloplane.slo.rules.sli import SliQueries
 
 Source = Literal["recording_rules", "source_query"]
 WINDOW_LABEL = "sloplane_window"
 LABELS = naming.Labels()
-
-
-def window_query(query: str, window: int, group_by: tuple[str, ...] = ()) -> str:
-    """Turn an SLI source query into a windowed rate (``sum by (g) (rate(q[W]))``)."""
-    return promql.window_query(query, format_duration(window), group_by)
 
 
 def selector(slo: SLO) -> str:
@@ -45,43 +41,13 @@ def recorded_ratio(slo: SLO, window: int) -> str:
 
 
 def source_ratio(slo: SLO, window: int) -> str:
-    """Error ratio over ``window`` straight from the SLI's source queries (no rules needed)."""
-    sli, g = slo.sli, slo.group_by
-    w = format_duration(window)
-    if isinstance(sli, EventsSLI):
-        total = window_query(sli.total, window, g)
-        if sli.errors is not None:
-            expr = f"({window_query(sli.errors, window, g)}) / ({total})"
-        else:
-            assert sli.good is not None
-            expr = f"1 - (({window_query(sli.good, window, g)}) / ({total}))"
-    elif isinstance(sli, LatencySLI):
-        expr = _latency_ratio(sli, window, g)
-    elif isinstance(sli, RawSLI):
-        expr = promql.render_template(sli.error_ratio, w)
-    else:
-        assert isinstance(sli, AvailabilitySLI)
-        by = _by(slo)
-        expr = f"1 - avg{by} (avg_over_time({sli.gauge}[{w}]))"
-    return f"max({expr})"
+    """Error ratio over ``window`` straight from the SLI's source queries (no rules needed).
 
-
-def _latency_ratio(sli: LatencySLI, window: int, group_by: tuple[str, ...]) -> str:
-    w = format_duration(window)
-    sel = sli.selector
-    if sli.native:
-        by = f" by ({', '.join(group_by)})" if group_by else ""
-        sel_braces = "{" + sel + "}" if sel else ""
-        return (
-            f"1 - sum{by} (histogram_fraction(0, {sli.threshold}, "
-            f"rate({sli.metric}{sel_braces}[{w}])))"
-        )
-    le = f'le="{sli.threshold}"'
-    bucket = f"{sli.metric}_bucket{{{sel + ', ' if sel else ''}{le}}}"
-    count = f"{sli.metric}_count{{{sel}}}" if sel else f"{sli.metric}_count"
-    fast = window_query(bucket, window, group_by)
-    total = window_query(count, window, group_by)
-    return f"1 - (({fast}) / ({total}))"
+    The expression is the one the rules record for short windows
+    (:meth:`~sloplane.slo.rules.sli.SliQueries.ratio`), so the fallback reads the same
+    events the rules do (e.g. every spelling of a latency bucket's ``le``).
+    """
+    return f"max({SliQueries(slo.sli, slo.group_by).ratio(window)})"
 
 
 def ratio(slo: SLO, window: int, source: Source) -> str:

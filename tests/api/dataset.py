@@ -112,7 +112,7 @@ def openmetrics() -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
-def _minute_errors(err_fn: Callable[[float], float]) -> tuple[int, list[float]]:
+def minute_errors(err_fn: Callable[[float], float]) -> tuple[int, list[float]]:
     """Prefix sums of errors per minute: cum[i] = errors in (DATA_START, DATA_START + 60 i]."""
     start = int(DATA_START)
     n = int(DATA_END - DATA_START) // 60
@@ -122,34 +122,48 @@ def _minute_errors(err_fn: Callable[[float], float]) -> tuple[int, list[float]]:
     return start, cum
 
 
-def recorded_openmetrics() -> str:
-    """The series the generated recording rules record for CHECKOUT, computed by hand at a 5m
-    evaluation interval: windows up to 2h from the source counters, longer ones as
+def recorded_lines(
+    slo: SLO,
+    err_fn: Callable[[float], float],
+    total_rate: float,
+    rules_start: float = RULES_START,
+) -> list[str]:
+    """The series the generated recording rules record for ``slo``, computed by hand at a 5m
+    evaluation interval from ``rules_start`` to RULES_END, for source counters that count
+    ``err_fn(t)`` errors and ``total_rate`` events per second in the minute ending at ``t``:
+    windows up to 2h from the source counters (where the data covers them), longer ones as
     sum_over_time of the 5m rates (both ends inclusive, as Prometheus 2.x evaluates ranges).
     ``test_dataset_matches_generated_rules`` checks these against the generated rules."""
-    start, cum = _minute_errors(checkout_error_rate)
+    start, cum = minute_errors(err_fn)
 
     def errors(a: float, b: float) -> float:
         return cum[int(b - start) // 60] - cum[int(a - start) // 60]
 
-    grid = list(range(int(RULES_START), int(RULES_END) + 1, 300))
+    grid = list(range(int(rules_start), int(RULES_END) + 1, 300))
     err5 = {t: errors(t - 300, t) / 300 for t in grid}
     prefix = [0.0]
     for t in grid:
         prefix.append(prefix[-1] + err5[t])
-    labels = 'sloplane_id="checkout-availability",sloplane_service="checkout",sloplane_slo="availability"'
+    labels = ",".join(f'{k}="{v}"' for k, v in naming.Labels().identity(slo).items())
     lines = [f"{naming.ERRORS_RATE}{{{labels}}} {err5[t]!r} {t}" for t in grid]
-    lines += [f"{naming.TOTAL_RATE}{{{labels}}} 10.0 {t}" for t in grid]
-    for w in naming.recorded_windows(CHECKOUT):
+    lines += [f"{naming.TOTAL_RATE}{{{labels}}} {total_rate!r} {t}" for t in grid]
+    for w in naming.recorded_windows(slo):
         name = naming.ratio_metric(w)
         for i, t in enumerate(grid):
             if w <= naming.SHORT_WINDOW_MAX:
-                value = errors(t - w, t) / (10.0 * w)
+                if t - w < start:
+                    continue
+                value = errors(t - w, t) / (total_rate * w)
             else:
                 first = max(0, i - w // 300)
-                value = (prefix[i + 1] - prefix[first]) / (10.0 * (i + 1 - first))
+                value = (prefix[i + 1] - prefix[first]) / (total_rate * (i + 1 - first))
             lines.append(f"{name}{{{labels}}} {value!r} {t}")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def recorded_openmetrics() -> str:
+    """The recorded series for CHECKOUT (see :func:`recorded_lines`)."""
+    return "\n".join(recorded_lines(CHECKOUT, checkout_error_rate, 10.0)) + "\n"
 
 
 @functools.cache
@@ -159,14 +173,20 @@ def built_tsdb() -> Path:
     ``promtool tsdb create-blocks-from rules`` takes minutes for two weeks of these rules
     (it writes a block per rule per two hours), so the recorded series are computed by hand
     and cross-checked against the generated rules at sample times instead."""
-    root = Path(tempfile.mkdtemp(prefix="sloplane-api-tsdb-"))
-    data = root / "data"
-    text = openmetrics().removesuffix("# EOF\n") + recorded_openmetrics() + "# EOF\n"
-    backfill_openmetrics(text, data, block_duration="24h")
+    return backfilled(openmetrics().removesuffix("# EOF\n") + recorded_openmetrics())
+
+
+def backfilled(text: str) -> Path:
+    """A new TSDB directory holding the OpenMetrics ``text``."""
+    data = Path(tempfile.mkdtemp(prefix="sloplane-api-tsdb-")) / "data"
+    backfill_openmetrics(text + "# EOF\n", data, block_duration="24h")
     return data
 
 
-def tsdb_copy() -> Path:
+def tsdb_copy(source: Path | None = None) -> Path:
+    """A copy of ``source`` (the built TSDB by default) for one Prometheus to start on."""
     dst = Path(tempfile.mkdtemp(prefix="sloplane-api-tsdb-copy-")) / "data"
-    shutil.copytree(built_tsdb(), dst, ignore=shutil.ignore_patterns("lock", "wal", "chunks_head"))
+    shutil.copytree(
+        source or built_tsdb(), dst, ignore=shutil.ignore_patterns("lock", "wal", "chunks_head")
+    )
     return dst

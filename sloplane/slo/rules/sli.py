@@ -76,6 +76,16 @@ class SliQueries:
             return f"0 * (({render_template(sli.error_ratio, w)}) >= 0) + 1"
         return f"count{self._by} (avg_over_time({sli.gauge}[{w}]))"
 
+    def ratio(self, window: int) -> str:
+        """The error ratio over ``window`` straight from the source queries.
+
+        The rules record it for windows up to 2h; the API and reports evaluate it for any
+        window when the recorded series are missing, so both read the same events: every
+        spelling of a latency bucket bound, a bucket that matches nothing as 100% slow,
+        no error series as no errors, and no traffic as no sample.
+        """
+        return f"({self.errors(window)})\n/\n(({self.total(window)}) > 0)"
+
     def events(self, window: int) -> Events | None:
         """The error or good events as the SLI states them; None for ratio and gauge SLIs.
 
@@ -170,6 +180,6 @@ def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
     if window == BASE_WINDOW:
         return f"{ERRORS_RATE}{sel} / ({TOTAL_RATE}{sel} > 0)"
     if window <= SHORT_WINDOW_MAX:
-        return f"({queries.errors(window)})\n/\n(({queries.total(window)}) > 0)"
+        return queries.ratio(window)
     w = format_duration(window)
     return f"sum_over_time({ERRORS_RATE}{sel}[{w}])\n/\n(sum_over_time({TOTAL_RATE}{sel}[{w}]) > 0)"
