@@ -18,7 +18,7 @@ from typing import Any
 from sloplane.api import queries
 from sloplane.api.prometheus import PromClient, Sample, Series
 from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
-from sloplane.api.status import alerts_from_labels, burn, clean, compute_status, status_windows
+from sloplane.api.status import alerts_from_labels, clean, compute_status, status_windows
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration, parse_duration
 from sloplane.slo.model import SLO
@@ -120,13 +120,12 @@ class SLOService:
         for t in times:
             sli_ratio = _maybe(by_window.get(slo.window, {}).get(t))
             burn_ratio = _maybe(by_window.get(burn_window, {}).get(t))
-            consumed = burn(sli_ratio, slo)
             points.append(
                 HistoryPoint(
                     t=t,
                     sli=None if sli_ratio is None else 1 - sli_ratio,
-                    budget_remaining_ratio=None if consumed is None else 1 - consumed,
-                    burn_rate=burn(burn_ratio, slo),
+                    budget_remaining_ratio=slo.budget_remaining(sli_ratio),
+                    burn_rate=slo.burn_rate(burn_ratio),
                 )
             )
         return SLOHistory(

@@ -31,21 +31,16 @@ def status_windows(slo: SLO) -> tuple[int, ...]:
     return naming.recorded_windows(slo)
 
 
-def burn(ratio: float | None, slo: SLO) -> float | None:
-    if ratio is None or slo.error_budget <= 0:
-        return None
-    return ratio / slo.error_budget
-
-
 def error_budget(slo: SLO, ratio: float | None) -> ErrorBudget:
-    consumed = burn(ratio, slo)
+    consumed = slo.burn_rate(ratio)
+    remaining = slo.budget_remaining(ratio)
     return ErrorBudget(
         total_ratio=slo.error_budget,
         total_minutes=slo.budget_minutes,
         consumed_ratio=consumed,
         consumed_minutes=None if consumed is None else consumed * slo.budget_minutes,
-        remaining_ratio=None if consumed is None else 1 - consumed,
-        remaining_minutes=None if consumed is None else (1 - consumed) * slo.budget_minutes,
+        remaining_ratio=remaining,
+        remaining_minutes=None if remaining is None else remaining * slo.budget_minutes,
     )
 
 
@@ -64,10 +59,10 @@ def compute_status(
             long_window=format_duration(w.long),
             short_window=format_duration(w.short),
             threshold=w.factor,
-            long_burn_rate=burn(ratios.get(w.long), slo),
-            short_burn_rate=burn(ratios.get(w.short), slo),
-            burning=_above(burn(ratios.get(w.long), slo), w.factor)
-            and _above(burn(ratios.get(w.short), slo), w.factor),
+            long_burn_rate=slo.burn_rate(ratios.get(w.long)),
+            short_burn_rate=slo.burn_rate(ratios.get(w.short)),
+            burning=_above(slo.burn_rate(ratios.get(w.long)), w.factor)
+            and _above(slo.burn_rate(ratios.get(w.short)), w.factor),
         )
         for w in slo.all_burn_windows()
     ]
@@ -76,7 +71,7 @@ def compute_status(
         sli=None if window_ratio is None else 1 - window_ratio,
         error_ratio=window_ratio,
         error_budget=budget,
-        current_burn_rate=burn(ratios.get(naming.BASE_WINDOW), slo),
+        current_burn_rate=slo.burn_rate(ratios.get(naming.BASE_WINDOW)),
         burn_rates=rates,
         firing_alerts=list(alerts),
         status=status_of(budget.remaining_ratio, rates, alerts),

@@ -7,6 +7,7 @@ Definitions (also in docs/api.md):
 * budget consumed this week: ``(week error ratio / error budget) * (week / window)``,
   the share of the window's budget the week used at the week's average traffic;
 * budget remaining: ``1 - window error ratio / error budget`` at the end of the week;
+* both are computed with :meth:`SLO.burn_rate`, as the API's are: None without a budget;
 * incidents: runs of ``ALERTS{alertstate="firing"}`` samples for the SLO, split at gaps
   longer than five minutes.
 """
@@ -114,7 +115,7 @@ async def _slo_week(
     measured = [d for d in day_results if d.sli is not None]
     worst = min(measured, key=lambda d: d.sli or 0.0) if measured else None
     consumed = _consumed(slo, week_ratio)
-    remaining = None if window_ratio is None else 1 - window_ratio / slo.error_budget
+    remaining = slo.budget_remaining(window_ratio)
     return SLOWeek(
         **SLOFacts.fields_from(slo),
         week_sli=_sli(week_ratio),
@@ -141,9 +142,8 @@ def _sli(ratio: float | None) -> float | None:
 
 
 def _consumed(slo: SLO, week_ratio: float | None) -> float | None:
-    if week_ratio is None:
-        return None
-    return week_ratio / slo.error_budget * WEEK / slo.window
+    burn = slo.burn_rate(week_ratio)
+    return None if burn is None else burn * WEEK / slo.window
 
 
 def _day(slo: SLO, day_start: datetime, ratio: float | None) -> DayResult:
@@ -157,7 +157,7 @@ def _day(slo: SLO, day_start: datetime, ratio: float | None) -> DayResult:
 def _burn_down(slo: SLO, series: Sequence[Series]) -> list[BurnPoint]:
     points = {t: clean(v) for s in series for t, v in s.points}
     return [
-        BurnPoint(t=t, budget_remaining_ratio=None if r is None else 1 - r / slo.error_budget)
+        BurnPoint(t=t, budget_remaining_ratio=slo.budget_remaining(r))
         for t, r in sorted(points.items())
     ]
 

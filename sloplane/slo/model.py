@@ -267,6 +267,23 @@ class SLO(Frozen):
         """Allowed error ratio over the window (``1 - objective``), rounded to hide float noise."""
         return round(1 - self.objective, 12)
 
+    def burn_rate(self, error_ratio: float | None) -> float | None:
+        """How fast ``error_ratio`` spends the budget: ``error_ratio / error_budget``.
+
+        Over the SLO window this is the share of the budget consumed (above 1 when
+        breached). None without a ratio (no data) and without a budget: an objective the
+        model turns into 100% (e.g. ``objective: true``) has nothing to burn. The API and
+        the reports derive every budget number through here.
+        """
+        if error_ratio is None or self.error_budget <= 0:
+            return None
+        return error_ratio / self.error_budget
+
+    def budget_remaining(self, error_ratio: float | None) -> float | None:
+        """The share of the budget left when ``error_ratio`` is the window's error ratio."""
+        consumed = self.burn_rate(error_ratio)
+        return None if consumed is None else 1 - consumed
+
     @property
     def budget_minutes(self) -> float:
         """The error budget expressed as minutes of total outage over the window."""

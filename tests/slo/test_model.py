@@ -30,6 +30,20 @@ def test_derived_numbers() -> None:
     assert make(objective=0.995).objective == 0.995
 
 
+def test_burn_rate_and_budget_remaining() -> None:
+    slo = make()  # budget 0.001
+    assert slo.burn_rate(0.002) == pytest.approx(2.0)
+    assert slo.budget_remaining(0.00025) == pytest.approx(0.75)
+    assert slo.burn_rate(None) is None and slo.budget_remaining(None) is None
+    highest = make(objective=99.9999999999)  # the highest objective the model keeps
+    assert highest.error_budget == 1e-12
+    assert highest.burn_rate(1e-6) == pytest.approx(1e6)
+    # a bool is coerced to 1.0: a 100% objective without a budget has no burn rate
+    no_budget = make(objective=True)
+    assert no_budget.error_budget == 0
+    assert no_budget.burn_rate(0.01) is None and no_budget.budget_remaining(0.01) is None
+
+
 @pytest.mark.parametrize("objective", [0, 100, 150, -1, 0.0])
 def test_objective_out_of_range(objective: float) -> None:
     with pytest.raises(ValidationError, match="objective"):

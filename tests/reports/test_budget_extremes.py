@@ -1,0 +1,112 @@
+"""Objectives at the model's extremes: reports and the status endpoint agree, none crashes.
+
+The model keeps objectives to 12 decimal places and refuses numbers and text that round
+to 100%, so its highest numeric objective is 99.9999999999% (a budget of 1e-12). Values
+it does not convert itself are left to pydantic's float coercion, which takes a bool:
+``objective: true`` in YAML (or ``True`` in Python) loads as 100%, an error budget of 0.
+Both go through the one burn-rate helper the API and reports share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sloplane.api.prometheus import PromClient
+from sloplane.reports.collect import WEEK, build_report
+from sloplane.reports.model import Report
+from sloplane.reports.render import render_all
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.model import SLO
+from tests.api.conftest import (
+    api,
+    prom,  # noqa: F401  (session fixture shared with tests/api)
+)
+from tests.api.dataset import CHECKOUT, SEARCH, W46_END
+from tests.support.processes import Prometheus
+
+HIGHEST = 99.9999999999  # 12 nines: the highest objective the model keeps
+ZERO_BUDGET = True  # what the model turns into 100%
+
+
+def _with_objective(slo: SLO, objective: float | bool) -> SLO:
+    return SLO.model_validate({**slo.model_dump(by_alias=True), "objective": objective})
+
+
+def test_the_model_extremes() -> None:
+    assert _with_objective(CHECKOUT, HIGHEST).error_budget == 1e-12
+    assert _with_objective(CHECKOUT, ZERO_BUDGET).error_budget == 0
+    for refused in (99.99999999995, "99.99999999995", "100%", 1.0 - 2**-53):
+        with pytest.raises(ValueError, match="out of range"):
+            _with_objective(CHECKOUT, refused)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", params=[HIGHEST, ZERO_BUDGET], ids=["1e-12", "zero"])
+def catalog(request: pytest.FixtureRequest) -> Catalog:
+    # CHECKOUT has recorded series, SEARCH falls back to the source queries
+    return Catalog.of([_with_objective(s, request.param) for s in (CHECKOUT, SEARCH)])
+
+
+@pytest.fixture(scope="module")
+def report(prom: Prometheus, catalog: Catalog) -> Report:  # noqa: F811
+    async def go() -> Report:
+        client = PromClient(prom.url, cache_ttl=0)
+        try:
+            return await build_report(catalog, client, "2026-W46")
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def client(
+    prom: Prometheus,  # noqa: F811
+    catalog: Catalog,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TestClient]:
+    db: Path = tmp_path_factory.mktemp("extremes") / "api.db"
+    with api(prom.url, db, catalog, open_reads=True) as c:
+        yield c
+
+
+@pytest.mark.parametrize("slo_id", ["checkout-availability", "search-availability"])
+def test_report_budget_equals_the_status_budget(
+    report: Report, client: TestClient, catalog: Catalog, slo_id: str
+) -> None:
+    slo = catalog.by_id(slo_id)
+    assert slo is not None
+    row = next(s for s in report.slos if s.id == slo_id)
+    r = client.get(f"/api/v1/slos/{slo_id}/status", params={"at": W46_END})
+    assert r.status_code == 200, r.text
+    status = r.json()
+    assert row.source == status["source"]
+    assert row.window_sli == pytest.approx(status["sli"], rel=1e-12)
+    assert row.week_sli is not None and row.week_sli < 1 and row.week_met is False
+    budget = status["error_budget"]
+    if slo.error_budget == 0:
+        assert budget["remaining_ratio"] is None and status["current_burn_rate"] is None
+        assert row.budget_remaining_ratio is None and row.budget_remaining_minutes is None
+        assert row.budget_consumed_week_ratio is None
+        assert row.previous_budget_consumed_ratio is None
+        assert [p.budget_remaining_ratio for p in row.burn_down] == [None] * len(row.burn_down)
+    else:
+        assert row.budget_remaining_ratio == pytest.approx(budget["remaining_ratio"], rel=1e-9)
+        assert row.budget_remaining_minutes == pytest.approx(budget["remaining_minutes"], rel=1e-9)
+        week_ratio = 1 - row.week_sli
+        assert row.budget_consumed_week_ratio == pytest.approx(
+            week_ratio / 1e-12 * WEEK / slo.window, rel=1e-9
+        )
+        assert row.burn_down[-1].budget_remaining_ratio == pytest.approx(
+            budget["remaining_ratio"], rel=1e-9
+        )
+    assert len(row.burn_down) == 29
+
+
+def test_report_renders(report: Report) -> None:
+    out = render_all(report)
+    assert "checkout-availability" in out["md"] and "<svg" in out["html"]
