@@ -7,7 +7,9 @@ else, so rules, dashboards, the API and reports always agree on the numbers.
 
 from __future__ import annotations
 
+import numbers
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +22,8 @@ LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MIN_WINDOW = 3600
 MAX_WINDOW = 90 * 86400
 DEFAULT_WINDOW = 30 * 86400
+OBJECTIVE_DECIMALS = 12  # objectives are kept as ratios rounded to this many decimal places
+OBJECTIVE_RANGE = "give a ratio 0 < x < 1 (0.999) or a percentage 1 <= x < 100 (99.9)"
 
 # Labels sloplane sets itself on every series and alert; SLO labels may not use them.
 RESERVED_LABELS = frozenset(
@@ -196,24 +200,37 @@ class SLO(Frozen):
     @field_validator("objective", mode="before")
     @classmethod
     def _objective_as_ratio(cls, value: Any) -> Any:
+        """A number below 1 is a ratio, 1 and above a percentage; kept as a ratio.
+
+        Booleans are refused (pydantic would read them as 1.0 and 0.0). Decimal and
+        Fraction are numbers like any other. What rounds to 0% or 100% is refused.
+        """
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got bool {value!r}: {OBJECTIVE_RANGE}")
+        shown = repr(value) if isinstance(value, str) else str(value)
+        given: str | numbers.Real | Decimal
         if isinstance(value, str):
-            try:
-                value = float(value.strip().removesuffix("%"))
-            except ValueError:
-                raise ValueError(f"objective {value!r} is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return value
-        ratio = None
-        if 0 < value < 1:
-            ratio = round(float(value), 12)
-        elif 1 <= value < 100:
-            ratio = round(float(value) / 100, 12)
-        if ratio is not None and ratio < 1:
-            return ratio
-        raise ValueError(
-            f"objective {value!r} is out of range: give a percentage 0 < x < 100 "
-            "(99.9) or a ratio 0 < x < 1 (0.999)"
-        )
+            given = value.strip().removesuffix("%")
+        elif isinstance(value, numbers.Real | Decimal):
+            given = value
+        else:
+            return value  # not a number at all: pydantic says so in its own words
+        try:
+            number = float(given)
+        except OverflowError:
+            number = float("inf")
+        except ValueError:
+            raise ValueError(f"objective {shown} is not a number") from None
+        if 0 < number < 1:
+            ratio = number
+        elif 1 <= number < 100:
+            ratio = number / 100
+        else:  # out of both ranges, or NaN
+            raise ValueError(f"objective {shown} is out of range: {OBJECTIVE_RANGE}")
+        problem = objective_rounding_problem(ratio)
+        if problem is not None:
+            raise ValueError(f"objective {shown} is out of range: {problem}; {OBJECTIVE_RANGE}")
+        return round(ratio, OBJECTIVE_DECIMALS)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -265,15 +282,17 @@ class SLO(Frozen):
     @property
     def error_budget(self) -> float:
         """Allowed error ratio over the window (``1 - objective``), rounded to hide float noise."""
-        return round(1 - self.objective, 12)
+        return round(1 - self.objective, OBJECTIVE_DECIMALS)
 
     def burn_rate(self, error_ratio: float | None) -> float | None:
         """How fast ``error_ratio`` spends the budget: ``error_ratio / error_budget``.
 
         Over the SLO window this is the share of the budget consumed (above 1 when
-        breached). None without a ratio (no data) and without a budget: an objective the
-        model turns into 100% (e.g. ``objective: true``) has nothing to burn. The API and
-        the reports derive every budget number through here.
+        breached). None without a ratio (no data) and without a budget. Validation refuses
+        every objective that rounds to 100% (and booleans), so a budget of 0 only exists in
+        a model built without validation (``model_construct``, ``model_copy(update=...)``);
+        it has nothing to burn. The API and the reports derive every budget number through
+        here.
         """
         if error_ratio is None or self.error_budget <= 0:
             return None
@@ -327,6 +346,22 @@ class SLO(Frozen):
         if self.alerting.name:
             return self.alerting.name
         return f"{_camel(self.service)}{_camel(self.name)}ErrorBudgetBurn{_camel(severity)}"
+
+
+def objective_rounding_problem(ratio: float) -> str | None:
+    """Why ``ratio`` (0 < ratio < 1) is no objective once rounded as the model keeps it, or None.
+
+    The model keeps ``OBJECTIVE_DECIMALS`` decimal places, so its objectives run from
+    1e-12 to 0.999999999999 (99.9999999999%, a budget of 1e-12). A ratio that rounds to 0
+    has nothing to meet; one that rounds to 1 leaves no error budget.
+    """
+    kept = round(ratio, OBJECTIVE_DECIMALS)
+    if 0 < kept < 1:
+        return None
+    return (
+        f"it rounds to {'0' if kept <= 0 else '100'}% "
+        f"(objectives are kept as ratios to {OBJECTIVE_DECIMALS} decimal places)"
+    )
 
 
 def _camel(text: str) -> str:

@@ -1,10 +1,10 @@
 """Objectives at the model's extremes: reports and the status endpoint agree, none crashes.
 
-The model keeps objectives to 12 decimal places and refuses numbers and text that round
-to 100%, so its highest numeric objective is 99.9999999999% (a budget of 1e-12). Values
-it does not convert itself are left to pydantic's float coercion, which takes a bool:
-``objective: true`` in YAML (or ``True`` in Python) loads as 100%, an error budget of 0.
-Both go through the one burn-rate helper the API and reports share.
+The model keeps objectives to 12 decimal places and refuses every objective that rounds
+to 0% or 100%, and booleans (which pydantic would read as 1.0 and 0.0). Its highest
+objective is 99.9999999999% (a budget of 1e-12). No input can give a budget of 0 any
+more, but the guard in the one burn-rate helper the API and reports share is still what
+keeps them from dividing by zero, so the zero case builds its SLO without validation.
 """
 
 from __future__ import annotations
@@ -30,25 +30,39 @@ from tests.api.dataset import CHECKOUT, SEARCH, W46_END
 from tests.support.processes import Prometheus
 
 HIGHEST = 99.9999999999  # 12 nines: the highest objective the model keeps
-ZERO_BUDGET = True  # what the model turns into 100%
+ZERO_BUDGET = 1.0  # the stored ratio of a 100% objective: no error budget at all
 
 
-def _with_objective(slo: SLO, objective: float | bool) -> SLO:
+def _with_objective(slo: SLO, objective: float | str | bool) -> SLO:
     return SLO.model_validate({**slo.model_dump(by_alias=True), "objective": objective})
+
+
+def _with_zero_budget(slo: SLO) -> SLO:
+    # Validation refuses every objective that leaves no budget, so build the SLO without
+    # it (model_copy(update=...) does not validate, like model_construct): this is the
+    # only way to reach the zero-budget guard in SLO.burn_rate that the reports rely on.
+    return slo.model_copy(update={"objective": ZERO_BUDGET})
+
+
+def _at(slo: SLO, objective: float) -> SLO:
+    return _with_zero_budget(slo) if objective == ZERO_BUDGET else _with_objective(slo, objective)
 
 
 def test_the_model_extremes() -> None:
     assert _with_objective(CHECKOUT, HIGHEST).error_budget == 1e-12
-    assert _with_objective(CHECKOUT, ZERO_BUDGET).error_budget == 0
-    for refused in (99.99999999995, "99.99999999995", "100%", 1.0 - 2**-53):
+    assert _with_zero_budget(CHECKOUT).error_budget == 0
+    for refused in (99.99999999995, "99.99999999995", "100%", 100, 1.0 - 2**-53, 1e-13):
         with pytest.raises(ValueError, match="out of range"):
-            _with_objective(CHECKOUT, refused)  # type: ignore[arg-type]
+            _with_objective(CHECKOUT, refused)
+    for flag in (True, False):  # pydantic alone would read them as 100% and 0%
+        with pytest.raises(ValueError, match="expected a number, got bool"):
+            _with_objective(CHECKOUT, flag)
 
 
 @pytest.fixture(scope="module", params=[HIGHEST, ZERO_BUDGET], ids=["1e-12", "zero"])
 def catalog(request: pytest.FixtureRequest) -> Catalog:
     # CHECKOUT has recorded series, SEARCH falls back to the source queries
-    return Catalog.of([_with_objective(s, request.param) for s in (CHECKOUT, SEARCH)])
+    return Catalog.of([_at(s, request.param) for s in (CHECKOUT, SEARCH)])
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import strategies as st
 
 from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
@@ -13,6 +15,18 @@ label_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
 objectives = st.one_of(
     st.sampled_from([90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99]),
     st.floats(min_value=0.9, max_value=0.99999),
+)
+# Objectives the model refuses: booleans (pydantic alone would read them as 1.0 and 0.0),
+# numbers outside both ranges (a ratio 0 < x < 1, a percentage 1 <= x < 100), NaN, and
+# numbers that round to 0% or 100% at the model's 12 decimal places.
+refused_objectives = st.one_of(
+    st.booleans(),
+    st.floats(max_value=0),
+    st.floats(min_value=100),
+    st.just(math.nan),
+    st.floats(min_value=0, max_value=4.9e-13, exclude_min=True),
+    st.floats(min_value=1 - 4.9e-13, max_value=1, exclude_max=True),
+    st.floats(min_value=100 - 4.9e-11, max_value=100, exclude_max=True),
 )
 windows = st.one_of(
     st.sampled_from(["7d", "14d", "28d", "30d", "90d", "1h", "6h", "1d"]),

@@ -133,3 +133,35 @@ def test_no_slos_is_an_error_not_an_empty_build(tmp_path: Path) -> None:
         result = sloplane(command, str(tmp_path / "empty"), *args)
         assert result.returncode == 1 and "no SLOs found" in result.stderr
     assert keep.exists()
+
+
+def test_boolean_objectives_fail_validate_in_every_format(tmp_path: Path) -> None:
+    # `objective: true` used to load as 100% with a zero budget ("100%, 0.0 min" in `list`)
+    (tmp_path / "sloth.yaml").write_text(GOOD.replace("99.9", "true"))
+    (tmp_path / "native.yaml").write_text(
+        "apiVersion: sloplane/v1\nkind: SLO\nspec:\n  service: native\n  name: up\n"
+        "  objective: true\n  sli: {kind: availability, gauge: up}\n"
+    )
+    (tmp_path / "openslo.yaml").write_text(
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: o}\nspec:\n  service: os\n"
+        "  indicator:\n    metadata: {name: sli}\n    spec:\n      ratioMetric:\n"
+        "        bad: {metricSource: {type: Prometheus, spec: {query: 'x{code=\"5\"}'}}}\n"
+        "        total: {metricSource: {type: Prometheus, spec: {query: x}}}\n"
+        "  objectives: [{target: true}]\n"
+    )
+    (tmp_path / "slos.py").write_text(
+        "from sloplane.slo.model import SLO, AvailabilitySLI\n\n"
+        'X = SLO(service="py", name="up", objective=True, sli=AvailabilitySLI(gauge="up"))\n'
+    )
+    for command in ("validate", "list"):
+        result = sloplane(command, str(tmp_path))
+        assert result.returncode == 1, result
+        assert "Traceback" not in result.stderr and "100%" not in result.stdout
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert [e.split(": field ")[0] for e in errors] == [
+            f"error: {tmp_path}/native.yaml:6: native-up",
+            f"error: {tmp_path}/openslo.yaml:12: SLO/o",
+            f"error: {tmp_path}/slos.py:3: py-up",
+            f"error: {tmp_path}/sloth.yaml:5: shop-checkout",
+        ]
+        assert all("objective" in e and "got bool True" in e for e in errors), errors

@@ -367,6 +367,144 @@ def test_python_file_named_like_a_stdlib_module_does_not_shadow_it(
     assert not str(getattr(sys.modules.get("colorsys"), "__file__", "")).startswith(str(tmp_path))
 
 
+# -- objectives in every format -----------------------------------------------------------
+
+RANGE = "give a ratio 0 < x < 1 (0.999) or a percentage 1 <= x < 100 (99.9)"
+KEPT = "(objectives are kept as ratios to 12 decimal places)"
+
+
+def _python_slo(name: str, objective: str) -> str:
+    return f"""\
+        from decimal import Decimal
+        from fractions import Fraction
+        from sloplane.slo.model import SLO, EventsSLI
+
+        SLOS = [
+            SLO(
+                service="py",
+                name="{name}",
+                objective={objective},
+                sli=EventsSLI(total="t", errors="e"),
+            ),
+        ]
+        """
+
+
+def test_bool_and_degenerate_objectives_are_problems_in_every_format(tmp_path: Path) -> None:
+    write(tmp_path, "py/flag.py", _python_slo("flag", "True"))
+    write(tmp_path, "py/off.py", _python_slo("off", "False"))
+    write(tmp_path, "py/decimal.py", _python_slo("decimal", 'Decimal("100")'))
+    write(tmp_path, "py/fraction.py", _python_slo("fraction", "Fraction(1, 10**13)"))
+    write(tmp_path, "py/tiny.py", _python_slo("tiny", "1e-13"))
+    write(
+        tmp_path,
+        "sloth.yaml",
+        """\
+        version: prometheus/v1
+        service: shop
+        slos:
+          - name: flag
+            objective: true
+            sli:
+              raw: {error_ratio_query: "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"}
+          - name: tiny
+            objective: 0.0000000000001
+            sli:
+              raw: {error_ratio_query: "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"}
+          - name: text
+            objective: "99.99999999999999%"
+            sli:
+              raw: {error_ratio_query: "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"}
+        """,
+    )
+    write(
+        tmp_path,
+        "native.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: flag
+          objective: false
+          sli: {kind: events, errors: e, total: t}
+        ---
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: tiny
+          objective: 0.0000000000001
+          sli: {kind: events, errors: e, total: t}
+        """,
+    )
+    write(
+        tmp_path,
+        "openslo.yaml",
+        """\
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: o}
+        spec:
+          service: os
+          budgetingMethod: Occurrences
+          indicator:
+            metadata: {name: sli}
+            spec:
+              ratioMetric:
+                counter: true
+                bad: {metricSource: {type: Prometheus, spec: {query: 'x{code="5"}'}}}
+                total: {metricSource: {type: Prometheus, spec: {query: x}}}
+          objectives:
+            - target: true
+            - {displayName: tiny, target: 0.0000000000001}
+            - {displayName: tinyp, targetPercent: 0.00000000001}
+            - {displayName: full, target: 0.99999999999999}
+        """,
+    )
+    assert problems([tmp_path]) == [
+        f"{tmp_path}/native.yaml:6: native-flag: field 'spec.objective': "
+        f"expected a number, got bool False: {RANGE}",
+        f"{tmp_path}/native.yaml:14: native-tiny: field 'spec.objective': "
+        f"objective 1e-13 is out of range: it rounds to 0% {KEPT}; {RANGE}",
+        f"{tmp_path}/openslo.yaml:15: SLO/o: field 'spec.objectives[0].target': "
+        "expected a number, got bool True",
+        f"{tmp_path}/openslo.yaml:16: SLO/o: field 'spec.objectives[1].target': "
+        f"target 1e-13 is out of range: it rounds to 0% {KEPT}",
+        f"{tmp_path}/openslo.yaml:17: SLO/o: field 'spec.objectives[2].targetPercent': "
+        f"targetPercent 1e-11 is out of range: it rounds to 0% {KEPT}",
+        f"{tmp_path}/openslo.yaml:18: SLO/o: field 'spec.objectives[3].target': "
+        f"target 0.99999999999999 is out of range: it rounds to 100% {KEPT}",
+        f"{tmp_path}/py/decimal.py:9: py-decimal: field 'objective': "
+        f"objective 100 is out of range: {RANGE}",
+        f"{tmp_path}/py/flag.py:9: py-flag: field 'objective': "
+        f"expected a number, got bool True: {RANGE}",
+        f"{tmp_path}/py/fraction.py:9: py-fraction: field 'objective': "
+        f"objective 1/10000000000000 is out of range: it rounds to 0% {KEPT}; {RANGE}",
+        f"{tmp_path}/py/off.py:9: py-off: field 'objective': "
+        f"expected a number, got bool False: {RANGE}",
+        f"{tmp_path}/py/tiny.py:9: py-tiny: field 'objective': "
+        f"objective 1e-13 is out of range: it rounds to 0% {KEPT}; {RANGE}",
+        f"{tmp_path}/sloth.yaml:5: shop-flag: field 'slos[0].objective': "
+        f"expected a number, got bool True: {RANGE}",
+        f"{tmp_path}/sloth.yaml:9: shop-tiny: field 'slos[1].objective': "
+        f"objective 1e-13 is out of range: it rounds to 0% {KEPT}; {RANGE}",
+        f"{tmp_path}/sloth.yaml:13: shop-text: field 'slos[2].objective': "
+        f"objective '99.99999999999999%' is out of range: it rounds to 100% {KEPT}; {RANGE}",
+    ]
+
+
+def test_decimal_and_fraction_objectives_load_as_numbers(tmp_path: Path) -> None:
+    write(tmp_path, "decimal.py", _python_slo("decimal", 'Decimal("99.9")'))
+    write(tmp_path, "fraction.py", _python_slo("fraction", "Fraction(199, 2)"))
+    catalog = load_catalog([tmp_path])
+    assert [(s.id, s.objective) for s in catalog.slos] == [
+        ("py-decimal", 0.999),
+        ("py-fraction", 0.995),
+    ]
+    assert all(type(s.objective) is float for s in catalog.slos)
+
+
 # -- sloplane/v1, documents, detection ---------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sloplane.errors import SpecError
 from sloplane.slo.loaders import load_catalog
 from sloplane.slo.model import EventsSLI
+from tests.slo.strategies import refused_objectives
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -154,6 +155,53 @@ def test_generated_sloth_specs_load(service: str, slos: list[str], metric: str, 
         assert slo.team == "data"
         assert isinstance(slo.sli, EventsSLI)
         assert slo.alerting.page.enabled == (slos.index(slo.name) % 2 == 1)
+
+
+@SETTINGS
+@given(
+    names,
+    st.lists(names, min_size=2, max_size=4, unique=True),
+    st.data(),
+    refused_objectives,
+    st.sampled_from(["sloth", "sloplane"]),
+)
+def test_a_refused_objective_is_one_problem_at_its_field(
+    service: str, slos: list[str], data: st.DataObject, refused: Any, fmt: str
+) -> None:
+    bad = data.draw(st.integers(0, len(slos) - 1), label="bad")
+    objective = {i: (refused if i == bad else 99.9) for i in range(len(slos))}
+    if fmt == "sloth":
+        raw = {
+            "raw": {"error_ratio_query": "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"}
+        }
+        items = [{"name": n, "objective": objective[i], "sli": raw} for i, n in enumerate(slos)]
+        docs: list[Any] = [{"version": "prometheus/v1", "service": service, "slos": items}]
+        field = f"slos[{bad}].objective"
+    else:
+        sli = {"kind": "events", "errors": "e", "total": "t"}
+        docs = [
+            {
+                "apiVersion": "sloplane/v1",
+                "kind": "SLO",
+                "spec": {"service": service, "name": n, "objective": objective[i], "sli": sli},
+            }
+            for i, n in enumerate(slos)
+        ]
+        field = "spec.objective"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.yaml"
+        path.write_text(yaml.safe_dump_all(docs))
+        try:
+            load_catalog([path])
+        except SpecError as exc:
+            problems = exc.problems
+        else:
+            raise AssertionError(f"objective {refused!r} was accepted")
+    (problem,) = problems
+    assert (problem.obj, problem.field) == (f"{service}-{slos[bad]}", field)
+    assert problem.line is not None
+    expected = "expected a number, got bool" if isinstance(refused, bool) else "out of range"
+    assert problem.message.startswith(("objective ", expected)) and expected in problem.message
 
 
 @SETTINGS

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+from fractions import Fraction
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sloplane.slo.model import SLO, Alerting, AlertTier, AlertWindow, EventsSLI, LatencySLI
@@ -38,13 +44,16 @@ def test_burn_rate_and_budget_remaining() -> None:
     highest = make(objective=99.9999999999)  # the highest objective the model keeps
     assert highest.error_budget == 1e-12
     assert highest.burn_rate(1e-6) == pytest.approx(1e6)
-    # a bool is coerced to 1.0: a 100% objective without a budget has no burn rate
-    no_budget = make(objective=True)
+    # validation refuses every objective that leaves no budget (bools included), so a
+    # budget of 0 only exists in a model built without validation: it has no burn rate
+    no_budget = make().model_copy(update={"objective": 1.0})
     assert no_budget.error_budget == 0
     assert no_budget.burn_rate(0.01) is None and no_budget.budget_remaining(0.01) is None
 
 
-@pytest.mark.parametrize("objective", [0, 100, 150, -1, 0.0])
+@pytest.mark.parametrize(
+    "objective", [0, 100, 150, -1, 0.0, math.nan, math.inf, -math.inf, 10**400]
+)
 def test_objective_out_of_range(objective: float) -> None:
     with pytest.raises(ValidationError, match="objective"):
         make(objective=objective)
@@ -105,3 +114,102 @@ def test_objective_given_as_text_is_converted_and_checked() -> None:
 def test_objective_that_leaves_no_budget_is_rejected() -> None:
     with pytest.raises(ValidationError, match="out of range"):
         make(objective=99.99999999999999)
+
+
+@pytest.mark.parametrize("objective", [True, False])
+def test_objective_refuses_booleans(objective: bool) -> None:
+    with pytest.raises(ValidationError, match=f"expected a number, got bool {objective}") as info:
+        make(objective=objective)
+    (error,) = info.value.errors()
+    assert error["loc"] == ("objective",)
+
+
+@pytest.mark.parametrize(
+    ("objective", "ratio"),
+    [
+        (Decimal("99.9"), 0.999),
+        (Decimal("0.995"), 0.995),
+        (Fraction(999, 1000), 0.999),
+        (Fraction(199, 2), 0.995),
+        # 1 and above is a percentage, whatever the type: Decimal("1") is 1%, as 1 and 1.0 are
+        (Decimal("1"), 0.01),
+        (Fraction(1), 0.01),
+        (1, 0.01),
+        (Decimal("99.9999999999"), 0.999999999999),
+    ],
+)
+def test_decimal_and_fraction_objectives_are_numbers(objective: object, ratio: float) -> None:
+    assert make(objective=objective).objective == ratio
+
+
+@pytest.mark.parametrize(
+    "objective",
+    [
+        Decimal("100"),
+        Decimal("0"),
+        Decimal("-5"),
+        Decimal("99.99999999999999"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("1e-13"),
+        Fraction(100),
+        Fraction(1, 10**13),
+        Fraction(10**400),
+    ],
+)
+def test_decimal_and_fraction_objectives_out_of_range(objective: object) -> None:
+    with pytest.raises(ValidationError, match="out of range"):
+        make(objective=objective)
+
+
+def test_decimal_signalling_nan_is_not_a_number() -> None:
+    with pytest.raises(ValidationError, match="objective sNaN is not a number"):
+        make(objective=Decimal("sNaN"))
+
+
+@pytest.mark.parametrize("objective", [1e-13, 4.9e-13, "1e-13", Decimal("4e-13"), 5e-13])
+def test_objective_that_rounds_to_zero_is_rejected(objective: object) -> None:
+    with pytest.raises(ValidationError, match="out of range: it rounds to 0%"):
+        make(objective=objective)
+
+
+def test_lowest_and_highest_objectives_kept() -> None:
+    lowest = make(objective=1e-12)
+    assert lowest.objective == 1e-12 and lowest.error_budget == 0.999999999999
+    assert make(objective=99.9999999999).error_budget == 1e-12
+    with pytest.raises(ValidationError, match="out of range: it rounds to 100%"):
+        make(objective=0.9999999999999)
+
+
+def _accepted(objective: object) -> float | None:
+    try:
+        return make(objective=objective).objective
+    except ValidationError as exc:
+        (error,) = exc.errors()
+        assert error["loc"] == ("objective",)
+        assert "out of range" in error["msg"] or "not a number" in error["msg"]
+        return None
+
+
+@given(st.floats() | st.integers(-(10**6), 10**6))
+def test_every_accepted_objective_is_a_ratio_with_a_budget(objective: float) -> None:
+    kept = _accepted(objective)
+    if kept is None:
+        return
+    ratio = objective if 0 < objective < 1 else objective / 100
+    assert kept == round(ratio, 12)
+    assert 0 < kept < 1
+    slo = make(objective=objective)
+    assert 0 < slo.error_budget <= 1 and slo.budget_minutes > 0
+
+
+@given(st.decimals(allow_nan=True) | st.fractions())
+def test_decimal_and_fraction_objectives_behave_as_their_float(
+    objective: Decimal | Fraction,
+) -> None:
+    try:
+        as_float = float(objective)
+    except (ValueError, OverflowError):
+        assert _accepted(objective) is None
+        return
+    assert _accepted(objective) == _accepted(as_float)

@@ -38,7 +38,7 @@ from sloplane.slo.loaders.common import (
     string_map,
     type_name,
 )
-from sloplane.slo.model import SLO, Source
+from sloplane.slo.model import OBJECTIVE_DECIMALS, SLO, Source, objective_rounding_problem
 from sloplane.slo.naming import escape_label_value
 from sloplane.slo.promql import PromQLError, has_placeholder, parse_error, selectors
 
@@ -338,7 +338,14 @@ def _target(data: Mapping[Any, Any], where: Where, report: Report) -> dict[str, 
             where.child(key, data).problem(f"{key} {value:g} is out of range: 0 < {key} < {top:g}")
         )
         return None
-    out: dict[str, Any] = {"ratio": round(value if has_t else value / 100, 12)}
+    ratio = value if has_t else value / 100
+    rounding = objective_rounding_problem(ratio)
+    if rounding is not None:
+        report.problems.append(
+            where.child(key, data).problem(f"{key} {value!r} is out of range: {rounding}")
+        )
+        return None
+    out: dict[str, Any] = {"ratio": round(ratio, OBJECTIVE_DECIMALS)}
     out["op"] = data.get("op")
     out["value"] = data.get("value")
     out["where"] = where
