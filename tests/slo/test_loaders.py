@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as json_module
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -365,6 +366,84 @@ def test_python_file_named_like_a_stdlib_module_does_not_shadow_it(
     assert "_helpers" not in sys.modules
     assert sys.modules["json"] is json_module
     assert not str(getattr(sys.modules.get("colorsys"), "__file__", "")).startswith(str(tmp_path))
+
+
+_SMUGGLE = """\
+    from sloplane.slo.model import SLO, AlertTier, AlertWindow, Alerting, EventsSLI, LatencySLI
+
+    BASE = SLO(service="py", name="{name}", objective=99.9, sli=EventsSLI(total="t", errors="e"))
+    SLOS = [{expr}]
+    """
+
+
+def test_python_slos_are_revalidated_so_model_copy_cannot_skip_checks(tmp_path: Path) -> None:
+    # model_copy(update=...) and model_construct skip validation: the loader validates again
+    cases = {
+        "full": 'BASE.model_copy(update={"objective": 1.0})',
+        "flag": 'BASE.model_copy(update={"objective": True})',
+        "window": 'BASE.model_copy(update={"window": "garbage"})',
+        "built": 'SLO.model_construct(service="py", name="built", objective=0.5, window=60,'
+        ' sli=EventsSLI(total="t", errors="e"))',
+        "sli": 'BASE.model_copy(update={"sli": EventsSLI.model_construct(total="t")})',
+        "latency": 'BASE.model_copy(update={"sli": LatencySLI.model_construct('
+        'metric="m", threshold=0.3, selector="{job=\\"api\\"}")})',
+        "tier": 'BASE.model_copy(update={"alerting": Alerting(page=AlertTier(windows=('
+        "AlertWindow.model_construct(long=3600, short=300, factor=-1),)))})",
+    }
+    for name, expr in cases.items():
+        write(tmp_path, f"{name}.py", _SMUGGLE.format(name=name, expr=expr))
+    skipped = "(model_copy(update=...) and model_construct skip validation)"
+    assert problems([tmp_path]) == [
+        f"{tmp_path}/built.py:3: py-built: field 'window': window 1m is outside 1h..90d",
+        f"{tmp_path}/flag.py:3: py-flag: field 'objective': "
+        f"expected a number, got bool True: {RANGE}",
+        f"{tmp_path}/full.py:3: py-full: field 'objective': SLO holds 1.0, which validation "
+        f"reads as 0.01 {skipped}: give the value as SLO(...) keeps it",
+        f"{tmp_path}/latency.py:3: py-latency: field 'sli.selector': LatencySLI holds "
+        f"'{{job=\"api\"}}', which validation reads as 'job=\"api\"' {skipped}: "
+        "give the value as LatencySLI(...) keeps it",
+        f"{tmp_path}/latency.py:3: py-latency: field 'sli.threshold': LatencySLI holds 0.3, "
+        f"which validation reads as '0.3' {skipped}: give the value as LatencySLI(...) keeps it",
+        f"{tmp_path}/sli.py:3: py-sli: field 'sli': "
+        "give exactly one of 'errors' or 'good' next to 'total'",
+        f"{tmp_path}/tier.py:3: py-tier: field 'alerting.page.windows.0.factor': "
+        "Input should be greater than 0",
+        f"{tmp_path}/window.py:3: py-window: field 'window': invalid duration 'garbage': "
+        "use a number followed by s, m, h, d or w, e.g. 30d or 1h30m",
+    ]
+    cli = [sys.executable, "-m", "sloplane.cli", "validate"]
+    for name in ("full", "window"):
+        result = subprocess.run(
+            [*cli, str(tmp_path / f"{name}.py")], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 1, result
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, result.stderr
+        assert errors[0].startswith(f"error: {tmp_path}/{name}.py:3: py-{name}: field "), errors
+
+
+def test_python_revalidation_keeps_subclasses_and_valid_copies(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "sub.py",
+        """\
+        from sloplane.slo.model import SLO, EventsSLI
+
+        class TeamSLO(SLO):
+            pass
+
+        class ShopEvents(EventsSLI):
+            pass
+
+        BASE = TeamSLO(service="sub", name="a", objective=99, sli=ShopEvents(total="t", errors="e"))
+        SLOS = [BASE, BASE.model_copy(update={"name": "b"})]
+        """,
+    )
+    catalog = load_catalog([tmp_path])
+    assert [s.id for s in catalog.slos] == ["sub-a", "sub-b"]
+    assert all(type(s).__name__ == "TeamSLO" for s in catalog.slos)
+    assert all(type(s.sli).__name__ == "ShopEvents" for s in catalog.slos)
 
 
 # -- objectives in every format -----------------------------------------------------------

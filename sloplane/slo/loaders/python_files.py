@@ -10,6 +10,13 @@ with a helper of the same name). Anything the file raises becomes a Problem
 located at the file's own line in the traceback; the user never sees a traceback.
 A model error becomes one Problem per field, named by SLO id when it is known,
 worded as the YAML loaders word theirs.
+
+Every SLO collected is validated again, nested models included, because pydantic's
+``model_copy(update=...)`` and ``model_construct`` skip validation: a file could
+otherwise hand over an objective of 100% or a window of ``"garbage"``. A value that
+validation refuses is reported as ``SLO(...)`` would report it; a value that
+validation would change (``objective=1.0`` kept as a ratio means 100%, but reads as
+1%) is reported too, since the object does not hold what the model keeps.
 """
 
 from __future__ import annotations
@@ -17,15 +24,18 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import math
 import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sloplane.errors import Problem
 from sloplane.slo import model as slo_model
@@ -45,10 +55,119 @@ def load_python(path: Path, display: str, report: Report) -> list[SLO]:
     lines = _definition_lines(path)
     out = []
     for slo in found:
-        line = lines.get((slo.service, slo.name)) or lines.get(("", slo.name))
+        service, name = _names(slo)
+        line = lines.get((service, name)) or lines.get(("", name))
+        checked = _revalidated(slo, display, line, report)
+        if checked is None:
+            continue
         source = Source(file=display, line=line, format=FORMAT)
-        out.append(slo.model_copy(update={"source": source}))
+        out.append(checked.model_copy(update={"source": source}))
     return out
+
+
+@dataclass
+class _Check:
+    """What validating a collected SLO again found: refused values and values it would change."""
+
+    errors: list[tuple[list[str], ErrorDetails, type[BaseModel]]] = field(default_factory=list)
+    changes: list[tuple[list[str], type[BaseModel], Any, Any]] = field(default_factory=list)
+
+
+def _revalidated(slo: SLO, display: str, line: int | None, report: Report) -> SLO | None:
+    """``slo`` validated again (its own class and its nested models' classes kept), or None."""
+    check = _Check()
+    fresh = _fresh_model(slo, [], check)
+    service, name = _names(slo)
+    obj = f"{service}-{name}" if service and name else ""
+    problems = [
+        Problem(
+            file=display,
+            line=line,
+            obj=obj,
+            field=".".join([*prefix, *model_path(err)]),
+            message=model_error(err, model),
+        )
+        for prefix, err, model in check.errors
+    ]
+    skipped = "(model_copy(update=...) and model_construct skip validation)"
+    problems += [
+        Problem(
+            file=display,
+            line=line,
+            obj=obj,
+            field=".".join(where),
+            message=f"{model.__name__} holds {_short(held)}, which validation reads as "
+            f"{_short(kept)} {skipped}: give the value as {model.__name__}(...) keeps it",
+        )
+        for where, model, held, kept in check.changes
+    ]
+    if problems:
+        report.problems.extend(problems)
+        return None
+    assert isinstance(fresh, SLO)
+    return fresh
+
+
+def _names(slo: SLO) -> tuple[str, str]:
+    """Service and name as the object holds them ("" when model_construct left one out)."""
+    service, name = slo.__dict__.get("service"), slo.__dict__.get("name")
+    return (service if isinstance(service, str) else "", name if isinstance(name, str) else "")
+
+
+def _fresh_model(model: BaseModel, where: list[str], check: _Check) -> BaseModel:
+    """``model`` validated from its own field values, innermost models first.
+
+    Nested models are validated here (pydantic accepts a model instance as it is), so
+    each keeps its class; the outer model then receives the validated instances.
+    On a refusal the model itself is returned, so the outer model is still checked.
+    """
+    cls = type(model)
+    given: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        if name not in model.__dict__:
+            continue  # model_construct without a required field: validation says "missing"
+        key = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        given[name] = _fresh(model.__dict__[name], [*where, name], check)
+        data[key or name] = given[name]
+    data.update(model.__pydantic_extra__ or {})
+    try:
+        fresh = cls.model_validate(data)
+    except ValidationError as exc:
+        check.errors.extend((where, err, cls) for err in exc.errors())
+        return model
+    for name, value in given.items():
+        kept = fresh.__dict__[name]
+        if not _same(value, kept):
+            check.changes.append(([*where, name], cls, model.__dict__[name], kept))
+    return fresh
+
+
+def _fresh(value: Any, where: list[str], check: _Check) -> Any:
+    if isinstance(value, BaseModel):
+        return _fresh_model(value, where, check)
+    if isinstance(value, list | tuple):
+        return type(value)(_fresh(v, [*where, str(i)], check) for i, v in enumerate(value))
+    if isinstance(value, dict):
+        return {k: _fresh(v, [*where, str(k)], check) for k, v in value.items()}
+    return value
+
+
+def _same(held: Any, kept: Any) -> bool:
+    """Whether validation kept ``held`` as it is (a bool is not the number it equals)."""
+    if isinstance(held, bool) != isinstance(kept, bool):
+        return False
+    if isinstance(held, float) and isinstance(kept, float) and math.isnan(held):
+        return math.isnan(kept)
+    try:
+        return bool(held == kept)
+    except Exception:  # an exotic value whose == does not give a truth value
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _import(path: Path, display: str) -> tuple[ModuleType | None, list[Problem]]:
