@@ -119,7 +119,7 @@ class AlertWindow(Frozen):
     @field_validator("long", "short", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
+        return _seconds(value)
 
 
 class AlertTier(Frozen):
@@ -144,7 +144,7 @@ class NoDataAlert(Frozen):
     @field_validator("for_", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
+        return _seconds(value)
 
 
 class Alerting(Frozen):
@@ -235,12 +235,11 @@ class SLO(Frozen):
     @field_validator("window", mode="before")
     @classmethod
     def _window_seconds(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = parse_duration(value)
-            except DurationError as exc:
-                raise ValueError(str(exc)) from None
-        if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            value = _seconds(value)
+        except DurationError as exc:
+            raise ValueError(str(exc)) from None
+        if isinstance(value, int):
             if value % 60:
                 raise ValueError("window must be a whole number of minutes")
             if not MIN_WINDOW <= value <= MAX_WINDOW:
@@ -362,6 +361,21 @@ def objective_rounding_problem(ratio: float) -> str | None:
         f"it rounds to {'0' if kept <= 0 else '100'}% "
         f"(objectives are kept as ratios to {OBJECTIVE_DECIMALS} decimal places)"
     )
+
+
+def _seconds(value: Any) -> Any:
+    """A duration field's input: text parsed, a whole float read as seconds, a bool refused.
+
+    Pydantic would read ``True`` as 1 second and let a float skip the checks made on ints.
+    A float with a fraction is left for pydantic to refuse in its own words.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f'expected a duration ("30d") or seconds, got bool {value!r}')
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _camel(text: str) -> str:

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sloplane.slo.model import SLO, Alerting, AlertTier, AlertWindow, EventsSLI, LatencySLI
+from sloplane.slo.model import (
+    SLO,
+    Alerting,
+    AlertTier,
+    AlertWindow,
+    EventsSLI,
+    LatencySLI,
+    NoDataAlert,
+)
 
 SLI = EventsSLI(errors='x_total{code=~"5.."}', total="x_total")
 
@@ -63,6 +71,40 @@ def test_objective_out_of_range(objective: float) -> None:
 def test_window_out_of_range_or_malformed(window: str) -> None:
     with pytest.raises(ValidationError, match="window"):
         make(window=window)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (True, "expected a duration"),
+        (False, "expected a duration"),
+        (60.0, "outside 1h..90d"),
+        (3630.0, "whole number of minutes"),
+        (91 * 86400.0, "outside 1h..90d"),
+        (3600.5, "fractional part"),
+    ],
+)
+def test_window_numbers_are_checked_like_ints(window: object, message: str) -> None:
+    # a bool or a float used to skip the range and whole-minute checks (True was a 1s window)
+    with pytest.raises(ValidationError, match=message):
+        make(window=window)
+
+
+def test_window_given_as_a_whole_float_is_seconds() -> None:
+    assert make(window=7200.0).window == 7200
+    assert type(make(window=7200.0).window) is int
+
+
+@pytest.mark.parametrize("field", ["long", "short"])
+def test_alert_window_durations_refuse_booleans(field: str) -> None:
+    values: dict[str, object] = {"long": "1h", "short": "5m", "factor": 14.4, field: True}
+    with pytest.raises(ValidationError, match="expected a duration"):
+        AlertWindow(**values)  # type: ignore[arg-type]
+
+
+def test_no_data_for_refuses_booleans() -> None:
+    with pytest.raises(ValidationError, match="expected a duration"):
+        NoDataAlert.model_validate({"enabled": True, "for": True})
 
 
 def test_events_needs_exactly_one_of_errors_or_good() -> None:
