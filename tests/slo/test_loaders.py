@@ -116,6 +116,33 @@ def test_sloth_query_without_window_placeholder(tmp_path: Path) -> None:
     assert "svc-avail" in message and "sli.errors" in message and "{{.window}}" in message
 
 
+def test_sloth_missing_name_or_objective_says_missing(tmp_path: Path) -> None:
+    # these used to read "Input should be a valid string/number", as if a value were given
+    events = """\
+            sli:
+              events:
+                error_query: sum(rate(e[{{.window}}]))
+                total_query: sum(rate(t[{{.window}}]))
+    """
+    path = write(
+        tmp_path,
+        "s.yaml",
+        f"""\
+        version: "prometheus/v1"
+        service: svc
+        slos:
+          - objective: 99.9
+{events}
+          - name: avail
+{events}
+        """,
+    )
+    assert problems([path]) == [
+        f"{path}:4: field 'slos[0].name': missing",
+        f"{path}:10: svc-avail: field 'slos[1].objective': missing",
+    ]
+
+
 # -- OpenSLO --------------------------------------------------------------------------
 
 

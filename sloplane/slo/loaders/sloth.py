@@ -161,7 +161,9 @@ def _load_slo(
         "runbook_url": annotations.get("runbook_url") or annotations.get("runbook"),
     }
     source = Source(file=where.file, line=where.line, format=FORMAT)
-    return build_slo(body, where, fields, source, report)
+    # an absent name or objective is "missing", not "Input should be a valid string"
+    present = {key: value for key, value in body.items() if value is not None}
+    return build_slo(present, where, fields, source, report)
 
 
 def _sli(
