@@ -653,7 +653,8 @@ def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
     text = "\n".join(problems([tmp_path]))
     assert "a.yaml:1: not a recognised document" in text
     assert "b.yaml:4: YAML error" in text
-    assert "c.yml:1: not a recognised document" in text
+    assert "c.yml:1: not a recognised document" in text and "(got a list)" in text
+    assert "LineList" not in text  # the loader's own type names are not the user's words
     assert "openslo/v1alpha is not supported" in text
     assert "e.yaml:2: YAML error" in text and "duplicate key" in text
 

@@ -17,7 +17,7 @@ from typing import Any
 from sloplane.errors import Problem, SpecError
 from sloplane.slo.catalog import Catalog, Document
 from sloplane.slo.loaders import native, openslo, sloth
-from sloplane.slo.loaders.common import Report, Where
+from sloplane.slo.loaders.common import Report, Where, type_name
 from sloplane.slo.loaders.python_files import load_python
 from sloplane.slo.loaders.yamldoc import LineDict, LineList, load_documents
 from sloplane.slo.model import SLO, Source
@@ -144,7 +144,7 @@ def _dispatch(
 ) -> None:
     where = Where(file, line=line)
     if not isinstance(doc, Mapping):
-        report.problems.append(where.problem(_UNKNOWN + f" (got {type(doc).__name__})"))
+        report.problems.append(where.problem(_UNKNOWN + f" (got {type_name(doc)})"))
         return
     version = doc.get("version")
     api = doc.get("apiVersion")
