@@ -13,9 +13,9 @@ from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.promql import num
 
-paths_argument = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
+# No exists=True: the loader reports a missing path as one problem line (exit 1) next to
+# every other problem, where click would print a usage block and exit 2.
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
 def _load(paths: tuple[Path, ...]) -> Catalog:

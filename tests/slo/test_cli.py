@@ -135,6 +135,22 @@ def test_no_slos_is_an_error_not_an_empty_build(tmp_path: Path) -> None:
     assert keep.exists()
 
 
+def test_missing_path_is_one_problem_line_and_exit_1(tmp_path: Path) -> None:
+    # click's own check printed a usage block and exited 2; now it is one problem like the rest
+    (tmp_path / "bad.yaml").write_text(GOOD.replace("99.9", "120"))
+    missing = tmp_path / "nope"
+    for command in ("validate", "list", "generate"):
+        args = ["--out", str(tmp_path / "out")] if command == "generate" else []
+        result = sloplane(command, str(missing), str(tmp_path / "bad.yaml"), *args)
+        assert result.returncode == 1, result
+        assert "Usage:" not in result.stderr and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 2, result.stderr
+        assert f"error: {missing}: no such file or directory" in errors
+        assert any("shop-checkout" in e and "objective" in e for e in errors), errors
+    assert not (tmp_path / "out").exists()
+
+
 def test_boolean_objectives_fail_validate_in_every_format(tmp_path: Path) -> None:
     # `objective: true` used to load as 100% with a zero budget ("100%, 0.0 min" in `list`)
     (tmp_path / "sloth.yaml").write_text(GOOD.replace("99.9", "true"))
