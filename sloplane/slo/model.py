@@ -159,11 +159,34 @@ class Alerting(Frozen):
 
 
 class Source(Frozen):
-    """Where a definition came from, for error messages."""
+    """Where a definition came from, for error messages.
+
+    ``fields`` holds ``(model path, file, field as the user wrote it, line)`` for each
+    field a YAML loader located (``"sli.errors"`` -> ``slos[0].sli.events.error_query``);
+    the model path ``""`` is the definition itself.
+    """
 
     file: str = ""
     line: int | None = None
     format: str = "python"
+    fields: tuple[tuple[str, str, str, int | None], ...] = ()
+
+    def locate(self, field: str) -> tuple[str, str, int | None]:
+        """File, field name and line for a problem with model field ``field``.
+
+        The same place a model error on that field gets: the longest located prefix
+        of ``field``, else ``field`` under the definition itself.
+        """
+        places = {path: (file, written, line) for path, file, written, line in self.fields}
+        parts = field.split(".") if field else []
+        for n in range(len(parts), 0, -1):
+            place = places.get(".".join(parts[:n]))
+            if place is not None:
+                return place
+        if "" in places:
+            file, written, line = places[""]
+            return file, ".".join(p for p in (written, field) if p), line
+        return self.file, field, self.line
 
 
 class SLO(Frozen):

@@ -126,9 +126,9 @@ def validate_slo(slo: SLO) -> list[Problem]:
 
 
 def _problem(slo: SLO, field: str, message: str) -> Problem:
-    return Problem(
-        file=slo.source.file, line=slo.source.line, obj=slo.id, field=field, message=message
-    )
+    """A problem with model field ``field``, named and located as the user wrote it."""
+    file, written, line = slo.source.locate(field)
+    return Problem(file=file, line=line, obj=slo.id, field=written, message=message)
 
 
 def _duplicates(catalog: Catalog) -> list[Problem]:

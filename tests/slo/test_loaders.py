@@ -112,8 +112,78 @@ def test_sloth_query_without_window_placeholder(tmp_path: Path) -> None:
                 total_query: sum(rate(http_requests_total[{{.window}}]))
         """,
     )
-    (message,) = problems([path])
-    assert "svc-avail" in message and "sli.errors" in message and "{{.window}}" in message
+    assert problems([path]) == [
+        f"{path}:8: svc-avail: field 'slos[0].sli.events.error_query': "
+        "query must use the {{.window}} placeholder",
+    ]
+
+
+def test_catalog_checks_name_the_field_and_line_as_written(tmp_path: Path) -> None:
+    # checks made after loading (PromQL, placeholders, windows, duplicates) used to name the
+    # model field ('sli.errors') at the SLO's first line, whatever the format
+    write(
+        tmp_path,
+        "sloth.yaml",
+        """\
+        version: "prometheus/v1"
+        service: svc
+        slos:
+          - name: avail
+            objective: 99.9
+            sli:
+              events:
+                error_query: sum(rate(e[{{.window}}]))
+                total_query: sum(rate(t[5m]))
+        """,
+    )
+    write(
+        tmp_path,
+        "native.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: up
+          objective: 99.9
+          sli:
+            kind: events
+            errors: 'x{code="5"'
+            total: x
+          alerting:
+            page:
+              windows: [{long: 5m, short: 1h, factor: 14.4}]
+        """,
+    )
+    write(
+        tmp_path,
+        "openslo.yaml",
+        """\
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: o}
+        spec:
+          service: os
+          budgetingMethod: Occurrences
+          indicator:
+            metadata: {name: sli}
+            spec:
+              ratioMetric:
+                counter: true
+                bad: {metricSource: {type: Prometheus, spec: {query: 'x{code="5"'}}}
+                total: {metricSource: {type: Prometheus, spec: {query: x}}}
+          objectives: [{target: 0.99}]
+        """,
+    )
+    found = problems([tmp_path])
+    assert [p.split(": ", 3)[:3] for p in found] == [
+        [f"{tmp_path}/native.yaml:9", "native-up", "field 'spec.sli.errors'"],
+        [f"{tmp_path}/native.yaml:13", "native-up", "field 'spec.alerting.page.windows'"],
+        [f"{tmp_path}/openslo.yaml:10", "os-o", "field 'spec.indicator.spec.ratioMetric'"],
+        [f"{tmp_path}/sloth.yaml:9", "svc-avail", "field 'slos[0].sli.events.total_query'"],
+    ], found
+    assert "short window is longer than long" in found[1]
+    assert "invalid PromQL" in found[0] and "invalid PromQL" in found[2]
 
 
 def test_sloth_missing_name_or_objective_says_missing(tmp_path: Path) -> None:

@@ -196,7 +196,8 @@ def build_slo(
     """Validate ``data`` as an :class:`SLO`; map pydantic errors back onto the user's fields.
 
     ``fields`` maps model paths (``"objective"``, ``"sli.errors"``) to where the
-    user wrote them; the longest matching prefix locates each error.
+    user wrote them; the longest matching prefix locates each error. The SLO's
+    ``source`` keeps them, so the catalog's checks name the same places.
     """
     try:
         slo = SLO.model_validate(data)
@@ -205,7 +206,14 @@ def build_slo(
             target = _locate(model_path(err), fields, where)
             report.problems.append(target.problem(model_error(err, SLO)))
         return None
-    return slo.model_copy(update={"source": source})
+    places = sorted({**fields, "": where}.items(), key=lambda item: item[0])
+    located = Source(
+        file=source.file,
+        line=source.line,
+        format=source.format,
+        fields=tuple((path, w.file, w.path, w.line) for path, w in places),
+    )
+    return slo.model_copy(update={"source": located})
 
 
 def model_path(err: ErrorDetails) -> list[str]:
