@@ -117,6 +117,11 @@ def check_dir(root: Path) -> CheckReport:
         obj = f"alert {alert}"
         problems.extend(_dangling(_metric_names(expr, file, obj, problems), known, file, obj))
     dashboards = sorted(root.glob("grafana/*.json"))
+    if not (dashboards or rules.recorded or rules.alerts or problems):
+        raise SloplaneError(
+            f"{root}: no generated dashboards or rules (grafana/*.json, prometheus/*.rules.yml): "
+            "give the output of `sloplane generate`"
+        )
     count = 0
     for path in dashboards:
         try:

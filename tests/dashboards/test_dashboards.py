@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sloplane.artifacts import HEADER, GenerateSettings
+from sloplane.cli import main
 from sloplane.dashboards import OVERVIEW_UID, PROVISIONING_FILE, render_dashboards
 from sloplane.dashboards.check import check_dir
 from sloplane.dashboards.cli import check as check_cli
@@ -198,6 +199,23 @@ def test_check_accepts_generated_output(tmp_path: Path) -> None:
     assert report.dashboards >= 6 and report.queries > 100 and report.alerts >= 6
     result = CliRunner().invoke(check_cli, [str(tmp_path)])
     assert result.exit_code == 0 and result.output.startswith("ok:")
+
+
+def test_check_of_a_directory_without_generated_output_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pointing check at the SLO sources (or an empty dir) used to print "ok: 0 queries ..."
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "api.py").write_text("SLOS = []\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(tmp_path / "slos")])
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: {tmp_path / 'slos'}: no generated dashboards or rules "
+        "(grafana/*.json, prometheus/*.rules.yml): give the output of `sloplane generate`\n"
+    )
 
 
 def test_check_reports_dangling_references(tmp_path: Path) -> None:
