@@ -720,9 +720,12 @@ def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
     write(tmp_path, "c.yml", "- just\n- a list\n")
     write(tmp_path, "d.yaml", "apiVersion: openslo/v1alpha\nkind: SLO\n")
     write(tmp_path, "e.yaml", "a: 1\na: 2\n")
+    write(tmp_path, "f.yaml", "version: prometheus/v1\nservice: x\nslos: [a\n")
     text = "\n".join(problems([tmp_path]))
     assert "a.yaml:1: not a recognised document" in text
     assert "b.yaml:4: YAML error" in text
+    # the error is at the end of the file; the context says where the unclosed list began
+    assert "f.yaml:4: YAML error: while parsing a flow sequence (opened on line 3): " in text
     assert "c.yml:1: not a recognised document" in text and "(got a list)" in text
     assert "LineList" not in text  # the loader's own type names are not the user's words
     assert "openslo/v1alpha is not supported" in text

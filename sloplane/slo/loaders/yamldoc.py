@@ -107,7 +107,12 @@ def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Pr
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        message = " ".join(str(x) for x in (exc.context, exc.problem) if x) or str(exc)
+        context = exc.context
+        opened = exc.context_mark
+        if context and opened is not None and opened.line + 1 != line:
+            # "while parsing a flow sequence" is found at the end of the file: say where it began
+            context = f"{context} (opened on line {opened.line + 1}):"
+        message = " ".join(str(x) for x in (context, exc.problem) if x) or str(exc)
         return docs, [Problem(file=file, line=line, message=f"YAML error: {message}")]
     except yaml.YAMLError as exc:
         return docs, [Problem(file=file, message=f"YAML error: {exc}")]
