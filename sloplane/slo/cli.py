@@ -35,9 +35,12 @@ def _progress(message: str) -> None:
 @paths_argument
 def validate(paths: tuple[Path, ...]) -> None:
     """Check SLO definitions; print one line per problem and exit 1 if any."""
+    from sloplane.alerts import KIND, parse_routing
+
     catalog = _load(paths)
     if not catalog.slos:
         raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}")
+    parse_routing(catalog.documents_of(KIND))  # as generate reads it: problems raise SpecError
     click.echo(f"ok: {len(catalog.slos)} SLOs valid")
 
 

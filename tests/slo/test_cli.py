@@ -135,6 +135,23 @@ def test_no_slos_is_an_error_not_an_empty_build(tmp_path: Path) -> None:
     assert keep.exists()
 
 
+def test_validate_checks_alert_routing_too(tmp_path: Path) -> None:
+    # validate said "ok" for a routing document that generate then refused
+    (tmp_path / "slos.yaml").write_text(GOOD)
+    routing = (EXAMPLES / "routing.yaml").read_text()
+    (tmp_path / "routing.yaml").write_text(routing.replace("group_wait: 30s", "group_wait: 30x"))
+    result = sloplane("validate", str(tmp_path))
+    assert result.returncode == 1, result
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(
+        f"error: {tmp_path}/routing.yaml:4: AlertRouting production: "
+        "field 'defaults.page.group_wait': "
+    )
+    assert "invalid duration '30x'" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
 def test_missing_path_is_one_problem_line_and_exit_1(tmp_path: Path) -> None:
     # click's own check printed a usage block and exited 2; now it is one problem like the rest
     (tmp_path / "bad.yaml").write_text(GOOD.replace("99.9", "120"))
