@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sloplane import alerts
 from sloplane.errors import SpecError
-from sloplane.slo.loaders import load, load_catalog
+from sloplane.slo.loaders import load, load_catalog, native
 from sloplane.slo.model import EventsSLI, LatencySLI, RawSLI
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -739,11 +740,22 @@ def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
         ("sloth.slok.dev/v1", "ServiceLevel"),
         ("openslo/v2", "SLO"),
         ("sloplane/v1", ""),
+        ("sloplane/v1", "AlertRoutng"),
     ],
 )
 def test_unknown_kinds_in_slo_api_groups_stay_errors(tmp_path: Path, api: str, kind: str) -> None:
     write(tmp_path, "x.yaml", f"apiVersion: {api}\nkind: '{kind}'\n")
     assert problems([tmp_path])
+
+
+def test_unknown_sloplane_kind_is_a_problem_with_a_suggestion(tmp_path: Path) -> None:
+    # a typo'd kind was kept as a document nobody reads: the build silently had no routing
+    path = write(tmp_path, "r.yaml", "apiVersion: sloplane/v1\nkind: AlertRoutng\nspec: {}\n")
+    assert problems([path]) == [
+        f"{path}:2: field 'kind': unknown sloplane/v1 kind 'AlertRoutng' "
+        "(did you mean 'AlertRouting'?); the kinds are AlertRouting, SLO",
+    ]
+    assert alerts.KIND in native.DOCUMENT_KINDS
 
 
 def test_foreign_kubernetes_documents_are_skipped_with_a_warning(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from sloplane.errors import Problem, SpecError
 from sloplane.slo.catalog import Catalog, Document
 from sloplane.slo.loaders import native, openslo, sloth
-from sloplane.slo.loaders.common import Report, Where, type_name
+from sloplane.slo.loaders.common import Report, Where, did_you_mean, type_name
 from sloplane.slo.loaders.python_files import load_python
 from sloplane.slo.loaders.yamldoc import LineDict, LineList, load_documents
 from sloplane.slo.model import SLO, Source
@@ -159,9 +159,17 @@ def _dispatch(
         slo = native.load_slo(doc, file, line, report)
         if slo is not None:
             slos.append(slo)
-    elif api == native.API_VERSION and isinstance(kind, str) and kind:
+    elif api == native.API_VERSION and kind in native.DOCUMENT_KINDS:
         source = Source(file=file, line=line, format="sloplane")
         documents.append(Document(kind=kind, body=plain(doc), source=source))
+    elif api == native.API_VERSION and isinstance(kind, str) and kind:
+        kinds = sorted({"SLO", *native.DOCUMENT_KINDS})
+        report.problems.append(
+            where.child("kind", doc).problem(
+                f"unknown {api} kind {kind!r}{did_you_mean(kind, kinds)}; "
+                f"the kinds are {', '.join(kinds)}"
+            )
+        )
     elif _is_foreign(api, kind):
         report.warnings.append(
             where.problem(

@@ -136,9 +136,13 @@ def check_keys(
 
 def unknown_field(key: Any, known: Sequence[str]) -> str:
     """``unknown field 'objectiv' (did you mean 'objective'?)``: the same words for every format."""
+    return f"unknown field {key!r}{did_you_mean(key, known)}"
+
+
+def did_you_mean(key: Any, known: Sequence[str]) -> str:
+    """`` (did you mean 'objective'?)`` for the closest of ``known``, or nothing."""
     hint = difflib.get_close_matches(str(key), list(known), n=1)
-    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return f"unknown field {key!r}{suffix}"
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:

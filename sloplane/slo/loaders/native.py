@@ -15,6 +15,9 @@ from sloplane.slo.model import SLO, Source
 
 API_VERSION = "sloplane/v1"
 FORMAT = "sloplane"
+# sloplane/v1 kinds besides SLO, kept as Documents for the subsystem that reads them
+# (sloplane.alerts.routing.KIND); any other kind is a problem, not a document nobody reads.
+DOCUMENT_KINDS = ("AlertRouting",)
 
 
 def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SLO | None:
