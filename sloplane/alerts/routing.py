@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sloplane.errors import Problem, SpecError
 from sloplane.slo.catalog import Document
 from sloplane.slo.durations import DurationError, parse_duration
+from sloplane.slo.loaders.common import model_error
 
 KIND = "AlertRouting"
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -185,7 +186,7 @@ def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
             line=doc.source.line,
             obj=_name(doc),
             field=".".join(str(p) for p in err["loc"]) or "spec",
-            message=err["msg"],
+            message=model_error(err, AlertRouting),
         )
         for err in exc.errors()
     ]

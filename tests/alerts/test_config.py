@@ -206,6 +206,29 @@ def test_bad_routing_is_a_spec_error_naming_the_field(body: dict, field: str) ->
     assert problem.obj == "AlertRouting"
 
 
+def test_bad_routing_is_worded_like_slo_problems() -> None:
+    # these read "Extra inputs are not permitted", "Field required" and "Value error, ..."
+    body = {
+        "spec": {
+            "teams": {"payments": {"pagerduty": {"routing_key_fil": "k"}}},
+            "defaults": {"page": {"group_wait": "soon"}},
+        }
+    }
+    with pytest.raises(SpecError) as info:
+        render(SLOS, [routing_doc(body, "r.yaml")])
+    assert [(p.field, p.message) for p in info.value.problems] == [
+        (
+            "defaults.page.group_wait",
+            "invalid duration 'soon': use a number followed by s, m, h, d or w, e.g. 30d or 1h30m",
+        ),
+        (
+            "teams.payments.pagerduty.routing_key_fil",
+            "unknown field 'routing_key_fil' (did you mean 'routing_key_file'?)",
+        ),
+        ("teams.payments.pagerduty.routing_key_file", "missing"),
+    ]
+
+
 def test_team_routed_twice_is_an_error() -> None:
     doc = {"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}}
     with pytest.raises(SpecError, match="already routed"):

@@ -245,11 +245,14 @@ def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
             current = tagged
             continue
         inner: list[type[BaseModel]] = []
+        named = False
         for m in current:
             for name, info in m.model_fields.items():
                 if part in (name, info.alias):
+                    named = True
                     inner.extend(_models_in(info.annotation))
-        current = inner
+        if named:  # else a key of a dict of models (``teams.payments``): same models
+            current = inner
     names = {info.alias or name for m in current for name, info in m.model_fields.items()}
     return sorted(names)
 
