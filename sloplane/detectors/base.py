@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
+import statistics
 from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
@@ -129,6 +130,8 @@ class AnomalyLikelihood:
         self.min_std = min_std
 
     def update(self, dev: float) -> float:
+        if math.isnan(dev):  # the component's NO_OPINION: as before, an ordinary 0
+            dev = 0.0
         if dev == 0.0 and not len(self.hist) and not self.delay:
             return 0.0  # the component is still settling: its zeros are not "normal"
         raw = 1.0 - math.exp(-dev / self.squash_scale) if dev > 0 else 0.0
@@ -158,22 +161,40 @@ class RecordCalibrator:
     scale and quiets itself during an episode (the record rises with it). The
     record decays with ``halflife`` points so a long-past incident does not
     mask the next one. Score: ``stat / (stat + record)``; 0.5 ties the record.
+
+    ``warmup`` counts judged points only, so a component that starts judging
+    late (a forest fitted after 300 points) first builds a record and is not
+    scored as unprecedented the moment it speaks.
+
+    ``stat`` is the mean or the median of the last ``smooth`` deviations: a
+    median ignores a lone spike and so measures how *persistently* the series
+    is off, which a mean confuses with one very large point.
     """
 
-    def __init__(self, smooth: int = 1, halflife: float = 5000.0, warmup: int = 300) -> None:
+    def __init__(
+        self, smooth: int = 1, halflife: float = 5000.0, warmup: int = 300, median: bool = False
+    ) -> None:
         self.recent: deque[float] = deque(maxlen=max(1, smooth))
         self._sum = 0.0
+        self.median = median and smooth > 1
         self.decay = 0.5 ** (1.0 / halflife)
         self.warmup = warmup
         self.record = 0.0
         self.n = 0
 
-    def update(self, dev: float) -> float:
+    def _stat(self, dev: float) -> float:
         if len(self.recent) == self.recent.maxlen:
             self._sum -= self.recent[0]
         self.recent.append(dev)
         self._sum += dev
-        stat = max(self._sum / len(self.recent), 0.0)
+        if self.median:
+            return statistics.median(self.recent)
+        return self._sum / len(self.recent)
+
+    def update(self, dev: float) -> float:
+        if math.isnan(dev):  # the component cannot judge yet: no score, nothing learnt
+            return 0.0
+        stat = max(self._stat(dev), 0.0)
         self.n += 1
         score = 0.0
         if self.n > self.warmup and stat > 0:

@@ -73,7 +73,7 @@ def score(file: Path, detector: str, params: str | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detector", default="ensemble", show_default=True)
 @click.option("--params", default=None, help="Detector parameters as a JSON object.")
-@click.option("--threshold", type=float, default=0.53, show_default=True)
+@click.option("--threshold", type=float, default=0.55, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def backtest(
     file: Path, detector: str, params: str | None, threshold: float, plot_path: Path | None

@@ -15,12 +15,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sloplane.detectors.forest import IsolationPaths
+
 MAX_DEV = 100.0
 """Deviations are capped: past this, "how much more unusual" carries no information."""
 
+NO_OPINION = math.nan
+"""What a component answers before it has a model to judge by (still settling,
+an empty seasonal bin, no familiar context). Not 0: 0 means "judged, and
+ordinary", and a calibrator must not learn "ordinary" from points that were
+never judged, nor score the first judged point as unprecedented."""
+
 
 class Component(abc.ABC):
-    """One causal model of a series, answering with a deviation >= 0 (about robust sigmas)."""
+    """One causal model of a series, answering with a deviation >= 0 (about robust
+    sigmas), or :data:`NO_OPINION` while it cannot judge yet."""
 
     def __init__(self) -> None:
         self.expected: tuple[float, float] | None = None
@@ -82,7 +91,7 @@ class EWMAResidual(Component):
         if self.level is None:
             self.level = x
             self.range.push(x)
-            return 0.0
+            return NO_OPINION
         pred = self.level + self.trend
         err = x - pred
         self.n += 1
@@ -90,7 +99,7 @@ class EWMAResidual(Component):
             self.mad += (abs(err) - self.mad) / self.n
         scale = max(1.25 * self.mad, self.range.floor(x))
         self.expected = (pred - 3.0 * scale, pred + 3.0 * scale)
-        s = min(abs(err) / scale, MAX_DEV) if self.n > self.settle else 0.0
+        s = min(abs(err) / scale, MAX_DEV) if self.n > self.settle else NO_OPINION
         if self.n > self.settle:
             # Clipped, so an anomaly cannot widen the band that is judging it.
             self.mad += self.scale_alpha * (min(abs(err), 3.0 * scale) - self.mad)
@@ -126,7 +135,7 @@ class SeasonalMAD(Component):
         hist = self.bins.get(key)
         if hist is None:
             hist = self.bins[key] = deque(maxlen=self.depth)
-        s = 0.0
+        s = NO_OPINION
         if len(hist) >= self.min_count:
             ordered = sorted(hist)
             n = len(ordered)
@@ -165,7 +174,7 @@ class Cusum(Component):
         if self.mean is None:
             self.mean = x
             self.range.push(x)
-            return 0.0
+            return NO_OPINION
         scale = max(1.25 * self.mad, self.range.floor(x))
         z = (x - self.mean) / scale
         z = max(-4.0, min(4.0, z))  # one wild point is a spike, not a shift
@@ -181,7 +190,7 @@ class Cusum(Component):
         rate = max(self.alpha, 1.0 / self.n)  # fast start, then slow
         self.mad += rate * (abs(x - self.mean) - self.mad)
         self.range.push(x)
-        return s if self.n > 30 else 0.0
+        return s if self.n > 30 else NO_OPINION
 
 
 class Spatial(Component):
@@ -241,7 +250,10 @@ def point_features(window: Sequence[float]) -> tuple[float, float, float, float]
 
 class IsolationForestComponent(Component):
     """scikit-learn IsolationForest over windowed features, refitted periodically
-    on the recent past only (so scores stay causal)."""
+    on the recent past only (so scores stay causal). Points are scored through
+    :class:`~sloplane.detectors.forest.IsolationPaths`, which reads the fitted
+    trees and costs microseconds per point where ``score_samples`` costs
+    milliseconds per call."""
 
     def __init__(
         self,
@@ -263,6 +275,7 @@ class IsolationForestComponent(Component):
         self.recent: deque[float] = deque(maxlen=width)
         self.train: deque[tuple[float, float, float, float]] = deque(maxlen=history)
         self.model: object | None = None
+        self.paths: IsolationPaths | None = None
         self.n = 0
 
     def _features(self, x: float) -> tuple[float, float, float, float]:
@@ -280,12 +293,13 @@ class IsolationForestComponent(Component):
             )
             model.fit(np.asarray(self.train, dtype=float))
             self.model = model
+            self.paths = IsolationPaths(model)
 
     def _score(self, feats: np.ndarray) -> np.ndarray:
-        if self.model is None:
-            return np.zeros(len(feats))
-        # IsolationForest's anomaly score is about 0.5 for ordinary points.
-        s = -self.model.score_samples(feats)  # type: ignore[attr-defined]
+        if self.paths is None:
+            return np.full(len(feats), NO_OPINION)
+        # The isolation score is about 0.5 for ordinary points.
+        s = self.paths.anomaly_scores(feats)
         return np.maximum(10.0 * (s - 0.5), 0.0)
 
     def surprise(self, t: float, x: float) -> float:

@@ -90,7 +90,7 @@ class WatchConfig(_Strict):
     """How often to poll; defaults to ``step``."""
     detector: str = "ensemble"
     params: dict[str, Any] = Field(default_factory=dict)
-    threshold: float = Field(0.53, ge=0.0, le=1.0)
+    threshold: float = Field(0.55, ge=0.0, le=1.0)
     consecutive: int = Field(3, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
     traffic: TrafficGuard | None = None

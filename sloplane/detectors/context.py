@@ -17,7 +17,7 @@ import math
 from typing import ClassVar
 
 from sloplane.detectors.base import Detector
-from sloplane.detectors.components import Component, Range
+from sloplane.detectors.components import NO_OPINION, Component, Range
 
 
 class ContextNovelty(Component):
@@ -28,7 +28,9 @@ class ContextNovelty(Component):
     contexts are left out by default: with a coarse alphabet, moving to a
     neighbouring level is too ordinary to be news. The surprise is the share of the
     familiar contexts never followed by the current symbol (0 when none is
-    familiar: a first-time context says nothing about the current point).
+    familiar: a first-time context says nothing about the current point; before
+    any context is familiar the answer is
+    :data:`~sloplane.detectors.components.NO_OPINION`).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class ContextNovelty(Component):
         self.range = Range()
         self.recent: tuple[int, ...] = ()
         self.counts: dict[tuple[int, ...], int] = {}
+        self.judging = False
 
     def symbol(self, x: float) -> int:
         """Level of ``x`` in the range seen so far (including ``x``)."""
@@ -72,7 +75,12 @@ class ContextNovelty(Component):
         lo, hi = self.range.lo, self.range.hi
         step = (hi - lo) / self.levels
         self.expected = (lo + sym * step, lo + (sym + 1) * step) if step > 0 else None
-        return novel / familiar if familiar else 0.0
+        if familiar:
+            self.judging = True
+            return novel / familiar
+        # A context never seen before is no news about this point: 0 once the
+        # model has judged anything at all, before that no opinion.
+        return 0.0 if self.judging else NO_OPINION
 
 
 class ContextDetector(Detector):

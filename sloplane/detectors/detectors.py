@@ -134,17 +134,35 @@ class IsolationForestDetector(Calibrated):
         )
 
 
+DEFAULT_SIGNALS = (
+    "seasonal:median10",
+    "ewma:median10",
+    "cusum:1",
+    "iforest:1",
+    "context:3",
+    "context:5",
+)
+"""The ensemble's signals; how they were chosen and what each is worth on NAB: BENCHMARKS.md."""
+
+
 class EnsembleDetector(Detector):
     """Several causal signals, each scored against its own record, combined by max.
 
-    A *signal* is a component's deviation, optionally averaged over the last
-    ``k`` points (written ``"name:k"``): ``ewma:1`` catches spikes, ``ewma:10``
-    and ``seasonal:10`` sustained shifts, ``cusum:1`` slow level changes.
-    Each signal is scored by a :class:`~sloplane.detectors.base.RecordCalibrator`
-    (how it compares with the largest value it had recently), so no per-metric
-    scale is needed, and a spatial check scores values that leave the range seen
-    so far. The ensemble answers with the largest score; an episode raises the
-    records as it goes and so alerts once, at its start.
+    A *signal* is a component's deviation, optionally summarised over the last
+    ``k`` points: ``"name:k"`` is the mean, ``"name:mediank"`` the median. The
+    default set covers one kind of anomaly each: ``seasonal:median10`` a
+    persistent departure from the usual level for the time of day (shifts,
+    broken daily patterns), ``ewma:median10`` the same from the recent level
+    for metrics without a daily cycle (medians, so a lone spike does not
+    count), ``cusum:1`` a slow level change no single point shows,
+    ``iforest:1`` an odd local shape (variance, oscillation), ``context:3``
+    and ``context:5`` a sequence of levels never seen before, briefly or for a
+    while. Spikes are left to the spatial check, which scores a value outside
+    everything seen so far (by ``spatial_tolerance`` of the range). Each
+    signal is scored by a :class:`~sloplane.detectors.base.RecordCalibrator`
+    (how it compares with the largest value it had recently), so no
+    per-metric scale is needed. The ensemble answers with the largest score;
+    an episode raises the records as it goes and so alerts once, at its start.
     """
 
     name: ClassVar[str] = "ensemble"
@@ -152,10 +170,11 @@ class EnsembleDetector(Detector):
     @_checked
     def __init__(
         self,
-        signals: tuple[str, ...] = ("ewma:1", "ewma:5", "seasonal:5", "cusum:1", "iforest:1"),
+        signals: tuple[str, ...] = DEFAULT_SIGNALS,
         spatial: bool = True,
+        spatial_tolerance: Unit = 0.05,
         halflife: Positive = 5000.0,
-        warmup: NonNegative = 300,
+        warmup: NonNegative = 100,
         component_params: dict[str, dict[str, Any]] | None = None,
         alert_level: Unit = 0.55,
         refractory: NonNegative = 20,
@@ -170,15 +189,14 @@ class EnsembleDetector(Detector):
         self.parts: dict[str, Component] = {}
         self.wiring: list[tuple[str, RecordCalibrator]] = []
         for sig in signals:
-            comp, _, k = sig.partition(":")
-            if comp not in COMPONENTS:
-                raise ValueError(f"signals: unknown component {comp!r} in {sig!r}")
-            if not (k or "1").isdigit() or int(k or 1) < 1:
-                raise ValueError(f"signals: {sig!r} must be name or name:k with k >= 1")
+            comp, k, median = parse_signal(sig)
             if comp not in self.parts:
                 self.parts[comp] = COMPONENTS[comp](**cp.get(comp, {}))
-            self.wiring.append((comp, RecordCalibrator(int(k or 1), halflife, warmup)))
-        self.spatial = Spatial(warmup=warmup) if spatial else None
+            self.wiring.append((comp, RecordCalibrator(k, halflife, warmup, median=median)))
+        self.spatial = Spatial(spatial_tolerance, warmup=warmup) if spatial else None
+        # Alert annotations show a band around the expected value; only models
+        # of the level give one that means "what the value should have been".
+        self._band = next((self.parts[c] for c in _LEVEL_MODELS if c in self.parts), None)
 
     def _combine(self, devs: dict[str, float], spatial: float) -> float:
         s = max((cal.update(devs[comp]) for comp, cal in self.wiring), default=0.0)
@@ -193,7 +211,7 @@ class EnsembleDetector(Detector):
     def _update(self, t: float, x: float) -> float:
         devs = {name: p.surprise(t, x) for name, p in self.parts.items()}
         spatial = self.spatial.surprise(t, x) if self.spatial else 0.0
-        self._expected = next(iter(self.parts.values())).expected if self.parts else None
+        self._expected = self._band.expected if self._band else None
         return self._combine(devs, spatial)
 
     def score_many(self, t: Any, x: Any) -> np.ndarray:
@@ -208,12 +226,31 @@ class EnsembleDetector(Detector):
             comb[i] = self._combine({k: float(v[i]) for k, v in raws.items()}, float(sp[i]))
         out = np.zeros(len(xs))
         out[ok] = comb
-        if self.parts:
-            self._expected = next(iter(self.parts.values())).expected
+        self._expected = self._band.expected if self._band else None
         return np.clip(out, 0.0, 1.0)
 
 
-DEFAULT_COMPONENT_PARAMS: dict[str, dict[str, Any]] = {"cusum": {"h": 16.0}}
+def parse_signal(sig: str) -> tuple[str, int, bool]:
+    """``"name"``, ``"name:k"`` (mean of k) or ``"name:mediank"`` -> (name, k, median)."""
+    comp, _, agg = sig.partition(":")
+    if comp not in COMPONENTS:
+        raise ValueError(f"signals: unknown component {comp!r} in {sig!r}")
+    median = agg.startswith("median")
+    k = agg.removeprefix("median") if median else agg
+    if not (k or "1").isdigit() or int(k or 1) < 1:
+        raise ValueError(f"signals: {sig!r} must be name, name:k or name:mediank with k >= 1")
+    return comp, int(k or 1), median
+
+
+_LEVEL_MODELS = ("seasonal", "ewma", "holt")
+"""Components whose ``expected`` is a band around a predicted value."""
+
+DEFAULT_COMPONENT_PARAMS: dict[str, dict[str, Any]] = {
+    "cusum": {"h": 16.0},
+    # More trees, refitted half as often: the same CPU as 50 every 500 points,
+    # and a score that depends less on the forest's random draws.
+    "iforest": {"n_estimators": 100, "refit_every": 1000},
+}
 
 COMPONENTS: dict[str, Callable[..., Component]] = {
     "ewma": EWMAResidual,

@@ -93,3 +93,15 @@ def test_the_examples_burn_query_selects_series_sloplane_records() -> None:
     for name, slo_id in selectors:
         text = next(str(v) for k, v in rules.items() if Path(k).name.startswith(f"{slo_id}.rules"))
         assert f"record: {name}\n" in text, (name, slo_id)
+
+
+def test_the_readme_config_loads(tmp_path: Path) -> None:
+    """The README's short detect.yaml must stay a valid, complete configuration."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Anomaly detection on your Prometheus", 1)[1]
+    snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "detect.yaml"
+    path.write_text(snippet)
+    cfg = load_config(path)
+    (watch,) = cfg.watches
+    assert watch.detector == "ensemble" and watch.threshold == 0.55 and cfg.guards.dry_run

@@ -232,3 +232,20 @@ def test_date_times_become_exact_epoch_seconds() -> None:
         pd.Series(["2015-09-08 11:39:00", "2015-09-08T11:39:00.5+02:00", "1970-01-01 00:00:00"])
     )
     assert got.tolist() == [1441712340.0, 1441705140.5, 0.0]
+
+
+def test_isolation_paths_score_like_scikit_learn() -> None:
+    """The fast per-point scorer reads sklearn's fitted trees and must agree with it."""
+    from sklearn.ensemble import IsolationForest
+
+    from sloplane.detectors.forest import IsolationPaths
+
+    rng = np.random.default_rng(3)
+    forest = IsolationForest(n_estimators=30, max_samples=128, random_state=0)
+    forest.fit(rng.normal(size=(600, 4)))
+    paths = IsolationPaths(forest)
+    points = np.vstack([rng.normal(size=(300, 4)) * 3, [[0, 0, 0, 0], [50, -50, 9, 1e6]]])
+    batch = paths.anomaly_scores(points)
+    assert np.allclose(batch, -forest.score_samples(points), rtol=0, atol=1e-12)
+    one_by_one = [paths.anomaly_scores(points[i : i + 1])[0] for i in range(len(points))]
+    assert np.array_equal(batch, one_by_one)
