@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sloplane.errors import Problem, SpecError
+from sloplane.located import model_error
 from sloplane.slo.catalog import Document
 from sloplane.slo.durations import DurationError, parse_duration
-from sloplane.slo.loaders.common import model_error
 
 KIND = "AlertRouting"
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from sloplane.errors import Problem, SpecError
+from sloplane.located import Where, did_you_mean
 from sloplane.slo.catalog import Catalog, Document
 from sloplane.slo.loaders import native, openslo, sloth
-from sloplane.slo.loaders.common import Report, Where, did_you_mean, type_name
+from sloplane.slo.loaders.common import Report
 from sloplane.slo.loaders.python_files import load_python
-from sloplane.slo.loaders.yamldoc import LineDict, LineList, load_documents
 from sloplane.slo.model import SLO, Source
+from sloplane.yamldoc import LineDict, LineList, load_documents, type_name
 
 __all__ = ["Loaded", "load", "load_catalog", "plain"]
 

@@ -6,19 +6,16 @@ in a :class:`Report` and carry on, so one run shows every problem at once.
 
 from __future__ import annotations
 
-import difflib
-import re
-import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from sloplane.errors import Problem
-from sloplane.slo.loaders.yamldoc import LineDict, LineList
+from sloplane.located import Where, model_error, model_path, unknown_field
 from sloplane.slo.model import SLO, Source
+from sloplane.yamldoc import LineDict, LineList, type_name
 
 
 @dataclass
@@ -33,51 +30,8 @@ class Report:
         self.warnings.extend(other.warnings)
 
 
-@dataclass(frozen=True)
-class Where:
-    """A position in one input document: file, object name and the field path in the user's format."""
-
-    file: str
-    obj: str = ""
-    path: str = ""
-    line: int | None = None
-
-    def child(self, key: str | int, container: Any = None) -> Where:
-        path = f"{self.path}[{key}]" if isinstance(key, int) else _join(self.path, key)
-        line = self.line
-        if isinstance(container, LineDict | LineList):
-            line = container.line_of(key) or line  # type: ignore[arg-type]
-        return Where(self.file, self.obj, path, line)
-
-    def named(self, obj: str) -> Where:
-        return Where(self.file, obj, self.path, self.line)
-
-    def problem(self, message: str, field_path: str | None = None) -> Problem:
-        return Problem(
-            file=self.file,
-            line=self.line,
-            obj=self.obj,
-            field=self.path if field_path is None else field_path,
-            message=message,
-        )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def line_of(value: Any) -> int | None:
     return value.line if isinstance(value, LineDict | LineList) else None
-
-
-def type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"[:80]
 
 
 def expect_mapping(value: Any, where: Where, report: Report) -> Mapping[Any, Any] | None:
@@ -132,17 +86,6 @@ def check_keys(
         if isinstance(key, str) and (key_fn(key) if key_fn else key) in known:
             continue
         report.problems.append(where.child(str(key), data).problem(unknown_field(key, known)))
-
-
-def unknown_field(key: Any, known: Sequence[str]) -> str:
-    """``unknown field 'objectiv' (did you mean 'objective'?)``: the same words for every format."""
-    return f"unknown field {key!r}{did_you_mean(key, known)}"
-
-
-def did_you_mean(key: Any, known: Sequence[str]) -> str:
-    """`` (did you mean 'objective'?)`` for the closest of ``known``, or nothing."""
-    hint = difflib.get_close_matches(str(key), list(known), n=1)
-    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:
@@ -207,7 +150,7 @@ def build_slo(
         slo = SLO.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            target = _locate(model_path(err), fields, where)
+            target = _locate(model_path(err, SLO), fields, where)
             report.problems.append(target.problem(model_error(err, SLO)))
         return None
     places = sorted({**fields, "": where}.items(), key=lambda item: item[0])
@@ -220,65 +163,9 @@ def build_slo(
     return slo.model_copy(update={"source": located})
 
 
-def model_path(err: ErrorDetails) -> list[str]:
-    """The error's field path as the user wrote it: union tags (``sli.events``) left out."""
-    return [str(x) for x in err["loc"] if not _is_union_tag(x)]
-
-
-def model_error(err: ErrorDetails, model: type[BaseModel]) -> str:
-    """A pydantic error in the loaders' words; unknown fields get a "did you mean"."""
-    if err["type"] == "extra_forbidden" and err["loc"]:
-        return unknown_field(err["loc"][-1], fields_at(model, err["loc"][:-1]))
-    if err["type"] == "missing":
-        return "missing"
-    return _clean(err["msg"])
-
-
-def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    """Field names (aliases where set) of the model(s) found at ``loc`` inside ``model``."""
-    current = [model]
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        tagged = [m for m in current if _tag(m) == part]
-        if tagged:
-            current = tagged
-            continue
-        inner: list[type[BaseModel]] = []
-        named = False
-        for m in current:
-            for name, info in m.model_fields.items():
-                if part in (name, info.alias):
-                    named = True
-                    inner.extend(_models_in(info.annotation))
-        if named:  # else a key of a dict of models (``teams.payments``): same models
-            current = inner
-    names = {info.alias or name for m in current for name, info in m.model_fields.items()}
-    return sorted(names)
-
-
-def _tag(model: type[BaseModel]) -> Any:
-    info = model.model_fields.get("kind")
-    return info.default if info is not None else None
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-
-
-def _is_union_tag(part: Any) -> bool:
-    return part in {"events", "latency", "raw", "availability"}
-
-
 def _locate(loc: list[str], fields: Mapping[str, Where], default: Where) -> Where:
     for n in range(len(loc), 0, -1):
         key = ".".join(loc[:n])
         if key in fields:
             return fields[key]
     return default.child(".".join(loc)) if loc else default
-
-
-def _clean(message: str) -> str:
-    return re.sub(r"^(Value error|Assertion failed), ", "", message)

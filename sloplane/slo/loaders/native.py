@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sloplane.slo.loaders.common import Report, Where, build_slo, check_keys, expect_mapping
-from sloplane.slo.loaders.yamldoc import LineDict
+from sloplane.located import Where, places_of
+from sloplane.slo.loaders.common import Report, build_slo, check_keys, expect_mapping
 from sloplane.slo.model import SLO, Source
 
 API_VERSION = "sloplane/v1"
@@ -30,22 +30,8 @@ def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SL
     service, name = spec.get("service"), spec.get("name")
     if isinstance(service, str) and isinstance(name, str):
         spec_where = spec_where.named(f"{service}-{name}")
-    fields = _fields(spec, spec_where, "")
+    fields = places_of(spec, spec_where, into_lists=False)
     source = Source(file=file, line=spec_where.line or line, format=FORMAT)
     from sloplane.slo.loaders import plain
 
     return build_slo(plain(spec), spec_where, fields, source, report)
-
-
-def _fields(data: Mapping[Any, Any], where: Where, prefix: str) -> dict[str, Where]:
-    """Model paths -> positions, for every key the user wrote (model and YAML names coincide)."""
-    out: dict[str, Where] = {}
-    for key, value in data.items():
-        if not isinstance(key, str):
-            continue
-        child = where.child(key, data)
-        path = f"{prefix}.{key}" if prefix else key
-        out[path] = child
-        if isinstance(value, LineDict):
-            out.update(_fields(value, child, path))
-    return out

@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sloplane.located import Where
 from sloplane.slo.durations import DurationError, format_duration, parse_duration
 from sloplane.slo.loaders.common import (
     Report,
-    Where,
     build_slo,
     check_keys,
     expect_list,
@@ -36,11 +36,11 @@ from sloplane.slo.loaders.common import (
     expect_str,
     line_of,
     string_map,
-    type_name,
 )
 from sloplane.slo.model import OBJECTIVE_DECIMALS, SLO, Source, objective_rounding_problem
 from sloplane.slo.naming import escape_label_value
 from sloplane.slo.promql import PromQLError, has_placeholder, parse_error, selectors
+from sloplane.yamldoc import type_name
 
 API_VERSION = "openslo/v1"
 FORMAT = "openslo"

@@ -38,8 +38,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from sloplane.errors import Problem
+from sloplane.located import model_error, model_path
 from sloplane.slo import model as slo_model
-from sloplane.slo.loaders.common import Report, model_error, model_path
+from sloplane.slo.loaders.common import Report
 from sloplane.slo.model import SLO, Source
 
 FORMAT = "python"
@@ -84,7 +85,7 @@ def _revalidated(slo: SLO, display: str, line: int | None, report: Report) -> SL
             file=display,
             line=line,
             obj=obj,
-            field=".".join([*prefix, *model_path(err)]),
+            field=".".join([*prefix, *model_path(err, model)]),
             message=model_error(err, model),
         )
         for prefix, err, model in check.errors
@@ -257,7 +258,7 @@ def _model_problems(
     obj = _slo_id(exc) or site.obj
     problems = []
     for err in exc.errors():
-        field_path = model_path(err)
+        field_path = model_path(err, model)
         message = model_error(err, model) if model is not None else err["msg"]
         at = site.keyword_lines.get(field_path[0], line) if field_path else line
         problems.append(

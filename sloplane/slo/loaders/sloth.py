@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sloplane.located import Where
 from sloplane.slo.loaders.common import (
     Report,
-    Where,
     build_slo,
     check_keys,
     expect_list,

@@ -7,7 +7,7 @@ keys become :class:`~sloplane.errors.Problem` objects, never exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -84,6 +84,17 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> Iterator[LineLis
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def type_name(value: Any) -> str:
+    """What a YAML value is, in the user's terms: ``a mapping``, ``a list``, ``str 'x'``."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"[:80]
 
 
 def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Problem]]:
