@@ -8,6 +8,7 @@ keys become :class:`~sloplane.errors.Problem` objects, never exceptions.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -132,3 +133,35 @@ def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Pr
     finally:
         loader.dispose()
     return docs, []
+
+
+def load_mapping(path: Path, file: str | None = None) -> tuple[LineDict | None, list[Problem]]:
+    """A configuration file of one YAML document that is a mapping, or why it is not.
+
+    ``file`` is the name problems show (default: ``path`` as given). An empty file is a
+    problem too: it is more often a wrong or truncated file than a wish for every default.
+    """
+    shown = str(path) if file is None else file
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None, [Problem(file=shown, message="no such file or directory")]
+    except UnicodeDecodeError as exc:
+        return None, [Problem(file=shown, message=f"not UTF-8 text: {exc.reason}")]
+    except OSError as exc:
+        return None, [Problem(file=shown, message=f"cannot read: {exc.strerror or exc}")]
+    docs, problems = load_documents(text, shown)
+    if problems:
+        return None, problems
+    if len(docs) > 1:
+        extra = docs[1][1]
+        message = f"expected one YAML document, found {len(docs)} (a second one starts here)"
+        return None, [Problem(file=shown, line=extra, message=message)]
+    if not docs or docs[0][0] is None:
+        message = "the file is empty: expected a mapping of settings (write {} for all defaults)"
+        return None, [Problem(file=shown, message=message)]
+    data, line = docs[0]
+    if not isinstance(data, LineDict):
+        message = f"expected a mapping of settings at the top level, got {type_name(data)}"
+        return None, [Problem(file=shown, line=line, message=message)]
+    return data, []

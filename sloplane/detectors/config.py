@@ -6,12 +6,12 @@ explicit line in the file.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,6 +25,8 @@ from pydantic import (
 
 from sloplane.detectors.store import NAME_MAX
 from sloplane.errors import Problem, SpecError
+from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
+from sloplane.yamldoc import load_mapping
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -230,47 +232,53 @@ class DetectConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> DetectConfig:
-        """Checks across objects, reported as :class:`Problem` lines naming object and field.
+        """Checks across objects, reported as :class:`Problem` lines like the field errors.
 
         Raised as :class:`SpecError` (not ``ValueError``) so pydantic passes them through
-        untouched instead of prefixing "Value error," and dropping the location.
+        untouched instead of prefixing "Value error," and dropping the location. The
+        context's ``places`` (from :func:`parse_config`) give each its object and line.
         """
-        source = (info.context or {}).get("source", "<detect.yaml>")
-        problems = [Problem(file=source, obj=o, field=f, message=m) for o, f, m in self._problems()]
+        context = info.context or {}
+        source = context.get("source", "<detect.yaml>")
+        places: Mapping[str, Where] = context.get("places") or {}
+        problems = [
+            locate(places, loc, Where(source)).problem(message) for loc, message in self._problems()
+        ]
         if problems:
             raise SpecError(problems)
         return self
 
-    def _problems(self) -> Iterator[tuple[str, str, str]]:
+    def _problems(self) -> Iterator[tuple[Loc, str]]:
+        """(model path, message) of every problem across objects."""
         from sloplane.detectors.detectors import DetectorError, make_detector
 
         names = {a.name for a in self.actions}
         seen: set[str] = set()
-        for w in self.watches:
-            obj = f"watch {w.name!r}"
+        for i, w in enumerate(self.watches):
+            at = ("watches", i)
             if w.name in seen:
-                yield obj, "name", "watch names must be unique"
+                yield (*at, "name"), "watch names must be unique"
             seen.add(w.name)
             for a in w.actions:
                 if a not in names:
-                    yield obj, "actions", f"unknown action {a!r}"
+                    yield (*at, "actions"), f"unknown action {a!r}"
             if w.interval is not None and w.interval < w.step:
                 yield (
-                    obj,
-                    "interval",
+                    (*at, "interval"),
                     f"{w.interval:g}s is shorter than step ({w.step:g}s); "
                     "polls between points only ask Prometheus for an empty range",
                 )
             try:
                 make_detector(w.detector, **w.params)
             except DetectorError as exc:
-                yield obj, exc.field, exc.message
-        for r in self.rollbacks:
-            obj = f"rollback {r.name!r}"
+                field = [int(p) if p.isdigit() else p for p in exc.field.split(".")]
+                yield (*at, *field), _detector_message(w.detector, exc.field, exc.message)
+        for i, r in enumerate(self.rollbacks):
+            at = ("rollbacks", i)
             if r.action not in names:
-                yield obj, "action", f"unknown action {r.action!r}"
+                yield (*at, "action"), f"unknown action {r.action!r}"
             if not (r.deploy_time_query or r.deploy_target):
-                yield obj, "deploy_target", "needs deploy_time_query or deploy_target"
+                yield (*at, "deploy_target"), "needs deploy_time_query or deploy_target"
 
     def action(self, name: str) -> ActionConfig:
         return next(a for a in self.actions if a.name == name)
@@ -284,35 +292,39 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _detector_message(detector: str, field: str, message: str) -> str:
+    """The detector's own message, with "did you mean" for a misspelt parameter."""
+    from sloplane.detectors.detectors import DETECTORS
+
+    key = field.removeprefix("params.")
+    cls = DETECTORS.get(detector)
+    if cls is None or "." in key or not message.startswith("unknown parameter ("):
+        return message
+    known = list(inspect.signature(cls).parameters)
+    return (
+        f"unknown parameter {key!r}{did_you_mean(key, known)}{message[len('unknown parameter') :]}"
+    )
+
+
+# Items of these top-level collections are reported as objects: watch 'checkout'.
+_OBJECTS = {"watches": "watch", "actions": "action", "rollbacks": "rollback"}
+
+
 def parse_config(data: Any, source: str = "<detect.yaml>") -> DetectConfig:
+    """Validate ``data`` (as loaded by :func:`load_config`, or plain dicts); problems raise
+    :class:`SpecError`, located at the line of each field when ``data`` knows its lines."""
+    places = named_places(data, source, _OBJECTS)
     try:
-        return DetectConfig.model_validate(data or {}, context={"source": source})
+        return DetectConfig.model_validate(
+            {} if data is None else data, context={"source": source, "places": places}
+        )
     except ValidationError as exc:
-        raise SpecError(_problem(source, data, err) for err in exc.errors()) from exc
-
-
-_KINDS = {"watches": "watch", "actions": "action", "rollbacks": "rollback"}
-
-
-def _problem(source: str, data: Any, err: Any) -> Problem:
-    """A pydantic error as a Problem: ``watches.0.threshold`` becomes watch 'x', field threshold."""
-    loc = [str(p) for p in err["loc"]]
-    obj = ""
-    if len(loc) >= 2 and loc[0] in _KINDS and loc[1].isdigit():
-        items = data.get(loc[0]) if isinstance(data, dict) else None
-        item = items[int(loc[1])] if isinstance(items, list) and int(loc[1]) < len(items) else None
-        name = item.get("name") if isinstance(item, dict) else None
-        obj = f"{_KINDS[loc[0]]} {name!r}" if name else f"{loc[0]}[{loc[1]}]"
-        loc = loc[2:]
-    ctx_error = (err.get("ctx") or {}).get("error")
-    message = str(ctx_error) if err["type"] == "value_error" and ctx_error else err["msg"]
-    return Problem(file=source, obj=obj, field=".".join(loc), message=message)
+        raise SpecError(validation_problems(exc, DetectConfig, places, Where(source))) from exc
 
 
 def load_config(path: str | Path) -> DetectConfig:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError([Problem(file=str(p), message=f"cannot read: {exc}")]) from exc
-    return parse_config(data, str(p))
+    """Read and validate ``detect.yaml``; every problem is one line naming file, line and field."""
+    data, problems = load_mapping(Path(path))
+    if problems:
+        raise SpecError(problems)
+    return parse_config(data, str(path))

@@ -73,7 +73,7 @@ def test_serve_refuses_a_bad_detector_before_starting(
         main(["detect", "serve", "--config", str(cfg)])
     assert info.value.code == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"error: {cfg}: watch 'w': field 'detector': unknown detector")
+    assert line.startswith(f"error: {cfg}:2: watch 'w': field 'detector': unknown detector")
 
 
 def test_the_examples_burn_query_selects_series_sloplane_records() -> None:
@@ -105,3 +105,137 @@ def test_the_readme_config_loads(tmp_path: Path) -> None:
     cfg = load_config(path)
     (watch,) = cfg.watches
     assert watch.detector == "ensemble" and watch.threshold == 0.55 and cfg.guards.dry_run
+
+
+# --- detect.yaml through `sloplane detect serve`: lines, fields, "did you mean" -------------
+
+BAD_FIELDS = """\
+prometheus:
+  url: http://127.0.0.1:9090
+  timout: 5s
+watches:
+  - name: checkout
+    query: up
+    threshhold: 0.5
+  - name: search
+    query: up
+    step: soon
+  - query: up
+actions:
+  - name: page
+    hook:
+      kind: webhook
+guards: {dry_run: maybe}
+"""
+
+BAD_CROSS = """\
+watches:
+  - name: checkout
+    query: up
+    params:
+      warmupp: 10
+  - name: search
+    query: up
+    actions: [nope]
+  - name: checkout
+    query: up
+actions:
+  - name: a
+    hook: {kind: keda}
+rollbacks:
+  - name: r
+    burn_query: up
+    action: zz
+"""
+
+
+def _serve(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """``sloplane detect serve`` on ``text``: exit 1, and only one ``error:`` line per problem."""
+    cfg = tmp_path / "detect.yaml"
+    cfg.write_text(text)
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "serve", "--config", str(cfg)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert all(line.startswith(f"error: {cfg}") for line in lines), err
+    return [line.removeprefix(f"error: {cfg}") for line in lines]
+
+
+def test_field_errors_name_the_line_the_object_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _serve(tmp_path, BAD_FIELDS, capsys) == [
+        ":3: field 'prometheus.timout': unknown field 'timout' (did you mean 'timeout'?)",
+        ":7: watch 'checkout': field 'threshhold': "
+        "unknown field 'threshhold' (did you mean 'threshold'?)",
+        ":10: watch 'search': field 'step': not a duration: 'soon' (use e.g. 30s, 5m, 1h)",
+        ":11: watches[2]: field 'name': missing",
+        ":14: action 'page': field 'hook.url': missing",
+        ":16: field 'guards.dry_run': Input should be a valid boolean, unable to interpret input",
+    ]
+
+
+def test_cross_checks_name_the_line_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _serve(tmp_path, BAD_CROSS, capsys) == [
+        ":5: watch 'checkout': field 'params.warmupp': "
+        "unknown parameter 'warmupp' (did you mean 'warmup'?) (detector 'ensemble')",
+        ":8: watch 'search': field 'actions': unknown action 'nope'",
+        ":9: watch 'checkout': field 'name': watch names must be unique",
+        ":15: rollback 'r': field 'deploy_target': needs deploy_time_query or deploy_target",
+        ":17: rollback 'r': field 'action': unknown action 'zz'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "watches:\n  - {name: w, query: up\n",
+            ":3: YAML error: while parsing a flow mapping (opened on line 2): "
+            "expected ',' or '}', but got '<stream end>'",
+        ),
+        ("watches:\n  - name: w\n  - name: w\n    name: v\n", ":4: YAML error: duplicate key"),
+        ("- name: w\n  query: up\n", ":1: expected a mapping of settings at the top level"),
+        ("just text\n", ":1: expected a mapping of settings at the top level, got str"),
+        ("", ": the file is empty: expected a mapping of settings"),
+        ("# nothing yet\n", ": the file is empty"),
+        ("listen: 127.0.0.1:9310\n---\nlisten: 127.0.0.1:9311\n", ":3: expected one YAML document"),
+    ],
+)
+def test_unreadable_files_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    (line,) = _serve(tmp_path, text, capsys)
+    assert line.startswith(expected), line
+
+
+def test_a_missing_config_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "serve", "--config", str(missing)])
+    assert info.value.code == 1
+    assert capsys.readouterr().err == f"error: {missing}: no such file or directory\n"
+
+
+def test_the_cli_process_prints_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "detect.yaml"
+    cfg.write_text(BAD_FIELDS)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sloplane.cli", "detect", "serve", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 6, proc.stderr
