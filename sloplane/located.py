@@ -160,9 +160,7 @@ def validation_problems(
 ) -> list[Problem]:
     """One located problem per pydantic error of ``model`` (whose data sits at ``prefix``)."""
     return [
-        locate(places, [*prefix, *user_loc(err["loc"], model)], default).problem(
-            model_error(err, model)
-        )
+        locate(places, [*prefix, *user_loc(err, model)], default).problem(model_error(err, model))
         for err in exc.errors()
     ]
 
@@ -172,31 +170,87 @@ def validation_problems(
 
 def model_path(err: ErrorDetails, model: type[BaseModel] | None) -> list[str]:
     """The error's field path as the user wrote it: union tags (``sli.events``) left out."""
-    return [str(x) for x in user_loc(err["loc"], model)]
+    return [str(x) for x in user_loc(err, model)]
 
 
-def user_loc(loc: Loc, model: type[BaseModel] | None) -> list[str | int]:
-    """``loc`` without the parts pydantic adds for a union: the tag of the member it tried.
+def user_loc(err: ErrorDetails, model: type[BaseModel] | None) -> list[str | int]:
+    """The error's ``loc`` without the parts pydantic adds for a union: the member's tag.
 
     ``modules.pg.postgres.pasword`` is ``modules.pg.pasword`` in the file; which parts are
-    tags follows from ``model``, so a module named ``postgres`` keeps its name.
+    tags follows from ``model``, so a module named ``postgres`` keeps its name. A bad or
+    missing tag is an error of the tag's own field (``modules.pg.kind``).
     """
     out: list[str | int] = []
     current: list[Any] = [model] if model is not None else []
-    for part in loc:
+    for part in err["loc"]:
         current, is_tag = _step(current, part)
         if not is_tag:
             out.append(part)
+    if err["type"] in _TAG_ERRORS:
+        out.append(str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"))
     return out
 
 
+_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+
+# pydantic's type errors, in the words of the YAML loaders' own checks ("expected text, got
+# a list"). The value itself is not repeated: it may be a password given unquoted.
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "set_type": "a list",
+}
+
+
 def model_error(err: ErrorDetails, model: type[BaseModel] | None) -> str:
-    """A pydantic error in the loaders' words; unknown fields get a "did you mean"."""
-    if err["type"] == "extra_forbidden" and err["loc"] and model is not None:
+    """A pydantic error in the loaders' words; unknown fields and kinds get a "did you mean"."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden" and err["loc"] and model is not None:
         return unknown_field(err["loc"][-1], fields_at(model, err["loc"][:-1]))
-    if err["type"] == "missing":
+    if kind in ("missing", "union_tag_not_found"):
         return "missing"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_kind_of(err.get('input'))}"
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag")
+        tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        return f"unknown kind {tag!r}{did_you_mean(tag, tags)}; the kinds are {', '.join(tags)}"
+    if kind == "literal_error":
+        value = err.get("input")
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        shown = repr(value) if isinstance(value, str | int | float | bool) else _kind_of(value)
+        return f"expected {ctx.get('expected')}, got {shown}{hint}"
     return _clean(err["msg"])
+
+
+def _kind_of(value: Any) -> str:
+    """What kind of value the user gave, without the value (``text``, ``a list``)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "empty text" if not value else "text"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
 
 
 def fields_at(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -173,7 +173,7 @@ def test_field_errors_name_the_line_the_object_and_the_field(
         ":10: watch 'search': field 'step': not a duration: 'soon' (use e.g. 30s, 5m, 1h)",
         ":11: watches[2]: field 'name': missing",
         ":14: action 'page': field 'hook.url': missing",
-        ":16: field 'guards.dry_run': Input should be a valid boolean, unable to interpret input",
+        ":16: field 'guards.dry_run': expected true or false, got text",
     ]
 
 
