@@ -1,6 +1,7 @@
 """How much of the ensemble's NAB score is robust: forest seeds, ablations, a split-half search.
 
     .venv/bin/python benchmarks/detectors_nab_search.py [--seeds 5] [--splits 4] [--jobs 2]
+        [--only seeds,ablation,neighbours,split-half]
 
 The default signals were chosen by comparing configurations on the NAB corpus
 itself, which flatters the corpus score. This benchmark says by how much:
@@ -8,7 +9,9 @@ itself, which flatters the corpus score. This benchmark says by how much:
 1. ``seeds``: the default ensemble with the IsolationForest's random seed
    0..N-1 (the published figure uses seed 0, the default).
 2. ``ablation``: the default without each of its signals, one at a time.
-3. ``split-half``: the files are split in two (stratified by category); a
+3. ``neighbours``: one setting at a time moved off the default (warmup,
+   spatial tolerance, refractory, the medians' length).
+4. ``split-half``: the files are split in two (stratified by category); a
    greedy search over ``POOL``, started from the previous default, picks
    signals on one half, and the pick is scored on the other half, next to the
    default and the previous default. The held-out scores estimate what the
@@ -49,7 +52,7 @@ SOURCES = ["base.py", "components.py", "context.py", "forest.py", "detectors.py"
 
 DEFAULT = DEFAULT_SIGNALS
 PREVIOUS = ("ewma:1", "ewma:5", "seasonal:5", "cusum:1", "iforest:1")
-"""The ensemble's signals before this search (NAB 63.1 once timestamps were read right)."""
+"""The ensemble's signals before this search (64.4 here; 63.1 before components said NO_OPINION)."""
 POOL = (
     "seasonal:5",
     "seasonal:median5",
@@ -109,12 +112,15 @@ def _compute(args: tuple[str, str, int, str]) -> tuple[str, dict[str, np.ndarray
     return name, arrays
 
 
-def _replay(args: tuple[str, tuple[str, ...], int]) -> tuple[str, np.ndarray]:
-    name, signals, seed = args
+Params = tuple[tuple[str, object], ...]
+
+
+def _replay(args: tuple[str, tuple[str, ...], int, Params]) -> tuple[str, np.ndarray]:
+    name, signals, seed, params = args
     arrays = _ARRAYS[name]
     if not np.isfinite(arrays["x"]).all():
         raise ValueError(f"{name}: replay needs a file without missing values")
-    det = EnsembleDetector(signals=signals)
+    det = EnsembleDetector(signals=signals, **dict(params))
     det.parts = {
         comp: Replay(arrays[f"{comp}@{seed}" if comp == "iforest" else comp]) for comp in det.parts
     }
@@ -149,19 +155,25 @@ class Bench:
         self.names = sorted(_ARRAYS)
         # Workers fork after the cache is loaded, so only names travel to them.
         self.pool = ProcessPoolExecutor(max_workers=jobs)
-        self.memo: dict[tuple[tuple[str, ...], int], dict[str, np.ndarray]] = {}
+        self.memo: dict[tuple[tuple[str, ...], int, Params], dict[str, np.ndarray]] = {}
 
-    def scores(self, signals: tuple[str, ...], seed: int = 0) -> dict[str, np.ndarray]:
-        key = (tuple(signals), seed)
+    def scores(
+        self, signals: tuple[str, ...], seed: int = 0, params: Params = ()
+    ) -> dict[str, np.ndarray]:
+        key = (tuple(signals), seed, params)
         if key not in self.memo:
-            jobs = [(n, tuple(signals), seed) for n in self.names]
+            jobs = [(n, tuple(signals), seed, params) for n in self.names]
             self.memo[key] = dict(self.pool.map(_replay, jobs))
         return self.memo[key]
 
     def nab(
-        self, signals: tuple[str, ...], files: list[str] | None = None, seed: int = 0
+        self,
+        signals: tuple[str, ...],
+        files: list[str] | None = None,
+        seed: int = 0,
+        params: Params = (),
     ) -> list[float]:
-        s = self.scores(signals, seed)
+        s = self.scores(signals, seed, params)
         files = files or self.names
         return [
             score_corpus({n: s[n] for n in files}, {n: self.labels[n] for n in files}, p).normalized
@@ -189,6 +201,22 @@ def ablation_section(b: Bench) -> None:
     for sig in DEFAULT:
         print(f"without {sig}: {_fmt(b.nab(tuple(s for s in DEFAULT if s != sig)))}")
     print(f"previous default {PREVIOUS}: {_fmt(b.nab(PREVIOUS))}")
+
+
+def neighbours_section(b: Bench) -> None:
+    print("## neighbours (seed 0; one setting moved off the default)")
+    for key, values in (
+        ("warmup", (50, 150, 300)),
+        ("spatial_tolerance", (0.03, 0.08)),
+        ("refractory", (10, 30, 50)),
+        ("alert_level", (0.5, 0.6)),
+        ("halflife", (3000.0, 10000.0)),
+    ):
+        for v in values:
+            print(f"{key}={v}: {_fmt(b.nab(DEFAULT, params=((key, v),)))}")
+    for k in (5, 7, 15, 20):
+        signals = tuple(s.replace(":median10", f":median{k}") for s in DEFAULT)
+        print(f"medians over {k} points: {_fmt(b.nab(signals))}")
 
 
 def greedy(b: Bench, files: list[str], start: tuple[str, ...]) -> tuple[tuple[str, ...], float]:
@@ -245,12 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--splits", type=int, default=4)
+    ap.add_argument("--only", default="seeds,ablation,neighbours,split-half")
     ns = ap.parse_args(argv)
+    only = set(ns.only.split(","))
     b = Bench(Path(ns.nab), ns.jobs, ns.seeds)
     try:
-        seeds_section(b, ns.seeds)
-        ablation_section(b)
-        split_half_section(b, ns.splits)
+        if "seeds" in only:
+            seeds_section(b, ns.seeds)
+        if "ablation" in only:
+            ablation_section(b)
+        if "neighbours" in only:
+            neighbours_section(b)
+        if "split-half" in only:
+            split_half_section(b, ns.splits)
     finally:
         b.pool.shutdown()
     return 0
