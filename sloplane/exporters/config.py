@@ -9,24 +9,27 @@ address, never a user or password: :func:`parse_address` rejects userinfo.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from sloplane.errors import Problem, SpecError
+from sloplane.errors import SpecError
 from sloplane.exporters.allow import allowed, parse_pattern
+from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
+from sloplane.yamldoc import load_mapping
 
 Kind = Literal["postgres", "redis", "rabbitmq", "http"]
 DEFAULT_LISTEN = "127.0.0.1:9465"
@@ -206,17 +209,36 @@ class ExporterConfig(_Strict):
         return listen
 
     @model_validator(mode="after")
-    def _targets_resolve(self) -> ExporterConfig:
+    def _targets_resolve(self, info: ValidationInfo) -> ExporterConfig:
+        """Every target's name, module and address, each problem located like a field error.
+
+        Raised as :class:`SpecError` so pydantic passes it through with its locations; the
+        context's ``places`` (from :func:`load_config`) give the lines.
+        """
+        context = info.context or {}
+        places: Mapping[str, Where] = context.get("places") or {}
+        default = Where(context.get("source", "<exporters.yaml>"))
+        problems = [locate(places, loc, default).problem(msg) for loc, msg in self._problems()]
+        if problems:
+            raise SpecError(problems)
+        return self
+
+    def _problems(self) -> Iterator[tuple[Loc, str]]:
         seen: set[str] = set()
-        for target in self.targets:
+        for i, target in enumerate(self.targets):
             if target.name in seen:
-                raise ValueError(f"target {target.name!r} is defined twice")
+                yield ("targets", i, "name"), "target names must be unique"
             seen.add(target.name)
             module = self.module(target.module)
             if module is None:
-                raise ValueError(f"target {target.name!r}: no module {target.module!r}")
-            parse_address(module.kind, target.address)
-        return self
+                known = sorted({*self.modules, *BUILTIN_MODULES})
+                hint = did_you_mean(target.module, known)
+                yield ("targets", i, "module"), f"no module {target.module!r}{hint}"
+                continue
+            try:
+                parse_address(module.kind, target.address)
+            except ValueError as exc:
+                yield ("targets", i, "address"), str(exc)
 
     def module(
         self, name: str
@@ -353,29 +375,23 @@ def _parse_http(address: str) -> Address:
     return Address(parts.hostname, port, parts.path or "/", address)
 
 
-def load_config(path: Path) -> ExporterConfig:
-    """Read and validate ``exporters.yaml``; problems come back as a SpecError."""
+# Entries of these top-level collections are reported as objects: module 'pg', target 'db'.
+_OBJECTS = {"modules": "module", "targets": "target"}
+
+
+def parse_config(data: Any, source: str = "<exporters.yaml>") -> ExporterConfig:
+    """Validate ``data`` (as :func:`load_config` reads it, or plain dicts); every problem is a
+    located :class:`~sloplane.errors.Problem` in a :class:`SpecError`."""
+    places = named_places(data, source, _OBJECTS)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([Problem(file=str(path), message=f"cannot read: {exc.strerror}")]) from exc
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError([Problem(file=str(path), line=line, message=f"bad YAML: {exc}")]) from exc
-    if not isinstance(raw, dict):
-        raise SpecError([Problem(file=str(path), message="top level must be a mapping")])
-    try:
-        return ExporterConfig.model_validate(raw)
+        return ExporterConfig.model_validate(data, context={"source": source, "places": places})
     except ValidationError as exc:
-        problems = [
-            Problem(
-                file=str(path),
-                field=".".join(str(p) for p in err["loc"]),
-                message=err["msg"],
-            )
-            for err in exc.errors()
-        ]
-        raise SpecError(problems) from exc
+        raise SpecError(validation_problems(exc, ExporterConfig, places, Where(source))) from exc
+
+
+def load_config(path: Path) -> ExporterConfig:
+    """Read and validate ``exporters.yaml``; each problem names the file, line, object and field."""
+    data, problems = load_mapping(path)
+    if problems:
+        raise SpecError(problems)
+    return parse_config(data, str(path))

@@ -211,7 +211,7 @@ def test_bad_allowed_targets_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_config(bad)
     [problem] = info.value.problems
-    assert problem.field == "modules.pg.postgres.allowed_targets"
+    assert (problem.obj, problem.field) == ("module 'pg'", "allowed_targets")
 
 
 def test_config_errors_do_not_repeat_a_password(tmp_path: Path) -> None:
