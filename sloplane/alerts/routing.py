@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sloplane.errors import Problem, SpecError
-from sloplane.located import model_error
+from sloplane.located import Where, locate, validation_problems
 from sloplane.slo.catalog import Document
 from sloplane.slo.durations import DurationError, parse_duration
+from sloplane.yamldoc import type_name
 
 KIND = "AlertRouting"
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -148,6 +150,8 @@ def parse_routing(documents: Iterable[Document]) -> AlertRouting | None:
 
     Teams may be spread over several documents (one per team repository); a team
     defined twice is an error, and so are two documents that both set defaults.
+    Problems name the line and the field as written (``spec.teams.payments...``)
+    when the document came from the loaders, which keep its lines in ``source.fields``.
     """
     docs = list(documents)
     if not docs:
@@ -155,21 +159,63 @@ def parse_routing(documents: Iterable[Document]) -> AlertRouting | None:
     problems: list[Problem] = []
     parsed: list[tuple[Document, AlertRouting]] = []
     for doc in docs:
-        body = _spec_of(doc.body)
+        at = _Located.of(doc)
+        spec = _spec_of(doc.body, at, problems)
+        if spec is None:
+            continue
         try:
-            parsed.append((doc, AlertRouting.model_validate(body)))
+            parsed.append((doc, AlertRouting.model_validate(spec)))
         except ValidationError as exc:
-            problems.extend(_problems(doc, exc))
+            problems.extend(
+                validation_problems(exc, AlertRouting, at.places, at.default, at.prefix)
+            )
     if problems:
         raise SpecError(problems)
     return _merge(parsed)
 
 
-def _spec_of(body: dict[str, Any]) -> dict[str, Any]:
-    """Accept both the full document and its ``spec`` (loaders differ in what they hand over)."""
-    if "spec" in body and isinstance(body["spec"], dict):
-        return dict(body["spec"])
-    return {k: v for k, v in body.items() if k not in {"apiVersion", "kind", "metadata"}}
+@dataclass(frozen=True)
+class _Located:
+    """Where the fields of one document were written, for its problems."""
+
+    places: dict[str, Where]
+    default: Where
+    prefix: tuple[str, ...]
+
+    @classmethod
+    def of(cls, doc: Document) -> _Located:
+        obj = _name(doc)
+        places = {
+            path: Where(file, obj, written, line) for path, file, written, line in doc.source.fields
+        }
+        prefix = ("spec",) if "spec" in doc.body else ()
+        return cls(places, Where(doc.source.file, obj, line=doc.source.line), prefix)
+
+    def at(self, *loc: str) -> Where:
+        """A field of the routing spec (``teams``, ``defaults``)."""
+        return locate(self.places, [*self.prefix, *loc], self.default)
+
+    def shown(self, *loc: str) -> str:
+        """``file:line`` of a field, for a message about another document."""
+        where = self.at(*loc)
+        place = where.file or "another document"
+        return f"{place}:{where.line}" if where.line is not None else place
+
+
+def _spec_of(body: dict[str, Any], at: _Located, problems: list[Problem]) -> dict[str, Any] | None:
+    """The routing spec: ``spec`` of the document, or (without ``spec``) its other keys."""
+    if "spec" in body:
+        spec = body["spec"]
+        if isinstance(spec, dict):
+            return dict(spec)
+        where = locate(at.places, ["spec"], at.default)
+        problems.append(where.problem(f"expected a mapping, got {type_name(spec)}"))
+        return None
+    rest = {k: v for k, v in body.items() if k not in {"apiVersion", "kind", "metadata"}}
+    if not rest:
+        problems.append(at.default.child("spec").problem("missing"))
+        return None
+    return rest
 
 
 def _name(doc: Document) -> str:
@@ -179,49 +225,39 @@ def _name(doc: Document) -> str:
     return KIND
 
 
-def _problems(doc: Document, exc: ValidationError) -> list[Problem]:
-    return [
-        Problem(
-            file=doc.source.file,
-            line=doc.source.line,
-            obj=_name(doc),
-            field=".".join(str(p) for p in err["loc"]) or "spec",
-            message=model_error(err, AlertRouting),
-        )
-        for err in exc.errors()
-    ]
+_SECTIONS = ("defaults", "business_hours", "endpoints")
 
 
 def _merge(parsed: list[tuple[Document, AlertRouting]]) -> AlertRouting:
     first_doc, merged = parsed[0]
     teams = dict(merged.teams)
+    team_doc = dict.fromkeys(teams, first_doc)
+    section_doc = {s: first_doc for s in _SECTIONS if s in merged.model_fields_set}
     problems: list[Problem] = []
     for doc, routing in parsed[1:]:
+        at = _Located.of(doc)
         for name, team in routing.teams.items():
             if name in teams:
+                other = _Located.of(team_doc[name]).shown("teams", name)
                 problems.append(
-                    Problem(
-                        file=doc.source.file,
-                        line=doc.source.line,
-                        obj=_name(doc),
-                        field=f"teams.{name}",
-                        message=f"team {name!r} is already routed in {first_doc.source.file or 'another document'}",
+                    at.at("teams", name).problem(f"team {name!r} is already routed in {other}")
+                )
+            else:
+                team_doc[name] = doc
+            teams[name] = team
+        for section in _SECTIONS:
+            if section not in routing.model_fields_set:
+                continue
+            if section in section_doc:
+                other = _Located.of(section_doc[section]).shown(section)
+                problems.append(
+                    at.at(section).problem(
+                        f"{section} is set in more than one AlertRouting document (also in {other})"
                     )
                 )
-            teams[name] = team
-        for section in ("defaults", "business_hours", "endpoints"):
-            if section in routing.model_fields_set:
-                if section in merged.model_fields_set:
-                    problems.append(
-                        Problem(
-                            file=doc.source.file,
-                            line=doc.source.line,
-                            obj=_name(doc),
-                            field=section,
-                            message=f"{section} is set in more than one AlertRouting document",
-                        )
-                    )
-                merged = merged.model_copy(update={section: getattr(routing, section)})
+            else:
+                section_doc[section] = doc
+            merged = merged.model_copy(update={section: getattr(routing, section)})
     if problems:
         raise SpecError(problems)
     return merged.model_copy(update={"teams": dict(sorted(teams.items()))})

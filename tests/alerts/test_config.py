@@ -178,23 +178,26 @@ def test_unrouted_team_is_named_in_the_header() -> None:
     [
         (
             {"spec": {"teams": {"payments": {"pagerduty": {}}}}},
-            "teams.payments.pagerduty.routing_key_file",
+            "spec.teams.payments.pagerduty.routing_key_file",
         ),
         (
             {"spec": {"teams": {"payments": {"slack": {"api_url": "https://hooks"}}}}},
-            "teams.payments.slack.api_url",
+            "spec.teams.payments.slack.api_url",
         ),
         (
             {"spec": {"teams": {"payments": {"slack": {"api_url_file": "f", "channel": "x"}}}}},
-            "teams.payments.slack.channel",
+            "spec.teams.payments.slack.channel",
         ),
-        ({"spec": {"defaults": {"page": {"group_wait": "soon"}}}}, "defaults.page.group_wait"),
+        (
+            {"spec": {"defaults": {"page": {"group_wait": "soon"}}}},
+            "spec.defaults.page.group_wait",
+        ),
         (
             {"spec": {"business_hours": {"times": [{"start": "9am", "end": "17:00"}]}}},
-            "business_hours.times.0.start",
+            "spec.business_hours.times[0].start",
         ),
-        ({"spec": {"business_hours": {"weekdays": ["funday"]}}}, "business_hours.weekdays"),
-        ({"spec": {"teams": {"bad team": {}}}}, "teams"),
+        ({"spec": {"business_hours": {"weekdays": ["funday"]}}}, "spec.business_hours.weekdays"),
+        ({"spec": {"teams": {"bad team": {}}}}, "spec.teams"),
     ],
 )
 def test_bad_routing_is_a_spec_error_naming_the_field(body: dict, field: str) -> None:
@@ -218,14 +221,14 @@ def test_bad_routing_is_worded_like_slo_problems() -> None:
         render(SLOS, [routing_doc(body, "r.yaml")])
     assert [(p.field, p.message) for p in info.value.problems] == [
         (
-            "defaults.page.group_wait",
+            "spec.defaults.page.group_wait",
             "invalid duration 'soon': use a number followed by s, m, h, d or w, e.g. 30d or 1h30m",
         ),
         (
-            "teams.payments.pagerduty.routing_key_fil",
+            "spec.teams.payments.pagerduty.routing_key_fil",
             "unknown field 'routing_key_fil' (did you mean 'routing_key_file'?)",
         ),
-        ("teams.payments.pagerduty.routing_key_file", "missing"),
+        ("spec.teams.payments.pagerduty.routing_key_file", "missing"),
     ]
 
 

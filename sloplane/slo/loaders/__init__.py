@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sloplane.errors import Problem, SpecError
-from sloplane.located import Where, did_you_mean
+from sloplane.located import Where, did_you_mean, places_of
 from sloplane.slo.catalog import Catalog, Document
 from sloplane.slo.loaders import native, openslo, sloth
 from sloplane.slo.loaders.common import Report
@@ -161,7 +161,10 @@ def _dispatch(
         if slo is not None:
             slos.append(slo)
     elif api == native.API_VERSION and kind in native.DOCUMENT_KINDS:
-        source = Source(file=file, line=line, format="sloplane")
+        # The subsystem that reads the document locates its problems through these fields.
+        places = places_of(doc, where)
+        fields = tuple((path, w.file, w.path, w.line) for path, w in sorted(places.items()))
+        source = Source(file=file, line=line, format="sloplane", fields=fields)
         documents.append(Document(kind=kind, body=plain(doc), source=source))
     elif api == native.API_VERSION and isinstance(kind, str) and kind:
         kinds = sorted({"SLO", *native.DOCUMENT_KINDS})
