@@ -34,13 +34,15 @@ def env_option(*decls: str, envvar: str, **kw: Any) -> Callable[[FC], FC]:
     return click.option(*decls, envvar=envvar, show_envvar=True, **kw)
 
 
+# No exists=True: the loader reports a missing path as one problem line (exit 1) next to
+# every other problem, as `sloplane validate` does; click would print a usage block, exit 2.
 slos_option = env_option(
     "--slos",
     "slos",
     envvar="SLOPLANE_SLOS",
     multiple=True,
     required=True,
-    type=click.Path(exists=True),
+    type=click.Path(),
     help="SLO definition files or directories (the same inputs as `sloplane generate`).",
 )
 prom_option = env_option(

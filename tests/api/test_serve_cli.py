@@ -53,6 +53,29 @@ def test_port_in_use_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert err == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
 
+def test_a_missing_slos_path_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # click's exists=True printed a usage block and exited 2; validate says it in one line
+    missing = tmp_path / "nope"
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--slos", str(missing), "--prometheus-url", "http://127.0.0.1:9"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == f"error: {missing}: no such file or directory\n"
+    # reported with the other problems, as validate does
+    (tmp_path / "bad.yaml").write_text("apiVersion: sloplane/v1\nkind: SLO\nspec: []\n")
+    args = ["--slos", str(missing), "--slos", str(tmp_path / "bad.yaml")]
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *args, "--prometheus-url", "http://127.0.0.1:9"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "Usage:" not in err and "Traceback" not in err
+    assert err.splitlines() == [
+        f"error: {tmp_path / 'bad.yaml'}:3: field 'spec': expected a mapping, got a list",
+        f"error: {missing}: no such file or directory",
+    ]
+
+
 def test_help_shows_the_environment_variable_of_every_option() -> None:
     text = CliRunner().invoke(serve, ["--help"], terminal_width=200).output
     for var in ("SLOPLANE_PROMETHEUS_URL", "SLOPLANE_DATABASE_URL", "SLOPLANE_SLACK_WEBHOOK"):

@@ -46,6 +46,30 @@ def test_cli_refuses(
     assert not (tmp_path / "o").exists()
 
 
+def test_a_missing_slos_path_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # click's exists=True printed a usage block and exited 2; validate says it in one line
+    missing = tmp_path / "nope"
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "report",
+                "--slos",
+                str(missing),
+                "--week",
+                "2026-W46",
+                "--prometheus-url",
+                "http://127.0.0.1:9",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == f"error: {missing}: no such file or directory\n"
+    assert not (tmp_path / "o").exists()
+
+
 def test_unknown_scope_is_a_scope_error() -> None:
     with pytest.raises(UnknownScope):
         select_slos(CATALOG, "team:nobody")
