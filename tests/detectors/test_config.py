@@ -177,9 +177,7 @@ def test_field_errors_name_the_line_the_object_and_the_field(
     ]
 
 
-def test_cross_checks_name_the_line_too(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cross_checks_name_the_line_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _serve(tmp_path, BAD_CROSS, capsys) == [
         ":5: watch 'checkout': field 'params.warmupp': "
         "unknown parameter 'warmupp' (did you mean 'warmup'?) (detector 'ensemble')",

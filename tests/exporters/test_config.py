@@ -91,8 +91,7 @@ def test_targets_are_checked_together_and_located(tmp_path: Path) -> None:
     assert lines == [
         ":5: target 'a': field 'name': target names must be unique",
         ":6: target 'b': field 'module': no module 'pgg' (did you mean 'pg'?)",
-        ":7: target 'c': field 'address': redis target is host[:port], not a URL: "
-        "'redis://h:6379'",
+        ":7: target 'c': field 'address': redis target is host[:port], not a URL: 'redis://h:6379'",
         ":8: target 'd': field 'address': credentials are not accepted in the target's query "
         "string (token); use the module's headers, basic_auth or bearer_token_file",
     ]
@@ -107,7 +106,10 @@ def test_targets_are_checked_together_and_located(tmp_path: Path) -> None:
             ":3: YAML error: while parsing a flow sequence (opened on line 2): "
             "expected ',' or ']', but got '<stream end>'",
         ),
-        ("modules:\n  pg: {kind: postgres}\n  pg: {kind: redis}\n", ":3: YAML error: duplicate key"),
+        (
+            "modules:\n  pg: {kind: postgres}\n  pg: {kind: redis}\n",
+            ":3: YAML error: duplicate key",
+        ),
         ("- name: pg\n", ":1: expected a mapping of settings at the top level, got a list"),
         ("", ": the file is empty: expected a mapping of settings"),
         ("listen: :9465\n---\nlisten: :9466\n", ":3: expected one YAML document, found 2"),

@@ -145,8 +145,8 @@ def test_validate_checks_alert_routing_too(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith(
-        f"error: {tmp_path}/routing.yaml:4: AlertRouting production: "
-        "field 'defaults.page.group_wait': "
+        f"error: {tmp_path}/routing.yaml:12: AlertRouting production: "
+        "field 'spec.defaults.page.group_wait': "
     )
     assert "invalid duration '30x'" in errors[0]
     assert "Traceback" not in result.stderr
