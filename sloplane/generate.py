@@ -48,7 +48,7 @@ def _stack_as_prometheus_rule(stack: Artifacts, settings: GenerateSettings) -> s
     """The exporters' rule files (not their promtool tests) as one PrometheusRule."""
     import yaml
 
-    from sloplane.slo.rules.render import dump_yaml, prometheus_rule
+    from sloplane.slo.rules.render import STACK_RULE, dump_yaml, prometheus_rule
 
     groups = [
         group
@@ -56,7 +56,7 @@ def _stack_as_prometheus_rule(stack: Artifacts, settings: GenerateSettings) -> s
         if path.endswith(".rules.yml")
         for group in yaml.safe_load(text)["groups"]
     ]
-    return dump_yaml(prometheus_rule("sloplane-stack", groups, settings))
+    return dump_yaml(prometheus_rule(STACK_RULE, groups, settings))
 
 
 # Only these subdirectories of --out are ever pruned: a stray file elsewhere that happens

@@ -111,6 +111,49 @@ def test_operator_format_and_sloth_labels(tmp_path: Path) -> None:
     assert 'sloth_id="shop-checkout"' in str(doc)
 
 
+def test_operator_format_refuses_services_that_share_a_prometheusrule_name(
+    tmp_path: Path,
+) -> None:
+    slos = tmp_path / "slos"
+    slos.mkdir()
+    # a_b and a-b both became PrometheusRule sloplane-a-b: kubectl apply kept only the second;
+    # a service named stack overwrote (or was overwritten by) the exporters' stack.yaml.
+    # Each problem is at the SLO (Sloth's service applies to every SLO of the file).
+    for service in ("a_b", "a-b", "stack", "Other"):
+        (slos / f"{service}.yaml").write_text(GOOD.replace("service: shop", f"service: {service}"))
+    out = tmp_path / "build"
+    result = sloplane("generate", str(slos), "--out", str(out), "--format", "prometheus-operator")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    rename = "kubectl apply would keep only one of them; rename one of the services"
+    assert errors == [
+        f"error: {slos}/a-b.yaml:4: a-b-checkout: field 'slos[0]': service 'a-b' becomes "
+        "PrometheusRule 'sloplane-a-b' (--format prometheus-operator), and so does service "
+        f"'a_b' (SLO a_b-checkout, {slos}/a_b.yaml:4): {rename}",
+        f"error: {slos}/a_b.yaml:4: a_b-checkout: field 'slos[0]': service 'a_b' becomes "
+        "PrometheusRule 'sloplane-a-b' (--format prometheus-operator), and so does service "
+        f"'a-b' (SLO a-b-checkout, {slos}/a-b.yaml:4): {rename}",
+        f"error: {slos}/stack.yaml:4: stack-checkout: field 'slos[0]': service 'stack' "
+        "becomes PrometheusRule 'sloplane-stack' (--format prometheus-operator), the name of "
+        "the exporters' rules in prometheus-operator/stack.yaml: rename the service",
+    ], result.stderr
+    assert not out.exists()
+    # plain rule files are one per SLO id: nothing clashes there
+    plain = sloplane("generate", str(slos), "--out", str(out))
+    assert plain.returncode == 0, plain.stderr
+    # without the clashing services, every PrometheusRule has its own name
+    for service in ("a_b", "stack"):
+        (slos / f"{service}.yaml").unlink()
+    result = sloplane("generate", str(slos), "--out", str(out), "--format", "prometheus-operator")
+    assert result.returncode == 0, result.stderr
+    names = [
+        yaml.safe_load(p.read_text())["metadata"]["name"]
+        for p in sorted((out / "prometheus-operator").glob("*.yaml"))
+    ]
+    assert names == ["sloplane-other", "sloplane-a-b", "sloplane-stack"]
+
+
 def test_generated_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert sloplane("generate", str(EXAMPLES), "--out", str(a)).returncode == 0

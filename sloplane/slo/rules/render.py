@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
+from sloplane.errors import Problem, SpecError
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
@@ -69,10 +70,13 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
     settings = settings or GenerateSettings()
     out: Artifacts = {}
     if settings.rule_format == "prometheus-operator":
+        problems = operator_name_problems(catalog)
+        if problems:
+            raise SpecError(problems)
         for service in catalog.services():
             groups = rule_groups(catalog.for_service(service), settings)
             out[f"prometheus-operator/{service}.yaml"] = dump_yaml(
-                prometheus_rule(f"sloplane-{service}", groups, settings)
+                prometheus_rule(service_rule_name(service), groups, settings)
             )
         return out
     for slo in catalog.slos:
@@ -84,12 +88,73 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
     return out
 
 
+STACK_RULE = "sloplane-stack"
+"""The PrometheusRule of the exporters' rules, ``prometheus-operator/stack.yaml``."""
+
+
+def resource_name(name: str) -> str:
+    """``metadata.name`` of a PrometheusRule: lower case, ``_`` and ``.`` as ``-``."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def service_rule_name(service: str) -> str:
+    return resource_name(f"sloplane-{service}")
+
+
+def operator_name_problems(catalog: Catalog) -> list[Problem]:
+    """Services whose PrometheusRules would share a name (``a_b`` and ``a-b``), or take the
+    exporters' ``sloplane-stack``: kubectl apply would keep only one of them, silently.
+
+    Names are not made unique behind the user's back: a suffix would rename an existing
+    resource the day a look-alike service is added, and leave the old one applied.
+    """
+    by_name: dict[str, list[str]] = {}
+    for service in catalog.services():
+        by_name.setdefault(service_rule_name(service), []).append(service)
+    flag = "(--format prometheus-operator)"
+    problems: list[Problem] = []
+    for name, services in sorted(by_name.items()):
+        for service in services:
+            becomes = f"service {service!r} becomes PrometheusRule {name!r} {flag}"
+            if name == STACK_RULE:
+                problems.append(
+                    _service_problem(
+                        catalog,
+                        service,
+                        f"{becomes}, the name of the exporters' rules in "
+                        "prometheus-operator/stack.yaml: rename the service",
+                    )
+                )
+            for other in services:
+                if other == service:
+                    continue
+                slo = catalog.for_service(other)[0]
+                file, _, line = slo.source.locate("service")
+                at = f"{file}:{line}" if line is not None else file or "<input>"
+                problems.append(
+                    _service_problem(
+                        catalog,
+                        service,
+                        f"{becomes}, and so does service {other!r} (SLO {slo.id}, {at}): "
+                        "kubectl apply would keep only one of them; rename one of the services",
+                    )
+                )
+    return problems
+
+
+def _service_problem(catalog: Catalog, service: str, message: str) -> Problem:
+    """A problem at the ``service`` field of the service's first SLO."""
+    slo = catalog.for_service(service)[0]
+    file, field, line = slo.source.locate("service")
+    return Problem(file=file, line=line, obj=slo.id, field=field, message=message)
+
+
 def prometheus_rule(
     name: str, groups: list[dict[str, Any]], settings: GenerateSettings
 ) -> dict[str, Any]:
     """A ``PrometheusRule`` custom resource holding ``groups``."""
     metadata: dict[str, Any] = {
-        "name": name.lower().replace("_", "-").replace(".", "-"),
+        "name": resource_name(name),
         "labels": {"app.kubernetes.io/managed-by": "sloplane", **dict(settings.operator_labels)},
     }
     if settings.operator_namespace:
