@@ -237,7 +237,7 @@ def parse_signal(sig: str) -> tuple[str, int, bool]:
         raise ValueError(f"signals: unknown component {comp!r} in {sig!r}")
     median = agg.startswith("median")
     k = agg.removeprefix("median") if median else agg
-    if not (k or "1").isdigit() or int(k or 1) < 1:
+    if (median and not k) or not (k or "1").isdigit() or int(k or 1) < 1:
         raise ValueError(f"signals: {sig!r} must be name, name:k or name:mediank with k >= 1")
     return comp, int(k or 1), median
 

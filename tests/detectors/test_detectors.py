@@ -249,3 +249,55 @@ def test_isolation_paths_score_like_scikit_learn() -> None:
     assert np.allclose(batch, -forest.score_samples(points), rtol=0, atol=1e-12)
     one_by_one = [paths.anomaly_scores(points[i : i + 1])[0] for i in range(len(points))]
     assert np.array_equal(batch, one_by_one)
+
+
+def test_a_component_that_starts_late_is_not_scored_as_unprecedented() -> None:
+    """The forest first judges at point 300; its first judgements must build a
+    record, not score 1.0 (which alerted 300 points into every series)."""
+    from sloplane.detectors.base import RecordCalibrator
+
+    cal = RecordCalibrator(warmup=100)
+    scores = [cal.update(math.nan) for _ in range(300)] + [cal.update(1.0) for _ in range(100)]
+    assert max(scores) == 0.0
+    assert cal.update(5.0) > 0.8  # once it has a record, a real excess scores high
+
+    rng = np.random.default_rng(7)
+    t = 1_700_000_000 + 300.0 * np.arange(1500)
+    x = 10 + rng.normal(0, 1, len(t))
+    s = make_detector("ensemble", signals=("iforest:1",), spatial=False).score_many(t, x)
+    assert s[300:450].max() < 0.9
+
+
+def test_median_signals_ignore_a_lone_spike_but_not_a_shift() -> None:
+    from sloplane.detectors.base import RecordCalibrator
+
+    spike = RecordCalibrator(smooth=5, warmup=0, median=True)
+    mean = RecordCalibrator(smooth=5, warmup=0)
+    devs = [1.0] * 50 + [40.0] + [1.0] * 10
+    median_scores = [spike.update(d) for d in devs]
+    mean_scores = [mean.update(d) for d in devs]
+    assert max(median_scores[50:]) < 0.55
+    assert max(mean_scores[50:]) > 0.8
+    shift = RecordCalibrator(smooth=5, warmup=0, median=True)
+    assert max(shift.update(d) for d in [1.0] * 50 + [8.0] * 5) > 0.8
+
+
+@pytest.mark.parametrize(
+    ("signal", "parsed"),
+    [
+        ("cusum", ("cusum", 1, False)),
+        ("ewma:5", ("ewma", 5, False)),
+        ("seasonal:median10", ("seasonal", 10, True)),
+    ],
+)
+def test_signals_are_parsed(signal: str, parsed: tuple[str, int, bool]) -> None:
+    from sloplane.detectors.detectors import parse_signal
+
+    assert parse_signal(signal) == parsed
+
+
+@pytest.mark.parametrize("signal", ["ewma:median", "ewma:median0", "ewma:mean3", "nope:2"])
+def test_bad_signals_are_parameter_errors(signal: str) -> None:
+    with pytest.raises(DetectorError) as info:
+        make_detector("ensemble", signals=[signal])
+    assert info.value.field == "params"
