@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     jobs.sort(key=lambda j: -os.path.getsize(j[1]))
     wall0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=ns.jobs) as pool:
-        results = list(pool.map(_score_file, jobs))
+        results = []
+        for i, result in enumerate(pool.map(_score_file, jobs), 1):
+            results.append(result)
+            print(f"\rscored {i}/{len(jobs)} files", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
     wall = time.perf_counter() - wall0
 
     scores: dict[str, np.ndarray] = {}
