@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
+from sloplane.errors import SpecError
 from sloplane.slo.catalog import Catalog
+from sloplane.slo.naming import artifact_name_problems
 from sloplane.slo.rules import compile_rules
 
 Progress = Callable[[str], None]
@@ -20,7 +22,14 @@ Progress = Callable[[str], None]
 def build_artifacts(
     catalog: Catalog, settings: GenerateSettings, progress: Progress | None = None
 ) -> Artifacts:
-    """Rules, unit tests, dashboards, AlertManager config and stack rules for ``catalog``."""
+    """Rules, unit tests, dashboards, AlertManager config and stack rules for ``catalog``.
+
+    Services whose dashboards or PrometheusRules would share a name are refused first,
+    all of them in one :class:`SpecError`: one file would silently replace the other.
+    """
+    problems = artifact_name_problems(catalog, settings.rule_format)
+    if problems:
+        raise SpecError(problems)
     say = progress or (lambda _msg: None)
     out: Artifacts = {}
     say(f"compiling rules for {len(catalog.slos)} SLOs")
@@ -48,7 +57,8 @@ def _stack_as_prometheus_rule(stack: Artifacts, settings: GenerateSettings) -> s
     """The exporters' rule files (not their promtool tests) as one PrometheusRule."""
     import yaml
 
-    from sloplane.slo.rules.render import STACK_RULE, dump_yaml, prometheus_rule
+    from sloplane.slo.naming import STACK_RULE
+    from sloplane.slo.rules.render import dump_yaml, prometheus_rule
 
     groups = [
         group

@@ -13,16 +13,19 @@ from sloplane.dashboards.exporters import exporter_dashboards
 from sloplane.dashboards.provisioning import PROVISIONING_FILE, provisioning_yaml
 from sloplane.dashboards.render import to_json
 from sloplane.dashboards.slos import OVERVIEW_UID, overview_dashboard, service_dashboard
+from sloplane.errors import SpecError
 from sloplane.slo.catalog import Catalog
-from sloplane.slo.naming import Labels, dashboard_uid
-
-
-def dashboard_path(uid: str) -> str:
-    return f"grafana/{uid}.json"
+from sloplane.slo.naming import DASHBOARD_UID, Labels, dashboard_path, dashboard_uid, name_problems
 
 
 def render_dashboards(catalog: Catalog, settings: GenerateSettings | None = None) -> Artifacts:
-    """``grafana/<uid>.json`` for every dashboard and ``grafana/provisioning/dashboards.yaml``."""
+    """``grafana/<uid>.json`` for every dashboard and ``grafana/provisioning/dashboards.yaml``.
+
+    Services whose dashboards would share a uid (``a.b`` and ``a-b``) raise :class:`SpecError`.
+    """
+    problems = name_problems(catalog, DASHBOARD_UID)
+    if problems:
+        raise SpecError(problems)
     settings = settings or GenerateSettings()
     labels = Labels(settings.label_mode)
     out: Artifacts = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sloplane.artifacts import GenerateSettings
-from sloplane.errors import SloplaneError
+from sloplane.errors import SloplaneError, SpecError
 from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.promql import num
@@ -36,11 +36,20 @@ def _progress(message: str) -> None:
 def validate(paths: tuple[Path, ...]) -> None:
     """Check SLO definitions; print one line per problem and exit 1 if any."""
     from sloplane.alerts import KIND, parse_routing
+    from sloplane.slo.naming import artifact_name_problems
 
     catalog = _load(paths)
     if not catalog.slos:
         raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}")
-    parse_routing(catalog.documents_of(KIND))  # as generate reads it: problems raise SpecError
+    # What generate refuses, validate reports: dashboards that would share a uid (every
+    # output format writes them) and the routing as generate reads it.
+    problems = artifact_name_problems(catalog)
+    try:
+        parse_routing(catalog.documents_of(KIND))
+    except SpecError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
     click.echo(f"ok: {len(catalog.slos)} SLOs valid")
 
 

@@ -3,17 +3,25 @@
 Dashboards, the API, reports and ``sloplane check`` import these instead of
 spelling metric names themselves, so a rename happens in one place. Series names
 match Sloth's so existing Sloth dashboards keep working.
+
+Names generated once per service (a dashboard uid, a PrometheusRule) must differ
+between services; :func:`artifact_name_problems` is the one check of that.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
+from sloplane.errors import Problem
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
+
+if TYPE_CHECKING:
+    from sloplane.slo.catalog import Catalog
 
 BASE_WINDOW = 300  # every SLI is first recorded as 5m event rates
 SHORT_WINDOW_MAX = 2 * 3600  # windows up to this are computed from the source query directly
@@ -100,10 +108,139 @@ def escape_label_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+UID_MAX = 40  # Grafana refuses longer dashboard uids
+
+
 def dashboard_uid(service: str) -> str:
-    """Grafana uid of a service's SLO dashboard: readable, stable and at most 40 characters."""
+    """Grafana uid of a service's SLO dashboard: readable, stable and at most 40 characters.
+
+    ``slo-<service>`` with every character Grafana does not allow in a uid (``.``) as ``-``.
+    A longer uid keeps its first 31 characters and gets ``-`` and 8 hex digits of the
+    service's SHA-256. Different services can still get the same uid (``a.b`` and ``a-b``):
+    :data:`DASHBOARD_UID` reports them.
+    """
     slug = re.sub(r"[^a-zA-Z0-9_-]", "-", service)
     uid = f"slo-{slug}"
-    if len(uid) > 40:
+    if len(uid) > UID_MAX:
         uid = uid[:31] + "-" + hashlib.sha256(service.encode()).hexdigest()[:8]
     return uid
+
+
+def dashboard_path(uid: str) -> str:
+    """The generated file of the dashboard ``uid``."""
+    return f"grafana/{uid}.json"
+
+
+STACK_RULE = "sloplane-stack"
+"""The PrometheusRule of the exporters' rules, ``prometheus-operator/stack.yaml``."""
+
+
+def resource_name(name: str) -> str:
+    """``metadata.name`` of a PrometheusRule: lower case, ``_`` and ``.`` as ``-``."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def service_rule_name(service: str) -> str:
+    """The PrometheusRule of a service's rules (``--format prometheus-operator``)."""
+    return resource_name(f"sloplane-{service}")
+
+
+# --- names generated once per service ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceName:
+    """A name sloplane generates once per service, which no two services may share.
+
+    Names are not made unique behind the user's back: a suffix would rename an existing
+    dashboard or resource the day a look-alike service is added, and leave the old one.
+    """
+
+    kind: str  # what the name is, as the problem says it: "Grafana dashboard uid"
+    of: Callable[[str], str]  # service -> name
+    shown: Callable[[str], str]  # name -> where it ends up, written after it
+    clash: str  # what happens when two services share the name
+    # when set, names that differ only in case clash too, for this reason
+    case_clash: str | None = None
+    # names sloplane takes itself -> what holds them (the problem's end)
+    reserved: Mapping[str, str] = field(default_factory=dict)
+
+    def key(self, name: str) -> str:
+        return name.lower() if self.case_clash else name
+
+
+DASHBOARD_UID = ServiceName(
+    kind="Grafana dashboard uid",
+    of=dashboard_uid,
+    shown=lambda uid: f"({dashboard_path(uid)})",
+    clash="one dashboard would overwrite the other",
+    case_clash=(
+        "(the same file on case-insensitive file systems, the same dashboard in Grafana on MySQL)"
+    ),
+)
+
+PROMETHEUS_RULE = ServiceName(
+    kind="PrometheusRule",
+    of=service_rule_name,
+    shown=lambda _name: "(--format prometheus-operator)",
+    clash="kubectl apply would keep only one of them",
+    reserved={
+        STACK_RULE: "the name of the exporters' rules in prometheus-operator/stack.yaml",
+    },
+)
+
+
+def artifact_name_problems(catalog: Catalog, rule_format: str = "prometheus") -> list[Problem]:
+    """Services whose generated artifacts in ``rule_format`` would share a name.
+
+    Dashboards are written in every format; PrometheusRules with ``prometheus-operator``.
+    Plain rule files and unit tests are one per SLO id, which the loader keeps unique.
+    """
+    kinds = [DASHBOARD_UID]
+    if rule_format == "prometheus-operator":
+        kinds.append(PROMETHEUS_RULE)
+    return [problem for kind in kinds for problem in name_problems(catalog, kind)]
+
+
+def name_problems(catalog: Catalog, kind: ServiceName) -> list[Problem]:
+    """One problem per service whose ``kind`` of name another service (or sloplane) has.
+
+    Each is at the ``service`` field of the service's first SLO and names the other
+    service's SLO and where it is.
+    """
+    by_key: dict[str, list[str]] = {}
+    for service in catalog.services():
+        by_key.setdefault(kind.key(kind.of(service)), []).append(service)
+    rename = "rename one of the services"
+    problems: list[Problem] = []
+    for _key, services in sorted(by_key.items()):
+        for service in services:
+            name = kind.of(service)
+            becomes = f"service {service!r} becomes {kind.kind} {name!r} {kind.shown(name)}"
+            if name in kind.reserved:
+                message = f"{becomes}, {kind.reserved[name]}: rename the service"
+                problems.append(_service_problem(catalog, service, message))
+            for other in services:
+                if other == service:
+                    continue
+                slo = catalog.for_service(other)[0]
+                file, _, line = slo.source.locate("service")
+                at = f"{file}:{line}" if line is not None else file or "<input>"
+                other_name = kind.of(other)
+                if other_name == name:
+                    also = f"and so does service {other!r} (SLO {slo.id}, {at})"
+                else:
+                    also = (
+                        f"and service {other!r} (SLO {slo.id}, {at}) becomes {other_name!r}, "
+                        f"which differs only in case {kind.case_clash}"
+                    )
+                message = f"{becomes}, {also}: {kind.clash}; {rename}"
+                problems.append(_service_problem(catalog, service, message))
+    return problems
+
+
+def _service_problem(catalog: Catalog, service: str, message: str) -> Problem:
+    """A problem at the ``service`` field of the service's first SLO."""
+    slo = catalog.for_service(service)[0]
+    file, written, line = slo.source.locate("service")
+    return Problem(file=file, line=line, obj=slo.id, field=written, message=message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sloplane.dashboards.cli import check as check_cli
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
 from sloplane.errors import SpecError
 from sloplane.slo.catalog import Catalog
-from sloplane.slo.model import SLO
+from sloplane.slo.model import NAME_RE, SLO
 from sloplane.slo.naming import dashboard_uid
 from sloplane.slo.promql import parse_error
 from sloplane.slo.rules import compile_rules
@@ -183,6 +184,22 @@ def test_any_catalog_yields_parsing_queries_and_stable_uids(slos: list[SLO], mod
         assert parse_error(query) is None, query
     uids = [d["uid"] for d in dashes.values()]
     assert len(uids) == len(set(uids)) and all(len(u) <= 40 for u in uids)
+
+
+@settings(max_examples=200, deadline=None)
+@given(service=st.from_regex(NAME_RE, fullmatch=True))
+def test_every_service_name_gets_a_uid_grafana_accepts(service: str) -> None:
+    # Grafana refuses a uid over 40 characters or with other characters than these
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", dashboard_uid(service))
+
+
+def test_services_sharing_a_uid_are_refused_not_overwritten() -> None:
+    # a.b and a-b both became slo-a-b: the second dashboard replaced the first in the output
+    catalog = Catalog.of([make_slo(service="a.b"), make_slo(service="a-b")])
+    with pytest.raises(SpecError) as info:
+        render_dashboards(catalog)
+    assert [p.obj for p in info.value.problems] == ["a-b-availability", "a.b-availability"]
+    assert all("Grafana dashboard uid 'slo-a-b'" in p.message for p in info.value.problems)
 
 
 def generate(tmp_path: Path, catalog: Catalog = CATALOG) -> Path:

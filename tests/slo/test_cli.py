@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from sloplane.slo.naming import dashboard_uid
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples" / "slos"
@@ -152,6 +156,111 @@ def test_operator_format_refuses_services_that_share_a_prometheusrule_name(
         for p in sorted((out / "prometheus-operator").glob("*.yaml"))
     ]
     assert names == ["sloplane-other", "sloplane-a-b", "sloplane-stack"]
+
+
+def test_services_that_share_a_dashboard_uid_fail_validate_and_generate_in_every_format(
+    tmp_path: Path,
+) -> None:
+    slos = tmp_path / "slos"
+    slos.mkdir()
+    # a.b and a-b both became dashboard uid slo-a-b: grafana/slo-a-b.json held whichever was
+    # rendered last, in every output format. Edge and edge differ only in case: one file on a
+    # case-insensitive file system, one uid to Grafana on MySQL. a_b keeps its own uid.
+    for stem, service in (("dot", "a.b"), ("dash", "a-b"), ("under", "a_b")):
+        (slos / f"{stem}.yaml").write_text(GOOD.replace("service: shop", f"service: {service}"))
+    for stem, service in (("upper", "Edge"), ("lower", "edge")):
+        (slos / f"{stem}.yaml").write_text(GOOD.replace("service: shop", f"service: {service}"))
+    rename = "one dashboard would overwrite the other; rename one of the services"
+    case = (
+        "which differs only in case (the same file on case-insensitive file systems, "
+        "the same dashboard in Grafana on MySQL)"
+    )
+    dashboard_errors = [
+        f"error: {slos}/dash.yaml:4: a-b-checkout: field 'slos[0]': service 'a-b' becomes "
+        "Grafana dashboard uid 'slo-a-b' (grafana/slo-a-b.json), and so does service 'a.b' "
+        f"(SLO a.b-checkout, {slos}/dot.yaml:4): {rename}",
+        f"error: {slos}/dot.yaml:4: a.b-checkout: field 'slos[0]': service 'a.b' becomes "
+        "Grafana dashboard uid 'slo-a-b' (grafana/slo-a-b.json), and so does service 'a-b' "
+        f"(SLO a-b-checkout, {slos}/dash.yaml:4): {rename}",
+        f"error: {slos}/lower.yaml:4: edge-checkout: field 'slos[0]': service 'edge' becomes "
+        "Grafana dashboard uid 'slo-edge' (grafana/slo-edge.json), and service 'Edge' "
+        f"(SLO Edge-checkout, {slos}/upper.yaml:4) becomes 'slo-Edge', {case}: {rename}",
+        f"error: {slos}/upper.yaml:4: Edge-checkout: field 'slos[0]': service 'Edge' becomes "
+        "Grafana dashboard uid 'slo-Edge' (grafana/slo-Edge.json), and service 'edge' "
+        f"(SLO edge-checkout, {slos}/lower.yaml:4) becomes 'slo-edge', {case}: {rename}",
+    ]
+    out = tmp_path / "build"
+    validate = sloplane("validate", str(slos))
+    plain = sloplane("generate", str(slos), "--out", str(out))
+    for result in (validate, plain):
+        assert result.returncode == 1, result
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert errors == dashboard_errors, result.stderr
+    # the operator format reports its own clashes (a_b, a-b, a.b are all sloplane-a-b,
+    # Edge and edge sloplane-edge) in the same run, next to the dashboards'
+    operator = sloplane("generate", str(slos), "--out", str(out), "--format", "prometheus-operator")
+    assert operator.returncode == 1, operator
+    errors = [line for line in operator.stderr.splitlines() if line.startswith("error:")]
+    assert set(dashboard_errors) <= set(errors), operator.stderr
+    operator_errors = [e for e in errors if "PrometheusRule" in e]
+    assert len(operator_errors) == 6 + 2 and len(errors) == len(operator_errors) + 4, errors
+    assert not out.exists()
+    # without the look-alikes, every service has its own dashboard file and uid
+    for stem in ("dot", "upper"):
+        (slos / f"{stem}.yaml").unlink()
+    assert sloplane("validate", str(slos)).returncode == 0
+    result = sloplane("generate", str(slos), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    uids = {
+        path.name: json.loads(path.read_text())["uid"]
+        for path in (out / "grafana").glob("slo-*.json")
+    }
+    assert uids == {
+        "slo-a-b.json": "slo-a-b",
+        "slo-a_b.json": "slo-a_b",
+        "slo-edge.json": "slo-edge",
+    }
+
+
+def test_long_service_names_get_valid_uids_and_clashes_after_shortening_are_caught(
+    tmp_path: Path,
+) -> None:
+    slos = tmp_path / "slos"
+    slos.mkdir()
+    # Grafana refuses uids over 40 characters: long names are cut to 31 and get a hash of the
+    # whole name, so two long names with the same start keep apart ...
+    long_a, long_b = "payments-" + "x" * 50 + "-a", "payments-" + "x" * 50 + "-b"
+    for stem, service in (("long-a", long_a), ("long-b", long_b)):
+        (slos / f"{stem}.yaml").write_text(GOOD.replace("service: shop", f"service: {service}"))
+    out = tmp_path / "build"
+    result = sloplane("generate", str(slos), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    uids = sorted(json.loads(p.read_text())["uid"] for p in (out / "grafana").glob("slo-*.json"))
+    assert len(uids) == 2 and uids[0] != uids[1], uids
+    assert all(re.fullmatch(r"slo-payments-x{18}-[0-9a-f]{8}", uid) for uid in uids), uids
+    assert sorted(p.stem for p in (out / "grafana").glob("slo-*.json")) == uids
+    # ... but a short service spelled like a shortened uid takes that uid
+    taken = uids[0].removeprefix("slo-")
+    owner = long_a if dashboard_uid(long_a) == uids[0] else long_b
+    owner_file = "long-a" if owner == long_a else "long-b"
+    (slos / "short.yaml").write_text(GOOD.replace("service: shop", f"service: {taken}"))
+    rename = "one dashboard would overwrite the other; rename one of the services"
+    for command in ("validate", "generate"):
+        args = ["--out", str(tmp_path / "again")] if command == "generate" else []
+        result = sloplane(command, str(slos), *args)
+        assert result.returncode == 1, result
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert errors == [
+            f"error: {slos}/{owner_file}.yaml:4: {owner}-checkout: field 'slos[0]': service "
+            f"{owner!r} becomes Grafana dashboard uid {uids[0]!r} (grafana/{uids[0]}.json), and "
+            f"so does service {taken!r} (SLO {taken}-checkout, {slos}/short.yaml:4): {rename}",
+            f"error: {slos}/short.yaml:4: {taken}-checkout: field 'slos[0]': service "
+            f"{taken!r} becomes Grafana dashboard uid {uids[0]!r} (grafana/{uids[0]}.json), and "
+            f"so does service {owner!r} (SLO {owner}-checkout, {slos}/{owner_file}.yaml:4): "
+            f"{rename}",
+        ], result.stderr
+    assert not (tmp_path / "again").exists()
 
 
 def test_generated_output_is_byte_identical_across_runs(tmp_path: Path) -> None:

@@ -18,11 +18,19 @@ from typing import Any
 import yaml
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
-from sloplane.errors import Problem, SpecError
+from sloplane.errors import SpecError
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
-from sloplane.slo.naming import LONG_GROUP_INTERVAL, Labels, long_windows
+from sloplane.slo.naming import (
+    LONG_GROUP_INTERVAL,
+    PROMETHEUS_RULE,
+    Labels,
+    long_windows,
+    name_problems,
+    resource_name,
+    service_rule_name,
+)
 from sloplane.slo.rules.alerts import alert_rules
 from sloplane.slo.rules.common import Rule
 from sloplane.slo.rules.metadata import metadata_rules, period_rules
@@ -70,7 +78,7 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
     settings = settings or GenerateSettings()
     out: Artifacts = {}
     if settings.rule_format == "prometheus-operator":
-        problems = operator_name_problems(catalog)
+        problems = name_problems(catalog, PROMETHEUS_RULE)
         if problems:
             raise SpecError(problems)
         for service in catalog.services():
@@ -86,67 +94,6 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
 
         out.update(unit_test_files(catalog.slos, settings))
     return out
-
-
-STACK_RULE = "sloplane-stack"
-"""The PrometheusRule of the exporters' rules, ``prometheus-operator/stack.yaml``."""
-
-
-def resource_name(name: str) -> str:
-    """``metadata.name`` of a PrometheusRule: lower case, ``_`` and ``.`` as ``-``."""
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-def service_rule_name(service: str) -> str:
-    return resource_name(f"sloplane-{service}")
-
-
-def operator_name_problems(catalog: Catalog) -> list[Problem]:
-    """Services whose PrometheusRules would share a name (``a_b`` and ``a-b``), or take the
-    exporters' ``sloplane-stack``: kubectl apply would keep only one of them, silently.
-
-    Names are not made unique behind the user's back: a suffix would rename an existing
-    resource the day a look-alike service is added, and leave the old one applied.
-    """
-    by_name: dict[str, list[str]] = {}
-    for service in catalog.services():
-        by_name.setdefault(service_rule_name(service), []).append(service)
-    flag = "(--format prometheus-operator)"
-    problems: list[Problem] = []
-    for name, services in sorted(by_name.items()):
-        for service in services:
-            becomes = f"service {service!r} becomes PrometheusRule {name!r} {flag}"
-            if name == STACK_RULE:
-                problems.append(
-                    _service_problem(
-                        catalog,
-                        service,
-                        f"{becomes}, the name of the exporters' rules in "
-                        "prometheus-operator/stack.yaml: rename the service",
-                    )
-                )
-            for other in services:
-                if other == service:
-                    continue
-                slo = catalog.for_service(other)[0]
-                file, _, line = slo.source.locate("service")
-                at = f"{file}:{line}" if line is not None else file or "<input>"
-                problems.append(
-                    _service_problem(
-                        catalog,
-                        service,
-                        f"{becomes}, and so does service {other!r} (SLO {slo.id}, {at}): "
-                        "kubectl apply would keep only one of them; rename one of the services",
-                    )
-                )
-    return problems
-
-
-def _service_problem(catalog: Catalog, service: str, message: str) -> Problem:
-    """A problem at the ``service`` field of the service's first SLO."""
-    slo = catalog.for_service(service)[0]
-    file, field, line = slo.source.locate("service")
-    return Problem(file=file, line=line, obj=slo.id, field=field, message=message)
 
 
 def prometheus_rule(
