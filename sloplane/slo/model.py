@@ -163,25 +163,32 @@ class Source(Frozen):
 
     ``fields`` holds ``(model path, file, field as the user wrote it, line)`` for each
     field a YAML loader located (``"sli.errors"`` -> ``slos[0].sli.events.error_query``);
-    the model path ``""`` is the definition itself.
+    the model path ``""`` is the definition itself. ``model_keys`` says the user's keys
+    are the model's field names (sloplane/v1), so a field below the written ones can be
+    named in full.
     """
 
     file: str = ""
     line: int | None = None
     format: str = "python"
     fields: tuple[tuple[str, str, str, int | None], ...] = ()
+    model_keys: bool = False
 
     def locate(self, field: str) -> tuple[str, str, int | None]:
         """File, field name and line for a problem with model field ``field``.
 
         The same place a model error on that field gets: the longest located prefix
-        of ``field``, else ``field`` under the definition itself.
+        of ``field`` (with the rest of ``field`` named under it when ``model_keys``),
+        else ``field`` under the definition itself.
         """
         places = {path: (file, written, line) for path, file, written, line in self.fields}
         parts = field.split(".") if field else []
         for n in range(len(parts), 0, -1):
             place = places.get(".".join(parts[:n]))
             if place is not None:
+                if self.model_keys and n < len(parts):
+                    file, written, line = place
+                    return file, ".".join([written, *parts[n:]]), line
                 return place
         if "" in places:
             file, written, line = places[""]

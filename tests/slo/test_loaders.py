@@ -715,6 +715,86 @@ def test_sloplane_documents_and_native_slo(tmp_path: Path) -> None:
     assert slo.window == 28 * 86400 and slo.source.format == "sloplane"
 
 
+def test_sloplane_v1_problems_name_the_whole_path_at_the_nearest_written_key(
+    tmp_path: Path,
+) -> None:
+    # these read 'spec.sli: missing' (and 'spec.alerting.page.windows'): the path stopped at
+    # the last key the user wrote, so nothing said which field was missing or wrong
+    path = write(
+        tmp_path,
+        "native.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: up
+          objective: 99.9
+          sli:
+            kind: events
+            errors: x
+          alerting:
+            page:
+              windows:
+                - long: 1h
+                  factor: 14.4
+                - long: 6h
+                  short: 30m
+                  factor: six
+        ---
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: latency
+          objective: 99
+          sli: {kind: latency, metric: m}
+        ---
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: gauge
+          objective: 99
+          sli:
+            gauge: up
+        """,
+    )
+    assert problems([path]) == [
+        f"{path}:7: native-up: field 'spec.sli.total': missing",
+        f"{path}:13: native-up: field 'spec.alerting.page.windows[0].short': missing",
+        f"{path}:17: native-up: field 'spec.alerting.page.windows[1].factor': "
+        "expected a number, got text",
+        f"{path}:25: native-latency: field 'spec.sli.threshold': missing",
+        f"{path}:33: native-gauge: field 'spec.sli.kind': missing",
+    ]
+
+
+def test_sloplane_v1_catalog_checks_name_the_whole_path_too(tmp_path: Path) -> None:
+    # the page tier was not written: the warning is about spec.alerting.page (at the line of
+    # alerting), not about all of spec.alerting
+    path = write(
+        tmp_path,
+        "native.yaml",
+        """\
+        apiVersion: sloplane/v1
+        kind: SLO
+        spec:
+          service: native
+          name: up
+          objective: 90
+          sli: {kind: availability, gauge: up}
+          alerting:
+            ticket: {enabled: true}
+        """,
+    )
+    warnings = [str(w) for w in load([path]).warnings]
+    assert [w.split(": ", 3)[:3] for w in warnings] == [
+        [f"{path}:8", "native-up", "field 'spec.alerting.page'"],
+    ], warnings
+    assert "page alert over 1h can never fire" in warnings[0]
+
+
 def test_unknown_documents_and_yaml_errors(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "metadata: {name: x}\nkind: ConfigMap\n")
     write(tmp_path, "b.yaml", "version: prometheus/v1\nservice: x\nslos: [\n")

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sloplane.errors import Problem
-from sloplane.located import Where, model_error, model_path, unknown_field
+from sloplane.located import Where, locate, model_error, model_path, unknown_field, user_loc
 from sloplane.slo.model import SLO, Source
 from sloplane.yamldoc import LineDict, LineList, type_name
 
@@ -139,18 +139,28 @@ def build_slo(
     fields: Mapping[str, Where],
     source: Source,
     report: Report,
+    *,
+    model_keys: bool = False,
 ) -> SLO | None:
     """Validate ``data`` as an :class:`SLO`; map pydantic errors back onto the user's fields.
 
     ``fields`` maps model paths (``"objective"``, ``"sli.errors"``) to where the
     user wrote them; the longest matching prefix locates each error. The SLO's
     ``source`` keeps them, so the catalog's checks name the same places.
+
+    With ``model_keys`` the user's keys are the model's field names (sloplane/v1): the
+    rest of the path below the longest written prefix is named under it, so a missing
+    field is ``spec.sli.total`` at the line of ``sli``. Other formats spell their keys
+    differently, so the path stops at the last field they wrote.
     """
     try:
         slo = SLO.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            target = _locate(model_path(err, SLO), fields, where)
+            if model_keys:
+                target = locate(fields, user_loc(err, SLO), where)
+            else:
+                target = _locate(model_path(err, SLO), fields, where)
             report.problems.append(target.problem(model_error(err, SLO)))
         return None
     places = sorted({**fields, "": where}.items(), key=lambda item: item[0])
@@ -159,6 +169,7 @@ def build_slo(
         line=source.line,
         format=source.format,
         fields=tuple((path, w.file, w.path, w.line) for path, w in places),
+        model_keys=model_keys,
     )
     return slo.model_copy(update={"source": located})
 

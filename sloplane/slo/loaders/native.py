@@ -30,8 +30,10 @@ def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SL
     service, name = spec.get("service"), spec.get("name")
     if isinstance(service, str) and isinstance(name, str):
         spec_where = spec_where.named(f"{service}-{name}")
-    fields = places_of(spec, spec_where, into_lists=False)
+    # The spec's keys are the model's fields: every key and list item the user wrote, and
+    # a field below them is named in full under the nearest one (spec.sli.total at sli).
+    fields = places_of(spec, spec_where)
     source = Source(file=file, line=spec_where.line or line, format=FORMAT)
     from sloplane.slo.loaders import plain
 
-    return build_slo(plain(spec), spec_where, fields, source, report)
+    return build_slo(plain(spec), spec_where, fields, source, report, model_keys=True)
