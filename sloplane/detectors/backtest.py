@@ -6,7 +6,13 @@ scores are identical to what the service would have produced point by point.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,23 +101,215 @@ def order_warnings(df: pd.DataFrame, where: str) -> list[Problem]:
     ]
 
 
+PROMETHEUS_MAX_POINTS = 11_000
+"""Prometheus refuses a ``query_range`` of more points per series than this."""
+
+
+def parse_step(text: str) -> float:
+    """Seconds in a step such as ``30s``, ``5m``, ``1h30m``, ``200ms`` or a bare ``30``.
+
+    The same durations as ``detect.yaml`` (:func:`sloplane.detectors.config.parse_duration`).
+    Prometheus works in milliseconds, so the step must be a positive whole number of them.
+    """
+    from sloplane.detectors.config import parse_duration
+
+    cleaned = text.strip()
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        seconds = parse_duration(cleaned)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"not a positive duration: {text!r}")
+    ms = seconds * 1000
+    if abs(ms - round(ms)) > 1e-6:
+        raise ValueError(f"{text!r} is not a whole number of milliseconds")
+    return round(ms) / 1000
+
+
+_RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def parse_time(text: str, now: float) -> float:
+    """Unix seconds from an RFC 3339 date-time, Unix seconds, ``now`` or ``now``-relative text.
+
+    Accepted: ``2026-01-02T03:04:05Z`` (or with an offset such as ``+02:00``;
+    a date-time without one is refused rather than guessed), ``1767323045`` or
+    ``1767323045.5``, ``now``, and ``-7d``/``now-7d`` (any duration :func:`parse_step`
+    accepts, before ``now``).
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("empty time")
+    from_now = cleaned.lower().startswith("now")
+    relative = cleaned[3:].lstrip() if from_now else cleaned
+    if not relative:
+        return now
+    if from_now or relative.startswith("-"):
+        if not relative.startswith("-"):
+            raise ValueError(f"not a time: {text!r} (a relative time is now-DURATION or -DURATION)")
+        try:
+            return now - parse_step(relative[1:])
+        except ValueError as exc:
+            raise ValueError(f"{text!r}: {exc}") from exc
+    if _RFC3339_DATE.match(cleaned):
+        try:
+            when = datetime.fromisoformat(cleaned.upper())
+        except ValueError as exc:
+            raise ValueError(f"not an RFC 3339 date-time: {text!r}") from exc
+        if when.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone: add Z or an offset such as +02:00")
+        return when.timestamp()
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        raise ValueError(
+            f"not a time: {text!r} (use RFC 3339 such as 2026-01-02T03:04:05Z, "
+            "Unix seconds, now, or a relative time such as -7d)"
+        ) from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a time: {text!r}")
+    return seconds
+
+
+def grid_points(start: float, end: float, step: float) -> int:
+    """How many points per series a ``query_range`` from ``start`` to ``end`` has."""
+    start_ms, end_ms, step_ms = _ms(start), _ms(end), _ms(step)
+    return 0 if end_ms < start_ms else (end_ms - start_ms) // step_ms + 1
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def format_labels(labels: Mapping[str, str]) -> str:
+    """A series as PromQL writes it: ``name{a="1", b="x\\"y"}``, labels sorted.
+
+    Unlike :func:`sloplane.detectors.prom.series_key` this never gives two
+    series the same text (values are quoted and escaped).
+    """
+    name = labels.get("__name__", "")
+    rest = ", ".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}"
+        for k, v in sorted(labels.items())
+        if k != "__name__"
+    )
+    return f"{name}{{{rest}}}" if rest or not name else name
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
+_NAME_MAX = 120  # characters of label text; the hash and extension follow
+
+
+def plot_filename(labels: Mapping[str, str]) -> str:
+    """A deterministic, filesystem-safe PNG name for a series, e.g. ``up,job=api-1a2b3c4d5e6f.png``.
+
+    The readable part keeps letters, digits and ``._=,+-`` of the name and
+    label values (anything else becomes ``_``, at most 120 characters). The
+    suffix is a hash of the exact labels in lower-case hex, so two series never
+    share a name, not even on a case-insensitive filesystem, however alike
+    their readable parts are.
+    """
+    parts = [labels["__name__"]] if labels.get("__name__") else []
+    parts += [f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__"]
+    readable = _UNSAFE.sub("_", ",".join(parts))[:_NAME_MAX].lstrip(".-") or "series"
+    exact = json.dumps(sorted(labels.items()), ensure_ascii=False).encode()
+    return f"{readable}-{hashlib.sha256(exact).hexdigest()[:12]}.png"
+
+
+def plot_filenames(series: Sequence[Mapping[str, str]]) -> list[str]:
+    """:func:`plot_filename` for each series, made unique (case-insensitively) by a counter.
+
+    Different labels give different hashes; the counter only guards against a
+    12-hex-digit hash collision, in the order given.
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    for labels in series:
+        name = plot_filename(labels)
+        stem, n = name.removesuffix(".png"), 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{stem}-{n}.png"
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class PromSeries:
+    """One series of a range query: its labels and a frame to :func:`run`."""
+
+    labels: dict[str, str]
+    frame: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return format_labels(self.labels)
+
+
+def read_prometheus(
+    url: str,
+    query: str,
+    start: float,
+    end: float,
+    step: float,
+    timeout: float = 60.0,
+) -> list[PromSeries]:
+    """Every series of a range query, each on the full grid ``start, start+step, ... <= end``.
+
+    Ranges of more than :data:`PROMETHEUS_MAX_POINTS` points per series are
+    read in consecutive requests on the same grid and joined. A grid point
+    without a value (a gap, a stale series, a NaN or infinite sample, a series
+    that starts late or ends early) is a NaN row: it scores 0 and teaches the
+    detector nothing, so the other rows score exactly as the service would
+    score the points it reads. Series are sorted by :func:`format_labels`.
+    Prometheus errors raise :class:`~sloplane.detectors.prom.PromError`.
+    """
+    from sloplane.detectors.prom import PromClient
+
+    start_ms, step_ms = _ms(start), _ms(step)
+    if step_ms <= 0:
+        raise ValueError(f"step must be at least 1ms, got {step}s")
+    n = grid_points(start, end, step)
+    client = PromClient(url, timeout)
+    values: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
+    for first in range(0, n, PROMETHEUS_MAX_POINTS):
+        last = min(n, first + PROMETHEUS_MAX_POINTS) - 1
+        chunk = client.query_range(
+            query,
+            (start_ms + first * step_ms) / 1000,
+            (start_ms + last * step_ms) / 1000,
+            step_ms / 1000,
+        )
+        for rs in chunk:
+            key = tuple(sorted(rs.labels.items()))
+            column = values.get(key)
+            if column is None:
+                column = values[key] = np.full(n, math.nan)
+            for t, v in rs.points:  # only finite values: PromClient drops the rest
+                offset = _ms(t) - start_ms
+                if offset % step_ms == 0 and 0 <= offset // step_ms < n:
+                    column[offset // step_ms] = v
+    epoch = (start_ms + step_ms * np.arange(n, dtype=np.int64)) / 1000
+    timestamps = pd.to_datetime(epoch, unit="s", utc=True).astype(str)
+    out = [
+        PromSeries(
+            dict(key),
+            pd.DataFrame({"timestamp": timestamps, "value": column, "epoch": epoch}),
+        )
+        for key, column in values.items()
+    ]
+    return sorted(out, key=lambda s: s.name)
+
+
 def from_prometheus(
     url: str, query: str, start: float, end: float, step: float
 ) -> dict[str, pd.DataFrame]:
-    """One frame per series of a Prometheus range query, keyed by its labels."""
-    from sloplane.detectors.prom import PromClient, series_key
+    """One frame per series of a Prometheus range query, keyed by :func:`format_labels`.
 
-    frames = {}
-    for rs in PromClient(url).query_range(query, start, end, step):
-        epoch = [t for t, _ in rs.points]
-        frames[series_key(rs.labels)] = pd.DataFrame(
-            {
-                "timestamp": pd.to_datetime(epoch, unit="s", utc=True).astype(str),
-                "value": [v for _, v in rs.points],
-                "epoch": epoch,
-            }
-        )
-    return frames
+    See :func:`read_prometheus` for gaps, NaN and long ranges.
+    """
+    return {s.name: s.frame for s in read_prometheus(url, query, start, end, step)}
 
 
 def to_epoch(col: pd.Series, where: str = "") -> np.ndarray:
@@ -173,7 +371,7 @@ def plot(scored: pd.DataFrame, threshold: float, path: str | Path, title: str = 
     ax1.legend(loc="upper left")
     ax2.plot(x, scored["anomaly_score"], lw=0.7, color="tab:purple")
     ax2.axhline(threshold, color="tab:red", ls="--", lw=0.8)
-    ax2.set_ylim(0, 1.02)
+    ax2.set_ylim(-0.02, 1.02)  # a score of 0 stays visible above the axis
     ax2.set_ylabel("anomaly score")
     if title:
         ax1.set_title(title)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from sloplane.errors import SloplaneError
+
+DEFAULT_MAX_POINTS = 1_000_000
+"""Points per series a Prometheus back-test reads unless ``--max-points`` says otherwise."""
 
 
 def _params(raw: str | None) -> dict[str, object]:
@@ -69,19 +75,118 @@ def score(file: Path, detector: str, params: str | None) -> None:
         out.write(f"{ts},{val},{s:.6f}\n")
 
 
+_PROMETHEUS_OPTIONS = ("--query", "--start", "--end", "--step", "--timeout", "--max-points")
+
+
 @detect.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detector", default="ensemble", show_default=True)
 @click.option("--params", default=None, help="Detector parameters as a JSON object.")
 @click.option("--threshold", type=float, default=0.55, show_default=True)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG of values, flagged points and scores (with FILE).",
+)
+@click.option(
+    "--prometheus-url",
+    default=None,
+    help="Back-test a range query on this Prometheus (or compatible API) instead of FILE.",
+)
+@click.option("--query", default=None, help="PromQL; every series it selects is back-tested.")
+@click.option(
+    "--start", default=None, help="RFC 3339 (2026-01-02T03:04:05Z), Unix seconds, or -7d."
+)
+@click.option("--end", default=None, help="Like --start; default now.")
+@click.option("--step", default=None, help="Resolution, e.g. 30s, 5m, 1h.")
+@click.option("--timeout", default=None, help="Per Prometheus request, e.g. 30s (default 60s).")
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Most points per series to read (default {DEFAULT_MAX_POINTS:,}).",
+)
+@click.option(
+    "--plot-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write one PNG per series here (with --prometheus-url).",
+)
 def backtest(
-    file: Path, detector: str, params: str | None, threshold: float, plot_path: Path | None
+    file: Path | None,
+    detector: str,
+    params: str | None,
+    threshold: float,
+    plot_path: Path | None,
+    prometheus_url: str | None,
+    query: str | None,
+    start: str | None,
+    end: str | None,
+    step: str | None,
+    timeout: str | None,
+    max_points: int | None,
+    plot_dir: Path | None,
 ) -> None:
-    """Back-test a detector on a CSV: list flagged points, optionally plot them."""
+    """Back-test a detector on FILE (a timestamp,value CSV) or on a Prometheus range.
+
+    With --prometheus-url, --query, --start and --step, each series the query
+    selects gets its own detector, as in `detect serve`; its labels and flagged
+    points are printed, and --plot-dir gets one PNG per series.
+    """
+    given = {
+        "--query": query,
+        "--start": start,
+        "--end": end,
+        "--step": step,
+        "--timeout": timeout,
+        "--max-points": max_points,
+    }
+    if file is not None and prometheus_url is not None:
+        raise SloplaneError("give FILE or --prometheus-url, not both")
+    if file is None and prometheus_url is None:
+        raise SloplaneError("give a CSV FILE or --prometheus-url (with --query, --start, --step)")
+    if file is not None:
+        extra = [name for name in _PROMETHEUS_OPTIONS if given[name] is not None]
+        if plot_dir is not None:
+            extra.append("--plot-dir")
+        if extra:
+            raise SloplaneError(f"{extra[0]} needs --prometheus-url (with FILE use --plot PNG)")
+        _backtest_file(file, detector, _params(params), threshold, plot_path)
+        return
+    assert prometheus_url is not None
+    if plot_path is not None:
+        raise SloplaneError("--plot writes one file; with --prometheus-url use --plot-dir DIR")
+    missing = [name for name in ("--query", "--start", "--step") if given[name] is None]
+    if missing:
+        raise SloplaneError(f"--prometheus-url needs {', '.join(missing)}")
+    assert query is not None and start is not None and step is not None
+    _backtest_prometheus(
+        prometheus_url,
+        query,
+        start,
+        end or "now",
+        step,
+        timeout or "60s",
+        max_points or DEFAULT_MAX_POINTS,
+        detector,
+        _params(params),
+        threshold,
+        plot_dir,
+    )
+
+
+def _backtest_file(
+    file: Path,
+    detector: str,
+    params: dict[str, object],
+    threshold: float,
+    plot_path: Path | None,
+) -> None:
     from sloplane.detectors.backtest import flagged, plot, run
 
-    scored = _run(run, _read(file), detector, _params(params))
+    scored = _run(run, _read(file), detector, params)
     hits = flagged(scored, threshold)
     click.echo(f"{len(hits)} of {len(scored)} points at or above {threshold}")
     for _, row in hits.iterrows():
@@ -89,6 +194,100 @@ def backtest(
     if plot_path is not None:
         plot(scored, threshold, plot_path, title=f"{file.name} ({detector})")
         click.echo(f"plot written to {plot_path}")
+
+
+def _option_value(option: str, parse: Callable[[str], float], text: str) -> float:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise SloplaneError(f"{option}: {exc}") from exc
+
+
+def _backtest_prometheus(
+    url: str,
+    query: str,
+    start_text: str,
+    end_text: str,
+    step_text: str,
+    timeout_text: str,
+    max_points: int,
+    detector: str,
+    params: dict[str, object],
+    threshold: float,
+    plot_dir: Path | None,
+) -> None:
+    import httpx
+
+    from sloplane.detectors.backtest import (
+        flagged,
+        grid_points,
+        parse_step,
+        parse_time,
+        plot,
+        plot_filenames,
+        read_prometheus,
+        run,
+    )
+    from sloplane.detectors.detectors import DetectorError, make_detector
+    from sloplane.detectors.prom import PromError
+
+    now = float(int(time.time()))  # one "now" for --start and --end
+    start = _option_value("--start", lambda t: parse_time(t, now), start_text)
+    end = _option_value("--end", lambda t: parse_time(t, now), end_text)
+    step = _option_value("--step", parse_step, step_text)
+    timeout = _option_value("--timeout", parse_step, timeout_text)
+    if end < start:
+        raise SloplaneError(f"--start {start_text} is after --end {end_text}")
+    points = grid_points(start, end, step)
+    if points > max_points:
+        raise SloplaneError(
+            f"{start_text} to {end_text} at step {step_text} is {points:,} points per series, "
+            f"more than --max-points {max_points:,}: use a larger --step or a shorter range"
+        )
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL as exc:
+        raise SloplaneError(f"--prometheus-url: {url!r}: {exc}") from exc
+    if scheme not in ("http", "https"):
+        raise SloplaneError(f"--prometheus-url: {url!r} is not an http:// or https:// URL")
+    try:  # a wrong --detector or --params is reported before Prometheus is asked
+        make_detector(detector, **params)
+    except DetectorError as exc:
+        raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
+
+    try:
+        series = read_prometheus(url, query, start, end, step, timeout=timeout)
+    except PromError as exc:  # one line, whatever Prometheus put in its error text
+        raise PromError(" ".join(str(exc).split())) from exc
+    span = f"between {_iso(start)} and {_iso(end)}"
+    if not series:
+        raise SloplaneError(f"query {query!r} returned no series {span}")
+    click.echo(f"{len(series)} series {span} at step {step_text}, {points} points each")
+    names = plot_filenames([s.labels for s in series]) if plot_dir is not None else []
+    if plot_dir is not None:
+        try:
+            plot_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SloplaneError(f"--plot-dir: cannot create {plot_dir}: {exc}") from exc
+    for i, s in enumerate(series):
+        scored = _run(run, s.frame, detector, params)
+        hits = flagged(scored, threshold)
+        missing = int(scored["value"].isna().sum())
+        gaps = f" ({missing} without a value)" if missing else ""
+        click.echo(f"{s.name}: {len(hits)} of {len(scored)} points at or above {threshold}{gaps}")
+        for _, row in hits.iterrows():
+            click.echo(f"  {row['timestamp']},{row['value']},{row['anomaly_score']:.6f}")
+        if plot_dir is not None:
+            path = plot_dir / names[i]
+            try:
+                plot(scored, threshold, path, title=f"{s.name} ({detector})")
+            except OSError as exc:
+                raise SloplaneError(f"cannot write {path}: {exc}") from exc
+            click.echo(f"  plot written to {path}")
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 @detect.command()
