@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sloplane.detectors.detectors import make_detector
+from sloplane.detectors.prom import format_labels
 from sloplane.errors import Problem, SpecError
 
 
@@ -179,21 +180,6 @@ def grid_points(start: float, end: float, step: float) -> int:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
-
-
-def format_labels(labels: Mapping[str, str]) -> str:
-    """A series as PromQL writes it: ``name{a="1", b="x\\"y"}``, labels sorted.
-
-    Unlike :func:`sloplane.detectors.prom.series_key` this never gives two
-    series the same text (values are quoted and escaped).
-    """
-    name = labels.get("__name__", "")
-    rest = ", ".join(
-        f"{k}={json.dumps(v, ensure_ascii=False)}"
-        for k, v in sorted(labels.items())
-        if k != "__name__"
-    )
-    return f"{name}{{{rest}}}" if rest or not name else name
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")

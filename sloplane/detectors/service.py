@@ -41,7 +41,7 @@ from sloplane.detectors.config import (
 )
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
-from sloplane.detectors.prom import PromClient, PromError, series_key
+from sloplane.detectors.prom import PromClient, PromError, format_labels
 from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store
 from sloplane.errors import BackendError, SloplaneError
 
@@ -116,7 +116,7 @@ class Service:
             ws.refused_during_outage = False
             ws.polled_until = max((p[0] for s in result for p in s.points), default=ws.polled_until)
             for rs in result:
-                key = series_key(rs.labels)
+                key = format_labels(rs.labels)
                 st = ws.series.get(key)
                 if st is None:
                     st = ws.series[key] = SeriesState(
@@ -156,7 +156,7 @@ class Service:
                 for action in w.actions:
                     self.request_action(
                         self.config.action(action),
-                        trigger=f"anomaly {w.name}{{{series_key(st.labels)}}} score {st.last_score:.3f}",
+                        trigger=f"anomaly {w.name} {format_labels(st.labels)} score {st.last_score:.3f}",
                         evidence=self._evidence(w, st, now),
                         context={
                             "watch": w.name,

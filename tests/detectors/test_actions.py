@@ -290,3 +290,26 @@ def test_a_tick_before_the_next_step_asks_prometheus_nothing(tmp_path: Path) -> 
     svc.tick_watch("w")
     assert ws.error is not None
     svc.stop()
+
+
+def test_series_whose_labels_read_alike_get_their_own_detectors(tmp_path: Path) -> None:
+    """{a="1,b=2"} and {a="1", b="2"} once shared a key, so one detector saw both series."""
+    from sloplane.detectors.prom import RangeSeries
+
+    clock = Clock()
+    cfg = parse_config(
+        {
+            "prometheus": {"url": "http://127.0.0.1:1"},
+            "alertmanager": {"url": None},
+            "database": f"sqlite:///{tmp_path / 'audit.db'}",
+            "watches": [{"name": "w", "query": "up", "step": "1m", "detector": "ewma"}],
+        }
+    )
+    svc = Service(cfg, clock=clock)
+    points = [(clock.t - 60.0 * i, 1.0) for i in range(5, 0, -1)]
+    alike = [RangeSeries({"a": "1,b=2"}, points), RangeSeries({"a": "1", "b": "2"}, points)]
+    svc.prom.query_range = lambda *args, **kw: alike  # type: ignore[method-assign]
+    svc.tick_watch("w")
+    series = svc.watches["w"].series
+    assert sorted(series) == ['{a="1", b="2"}', '{a="1,b=2"}']
+    assert len({id(st.detector) for st in series.values()}) == 2

@@ -21,7 +21,6 @@ import pytest
 
 from sloplane.detectors.backtest import (
     PROMETHEUS_MAX_POINTS,
-    format_labels,
     from_prometheus,
     parse_step,
     parse_time,
@@ -30,7 +29,7 @@ from sloplane.detectors.backtest import (
     read_prometheus,
     run,
 )
-from sloplane.detectors.prom import PromClient, PromError
+from sloplane.detectors.prom import PromClient, PromError, format_labels
 from tests.detectors.conftest import controlled_metric
 from tests.support.processes import (
     Prometheus,
