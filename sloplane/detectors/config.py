@@ -177,6 +177,15 @@ class DeployRollback(_Strict):
 class ApprovalConfig(_Strict):
     slack_webhook_env: str | None = None
     """Environment variable holding a Slack incoming-webhook URL to announce pending approvals."""
+    public_url: str | None = None
+    """The service's URL as approvers reach it, so announcements carry a full approve URL."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+        return v
 
 
 class ApiConfig(_Strict):

@@ -369,20 +369,29 @@ class Service:
             return self._execute(a, trigger, dict(row.details), now)
 
     def _announce_approval(self, approval_id: int, a: ActionConfig, trigger: str) -> None:
+        """Tell approvers on Slack; a failed post is logged, the approval still waits."""
         import os
 
-        env = self.config.approval.slack_webhook_env
-        url = os.environ.get(env) if env else None
+        approval = self.config.approval
+        url = os.environ.get(approval.slack_webhook_env) if approval.slack_webhook_env else None
         if not url:
             return
-        text = (
-            f"sloplane wants to run *{a.name}* on `{a.target_key}` ({trigger}). "
-            f"Approve: POST /v1/detectors/approvals/{approval_id}/approve"
-        )
         try:
-            httpx.post(url, json={"text": text}, timeout=5.0)
+            r = httpx.post(
+                url,
+                json=approval_message(approval_id, a, trigger, approval.public_url),
+                timeout=5.0,
+            )
         except httpx.HTTPError as exc:
-            log.warning("slack announcement failed: %s", exc)
+            log.warning("slack announcement of approval #%d failed: %s", approval_id, exc)
+            return
+        if r.status_code >= 300:
+            log.warning(
+                "slack announcement of approval #%d refused: HTTP %d %s",
+                approval_id,
+                r.status_code,
+                r.text[:200],
+            )
 
     def _audit(
         self,
@@ -651,3 +660,17 @@ def run_service(config: DetectConfig, log_level: str = "info") -> None:
         stop.wait()
     finally:
         svc.stop()
+
+
+def approval_message(
+    approval_id: int, a: ActionConfig, trigger: str, public_url: str | None
+) -> dict[str, Any]:
+    """A Slack incoming-webhook message naming the action, its target and how to decide."""
+    base = public_url.rstrip("/") if public_url else ""
+    path = f"/v1/detectors/approvals/{approval_id}"
+    text = (
+        f"sloplane wants to run *{a.name}* on `{a.target_key}` ({trigger}).\n"
+        f"Approve: `POST {base}{path}/approve`  Reject: `POST {base}{path}/reject` "
+        "(with the API bearer token)"
+    )
+    return {"text": text}

@@ -19,6 +19,8 @@ from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.config import parse_config
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
 from sloplane.detectors.service import Service
+from tests.alerts.receivers import slack_receiver
+from tests.support.processes import free_port
 
 GOOD = Evidence(breaches=3, required_breaches=3)
 
@@ -152,6 +154,43 @@ def test_dry_run_and_approval(tmp_path: Path) -> None:
     assert _runs(marker) == 1
     outcomes = [d["outcome"] for d in client.get("/v1/detectors/decisions").json()]
     assert outcomes == ["executed", "pending_approval"]
+    svc.stop()
+
+
+def test_pending_approval_is_announced_on_slack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with slack_receiver() as slack:
+        monkeypatch.setenv("TEST_SLACK_WEBHOOK", slack.url)
+        clock = Clock()
+        svc, marker = _service(tmp_path, clock, require_approval=True)
+        svc.config.approval.slack_webhook_env = "TEST_SLACK_WEBHOOK"
+        svc.config.approval.public_url = "https://detect.example.org/"
+        a = svc.config.action("rollback")
+        assert svc.request_action(a, trigger="burn", evidence=GOOD, context={}) == (
+            "pending_approval"
+        )
+        (msg,) = slack.valid()
+        assert slack.invalid() == []
+        text = msg.body["text"]
+        assert "*rollback*" in text and "`deploy/api`" in text and "burn" in text
+        assert "POST https://detect.example.org/v1/detectors/approvals/1/approve" in text
+        assert "/v1/detectors/approvals/1/reject" in text
+        assert _runs(marker) == 0
+        svc.stop()
+
+
+def test_a_failed_slack_announcement_still_leaves_the_approval_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", f"http://127.0.0.1:{free_port()}/hooks/x")
+    svc, marker = _service(tmp_path, Clock(), require_approval=True)
+    svc.config.approval.slack_webhook_env = "TEST_SLACK_WEBHOOK"
+    a = svc.config.action("rollback")
+    assert svc.request_action(a, trigger="t", evidence=GOOD, context={}) == "pending_approval"
+    assert "slack announcement of approval #1 failed" in caplog.text
+    assert [p.id for p in svc.store.approvals("pending")] == [1]
+    assert _runs(marker) == 0
     svc.stop()
 
 
