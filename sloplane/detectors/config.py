@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from sloplane.detectors.store import NAME_MAX
-from sloplane.errors import Problem, SpecError
+from sloplane.errors import SpecError
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
 
@@ -201,21 +201,24 @@ class ApiConfig(_Strict):
     """Accept POSTs without a token; only for a listener no one else can reach."""
 
 
-def api_token(api: ApiConfig, source: str = "detect.yaml") -> str | None:
-    """The configured bearer token, or None; an unreadable or empty token file is an error."""
+def api_token(api: ApiConfig, where: Where | None = None) -> str | None:
+    """The configured bearer token, or None; an unreadable or empty token file is an error.
+
+    ``where`` locates ``api.token_file`` in the config file; :func:`load_config` checks the
+    file once with it, so a wrong path is reported at its line before anything starts.
+    """
     import os
 
     if api.token_file:
+        at = where or Where("detect.yaml", "api", "token_file")
         try:
             token = Path(api.token_file).read_text().strip()
         except OSError as exc:
-            raise SpecError(
-                [Problem(file=source, obj="api", field="token_file", message=f"cannot read: {exc}")]
-            ) from exc
+            raise SpecError([at.problem(f"cannot read: {exc.strerror or exc}")]) from exc
+        except UnicodeDecodeError as exc:
+            raise SpecError([at.problem(f"not UTF-8 text: {exc}")]) from exc
         if not token:
-            raise SpecError(
-                [Problem(file=source, obj="api", field="token_file", message="the file is empty")]
-            )
+            raise SpecError([at.problem("the file is empty")])
         return token
     return os.environ.get(api.token_env, "").strip() or None
 
@@ -336,4 +339,8 @@ def load_config(path: str | Path) -> DetectConfig:
     data, problems = load_mapping(Path(path))
     if problems:
         raise SpecError(problems)
-    return parse_config(data, str(path))
+    config = parse_config(data, str(path))
+    if config.api.token_file:
+        places = named_places(data, str(path), _OBJECTS)
+        api_token(config.api, places.get("api.token_file", Where(str(path), "api", "token_file")))
+    return config

@@ -211,6 +211,23 @@ def test_unreadable_files_are_one_line(
     assert line.startswith(expected), line
 
 
+def test_token_file_problems_name_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-token"
+    (empty := tmp_path / "empty-token").write_text("  \n")
+    (binary := tmp_path / "binary-token").write_bytes(b"\xff\xfe")
+    text = "listen: 127.0.0.1:9310\napi:\n  read_only: false\n  token_file: {}\n"
+    assert _serve(tmp_path, text.format(missing), capsys) == [
+        ":4: field 'api.token_file': cannot read: No such file or directory"
+    ]
+    assert _serve(tmp_path, text.format(empty), capsys) == [
+        ":4: field 'api.token_file': the file is empty"
+    ]
+    (line,) = _serve(tmp_path, text.format(binary), capsys)
+    assert line.startswith(":4: field 'api.token_file': not UTF-8 text")
+
+
 def test_a_missing_config_file_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
