@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from sloplane.detectors.config import CommandHook, KubernetesHook, WebhookHook
+from sloplane.detectors.config import CommandHook, Hook, KedaHook, KubernetesHook, WebhookHook
 from sloplane.errors import SloplaneError
 
 
@@ -27,6 +27,27 @@ class HookError(SloplaneError):
 
 
 REVISION = "deployment.kubernetes.io/revision"
+
+
+#: Kubernetes API requests one action makes at most (rollout undo: get, list, patch).
+K8S_REQUESTS_PER_ACTION = 4
+
+
+def longest_run(hook: Hook) -> float:
+    """Seconds a hook can take at most, timeouts, retries and backoff included.
+
+    The target lease must outlast it, or a second process could act while the first
+    still is.
+    """
+    if isinstance(hook, WebhookHook):
+        backoff = sum(hook.backoff * 2 ** (n - 1) for n in range(1, hook.retries + 1))
+        return (hook.retries + 1) * hook.timeout + backoff
+    if isinstance(hook, CommandHook):
+        return hook.timeout
+    if isinstance(hook, KubernetesHook):
+        return K8S_REQUESTS_PER_ACTION * hook.timeout
+    assert isinstance(hook, KedaHook)
+    return 0.0
 
 
 def sign(secret: bytes, body: bytes) -> str:

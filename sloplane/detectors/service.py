@@ -10,14 +10,17 @@ errors, missing series and stale points never count as evidence.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import signal
 import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +51,11 @@ from sloplane.errors import BackendError, SloplaneError
 log = logging.getLogger("sloplane.detectors")
 
 ALERTNAME = "SloplaneAnomaly"
+
+#: Seconds a target lease outlasts the longest its hook can run (a decision's own work).
+LEASE_MARGIN = 30.0
+#: Seconds between tries for a lease another process holds.
+LEASE_POLL = 0.1
 
 
 @dataclass
@@ -89,6 +97,8 @@ class Service:
         self.burning: dict[str, bool] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.lock = threading.RLock()
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """Names this process in target leases (and in a refusal another process records)."""
         self.registry = CollectorRegistry()
         self.registry.register(_Metrics(self))
         self._scheduler: Any = None
@@ -259,6 +269,37 @@ class Service:
     def request_action(
         self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
     ) -> str:
+        """Decide through the guards and act if they allow; returns the audited outcome.
+
+        The decision and the hook run under the target's lease, so two ``detect serve``
+        processes on one database decide one after the other: the second sees the first's
+        action in the audit log and its cooldown refuses.
+        """
+        with self._target_lease(a) as busy:
+            if busy:
+                return self._audit(self.clock(), a, trigger, REFUSED, busy, context)
+            return self._decide(a, trigger=trigger, evidence=evidence, context=context)
+
+    @contextlib.contextmanager
+    def _target_lease(self, a: ActionConfig) -> Iterator[str]:
+        """Hold the target's lease; yields "" when held, else why it could not be taken."""
+        ttl = hooks.longest_run(a.hook) + LEASE_MARGIN
+        deadline = time.monotonic() + ttl
+        while not self.store.try_lease(a.target_key, self.holder, self.clock(), ttl):
+            if time.monotonic() >= deadline:
+                held = self.store.lease_holder(a.target_key)
+                who = held[0] if held else "another process"
+                yield f"target busy: {who} has been deciding on it for over {ttl:g}s"
+                return
+            time.sleep(LEASE_POLL)
+        try:
+            yield ""
+        finally:
+            self.store.release_lease(a.target_key, self.holder)
+
+    def _decide(
+        self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
+    ) -> str:
         g = self.config.guards
         now = self.clock()
         limits = Limits(
@@ -360,18 +401,18 @@ class Service:
             if row is None:
                 return None
             a = self.config.action(row.action)
-            now = self.clock()
             trigger = f"approval #{approval_id}: {row.trigger}"
             if not approved:
                 return self._audit(
-                    now, a, trigger, REFUSED, "rejected by approver", dict(row.details)
+                    self.clock(), a, trigger, REFUSED, "rejected by approver", dict(row.details)
                 )
-            return self._execute(a, trigger, dict(row.details), now)
+            with self._target_lease(a) as busy:
+                if busy:
+                    return self._audit(self.clock(), a, trigger, REFUSED, busy, dict(row.details))
+                return self._execute(a, trigger, dict(row.details), self.clock())
 
     def _announce_approval(self, approval_id: int, a: ActionConfig, trigger: str) -> None:
         """Tell approvers on Slack; a failed post is logged, the approval still waits."""
-        import os
-
         approval = self.config.approval
         url = os.environ.get(approval.slack_webhook_env) if approval.slack_webhook_env else None
         if not url:

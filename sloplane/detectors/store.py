@@ -2,8 +2,9 @@
 
 The outbox holds alerts until AlertManager has acknowledged them; the audit
 log records every action decision, taken or refused; approvals wait for a
-human; deploy times and desired scales are served back to the API. SQLite by
-default, PostgreSQL through a ``postgresql+psycopg://`` URL.
+human; deploy times and desired scales are served back to the API; target
+leases let several processes share the database without acting twice. SQLite
+by default, PostgreSQL through a ``postgresql+psycopg://`` URL.
 """
 
 from __future__ import annotations
@@ -16,8 +17,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (
+    JSON,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -63,6 +77,15 @@ class DeployRow(Base):
     __tablename__ = "detect_deploys"
     target: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[float] = mapped_column(Float)
+
+
+class TargetLeaseRow(Base):
+    """Who is deciding on (and acting on) a target now; expires so a crash cannot hold it."""
+
+    __tablename__ = "detect_target_leases"
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires: Mapped[float] = mapped_column(Float)
 
 
 class ScaleRow(Base):
@@ -174,6 +197,45 @@ class Store:
             )
             return list(s.scalars(q))
 
+    # target leases: one decision at a time per target, across processes
+    def try_lease(self, target: str, holder: str, now: float, ttl: float) -> bool:
+        """Take (or renew) the lease on ``target`` unless another holder's is still valid.
+
+        A conditional UPDATE, then an INSERT that the primary key makes exclusive, so two
+        processes on one database never both hold it (PostgreSQL re-checks the condition
+        on the row a concurrent UPDATE wrote; SQLite runs one writer at a time).
+        """
+        free = or_(TargetLeaseRow.expires < now, TargetLeaseRow.holder == holder)
+        with self.session() as s:
+            taken = s.execute(
+                update(TargetLeaseRow)
+                .where(TargetLeaseRow.target == target, free)
+                .values(holder=holder, expires=now + ttl)
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return True
+        try:
+            with self.session() as s:
+                if s.get(TargetLeaseRow, target) is not None:
+                    return False
+                s.add(TargetLeaseRow(target=target, holder=holder, expires=now + ttl))
+        except IntegrityError:  # another process inserted it first
+            return False
+        return True
+
+    def release_lease(self, target: str, holder: str) -> None:
+        with self.session() as s:
+            s.execute(
+                delete(TargetLeaseRow).where(
+                    TargetLeaseRow.target == target, TargetLeaseRow.holder == holder
+                )
+            )
+
+    def lease_holder(self, target: str) -> tuple[str, float] | None:
+        with self.session() as s:
+            row = s.get(TargetLeaseRow, target)
+            return None if row is None else (row.holder, row.expires)
+
     # approvals
     def add_approval(
         self, *, now: float, action: str, target: str, trigger: str, details: dict[str, Any]
@@ -192,12 +254,16 @@ class Store:
             return row.id
 
     def set_approval(self, approval_id: int, status: str) -> ApprovalRow | None:
+        """Decide a pending approval; None if it is not pending (or another process decided it)."""
         with self.session() as s:
-            row = s.get(ApprovalRow, approval_id)
-            if row is None or row.status != "pending":
+            decided = s.execute(
+                update(ApprovalRow)
+                .where(ApprovalRow.id == approval_id, ApprovalRow.status == "pending")
+                .values(status=status)
+            )
+            if decided.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            row.status = status
-            return row
+            return s.get(ApprovalRow, approval_id)
 
     def approvals(self, status: str | None = None) -> list[ApprovalRow]:
         with self.session() as s:

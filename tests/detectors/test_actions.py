@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sloplane.detectors import hooks
 from sloplane.detectors.api import ApiAuth, create_app
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.config import parse_config
@@ -124,6 +125,20 @@ def test_refusal_is_pure_and_ordered() -> None:
     assert plan_scale(3, 5, 1, 10, 2) == (5, "3 -> 5 replicas")
     assert plan_scale(10, 1, 1, 10, 2)[0] is None
     assert plan_scale(2, -9, 1, 10, 2)[0] == 1
+
+
+def test_a_target_lease_outlasts_the_longest_hook_run() -> None:
+    raw = {
+        "actions": [
+            {"name": "w", "hook": {"kind": "webhook", "url": "http://x", "timeout": "10s"}},
+            {"name": "c", "hook": {"kind": "command", "argv": ["true"], "timeout": "1m"}},
+            {"name": "k", "hook": {"kind": "kubernetes", "operation": "scale", "deployment": "d"}},
+            {"name": "keda", "hook": {"kind": "keda"}},
+        ]
+    }
+    cfg = parse_config(raw)
+    runs = [hooks.longest_run(cfg.action(n).hook) for n in ("w", "c", "k", "keda")]
+    assert runs == [4 * 10 + (1 + 2 + 4), 60, 4 * 10, 0]
 
 
 def test_dry_run_and_approval(tmp_path: Path) -> None:

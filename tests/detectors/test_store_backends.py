@@ -509,6 +509,149 @@ def test_concurrent_writers_on_two_stores_lose_nothing(
     assert len(a.actions_since("deploy/api", T0)) == 8 * per_thread
 
 
+# --- two processes on one database ------------------------------------------------------
+
+_ONE_PROCESS = """
+import json, sys, time
+from sloplane.detectors.config import parse_config
+from sloplane.detectors.guards import Evidence
+from sloplane.detectors.service import Service
+
+raw, start = json.loads(sys.argv[1]), float(sys.argv[2])
+svc = Service(parse_config(raw))
+while time.time() < start:
+    time.sleep(0.005)
+outcome = svc.request_action(
+    svc.config.action("slow"),
+    trigger="race",
+    evidence=Evidence(breaches=3, required_breaches=3),
+    context={},
+)
+svc.stop()
+print(outcome)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_two_processes_on_one_database_act_once(db_url: str, tmp_path: Path) -> None:
+    """Two ``detect serve`` processes see the same anomaly at the same moment: one acts,
+    the other waits for its lease, then finds the action in the log and its cooldown refuses."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "slow.log"
+    raw = _config(db_url, tmp_path)
+    raw["actions"].append(
+        {
+            "name": "slow",
+            "target": "deploy/api",
+            "hook": {
+                "kind": "command",
+                "argv": ["/bin/sh", "-c", f"sleep 1; echo ran >> {marker}"],
+                "timeout": "10s",
+            },
+        }
+    )
+    Service(parse_config(raw)).stop()  # create the tables before the race
+    start = time.time() + 3  # both interpreters are up and waiting by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ONE_PROCESS, json.dumps(raw), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    outcomes = sorted(out.strip() for out, _ in results)
+    assert outcomes == ["executed", "refused"], results
+    assert marker.read_text().count("ran") == 1
+    svc = Service(parse_config(raw))
+    refused, executed = list_decisions(svc.store, action="slow")
+    assert executed.outcome == "executed" and refused.outcome == "refused"
+    assert refused.reason.startswith("cooldown")
+    assert svc.store.lease_holder("deploy/api") is None  # both released their leases
+    svc.stop()
+
+
+def test_a_lease_is_exclusive_until_it_expires_or_is_released(
+    db_url: str, stores: Callable[[str], Store]
+) -> None:
+    a, b = stores(db_url), stores(db_url)
+    assert a.try_lease("deploy/api", "a", T0, 10)
+    assert not b.try_lease("deploy/api", "b", T0 + 5, 10)
+    assert a.try_lease("deploy/api", "a", T0 + 5, 10)  # the holder renews
+    assert b.try_lease("deploy/web", "b", T0, 10)  # other targets are independent
+    b.release_lease("deploy/api", "b")  # not b's to release
+    assert a.lease_holder("deploy/api") == ("a", T0 + 15)
+    assert b.try_lease("deploy/api", "b", T0 + 15.5, 10)  # expired: a crashed, say
+    a.release_lease("deploy/api", "b")
+    assert a.lease_holder("deploy/api") is None
+
+
+def test_concurrent_lease_takers_on_two_stores_get_one_lease(
+    db_url: str, stores: Callable[[str], Store]
+) -> None:
+    a, b = stores(db_url), stores(db_url)
+    a.try_lease("warm", "x", T0, 1)  # create tables and connections before the race
+    b.lease_holder("warm")
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+    errors: list[BaseException] = []
+
+    def take(store: Store, name: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            if store.try_lease("deploy/api", name, T0, 60):
+                won.append(name)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=(a if n % 2 else b, f"t{n}")) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(won) == 1 and a.lease_holder("deploy/api") == (won[0], T0 + 60)
+
+
+def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_run(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sloplane.detectors import service as service_module
+
+    monkeypatch.setattr(service_module, "LEASE_MARGIN", 0.5)
+    raw = _config(db_url, tmp_path)
+    raw["actions"][0]["hook"]["timeout"] = "500ms"
+    clock = Clock()
+    svc = Service(parse_config(raw), clock=clock)
+    assert svc.store.try_lease("deploy/api", "other-host:42:abcd", T0, 3600)
+    assert _ask(svc, "rollback") == "refused"
+    (d,) = list_decisions(svc.store, action="rollback")
+    assert d.reason == "target busy: other-host:42:abcd has been deciding on it for over 1s"
+    assert _runs(tmp_path) == 0
+    clock.t += 3601  # its lease ran out: that process is gone
+    assert _ask(svc, "rollback") == "executed"
+    assert _runs(tmp_path) == 1
+    svc.stop()
+
+
+def test_an_approval_is_decided_once_even_from_two_stores(
+    db_url: str, stores: Callable[[str], Store]
+) -> None:
+    a, b = stores(db_url), stores(db_url)
+    approval = a.add_approval(
+        now=T0, action="careful", target="deploy/web", trigger="t", details={}
+    )
+    assert a.set_approval(approval, "approved") is not None
+    assert b.set_approval(approval, "approved") is None
+    assert b.set_approval(approval, "rejected") is None
+    assert [r.status for r in b.approvals()] == ["approved"]
+
+
 # --- PostgreSQL specifics -------------------------------------------------------------------
 
 
