@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -326,13 +326,33 @@ def to_epoch(col: pd.Series, where: str = "") -> np.ndarray:
     return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
 
 
+#: Points scored between two progress reports, at least (see :func:`run`).
+PROGRESS_EVERY = 20_000
+
+
 def run(
-    df: pd.DataFrame, detector: str = "ensemble", params: Mapping[str, Any] | None = None
+    df: pd.DataFrame,
+    detector: str = "ensemble",
+    params: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Score every row of ``df`` (columns ``epoch`` and ``value``) with a fresh detector."""
+    """Score every row of ``df`` (columns ``epoch`` and ``value``) with a fresh detector.
+
+    Scored in consecutive slices, which gives the same scores as one batch (detectors
+    are streaming), so ``progress(done, total)`` can be told after each; at most about
+    20 reports per series, none for one slice.
+    """
     det = make_detector(detector, **dict(params or {}))
+    t, x = df["epoch"].to_numpy(), df["value"].to_numpy()
+    scores = np.empty(len(x), dtype=float)
+    every = max(PROGRESS_EVERY, -(-len(x) // 20))
+    for lo in range(0, len(x), every):
+        hi = min(lo + every, len(x))
+        scores[lo:hi] = det.score_many(t[lo:hi], x[lo:hi])
+        if progress is not None and every < len(x):
+            progress(hi, len(x))
     out = df.copy()
-    out["anomaly_score"] = det.score_many(df["epoch"].to_numpy(), df["value"].to_numpy())
+    out["anomaly_score"] = scores
     return out
 
 

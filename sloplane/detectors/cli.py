@@ -30,12 +30,19 @@ def _params(raw: str | None) -> dict[str, object]:
     return value
 
 
-def _run(run: Any, df: Any, detector: str, params: dict[str, object]) -> Any:
-    """Score with option names in errors: ``--params.warmup: ...``, ``--detector: ...``."""
+def _run(run: Any, df: Any, detector: str, params: dict[str, object], what: str = "") -> Any:
+    """Score with option names in errors: ``--params.warmup: ...``, ``--detector: ...``.
+
+    A long series reports its progress on stderr, so stdout stays the scores alone.
+    """
     from sloplane.detectors.detectors import DetectorError
 
+    def progress(done: int, total: int) -> None:
+        prefix = f"{what}: " if what else ""
+        click.echo(f"sloplane: {prefix}scored {done:,} of {total:,} points", err=True)
+
     try:
-        return run(df, detector, params)
+        return run(df, detector, params, progress=progress)
     except DetectorError as exc:
         raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
 
@@ -270,7 +277,7 @@ def _backtest_prometheus(
         except OSError as exc:
             raise SloplaneError(f"--plot-dir: cannot create {plot_dir}: {exc}") from exc
     for i, s in enumerate(series):
-        scored = _run(run, s.frame, detector, params)
+        scored = _run(run, s.frame, detector, params, s.name)
         hits = flagged(scored, threshold)
         missing = int(scored["value"].isna().sum())
         gaps = f" ({missing} without a value)" if missing else ""

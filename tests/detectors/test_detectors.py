@@ -41,6 +41,25 @@ def test_batch_equals_streaming_and_scores_are_in_range(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_back_tests_score_in_slices_with_progress_and_the_same_scores(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from sloplane.detectors import backtest
+
+    t, x = _series(260, shift_at=200)
+    x[50:53] = np.nan
+    df = pd.DataFrame({"epoch": t, "value": x})
+    whole = make_detector(name, **FAST.get(name, {})).score_many(t, x)
+    monkeypatch.setattr(backtest, "PROGRESS_EVERY", 37)  # slices end mid-window and at the gap
+    reports: list[tuple[int, int]] = []
+    scored = backtest.run(df, name, FAST.get(name, {}), lambda d, n: reports.append((d, n)))
+    assert np.array_equal(scored["anomaly_score"].to_numpy(), whole)
+    assert reports == [(min(k, 260), 260) for k in range(37, 260 + 37, 37)]
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_scores_are_causal(name: str) -> None:
     """The score of point i must not change when later points change."""
     t, x = _series(260, shift_at=200)
@@ -171,6 +190,25 @@ def test_score_rejects_bad_input_with_one_line(
     assert info.value.code == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ") and error in line
+
+
+def test_a_long_score_reports_progress_on_stderr_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sloplane.cli import main
+    from sloplane.detectors import backtest
+
+    monkeypatch.setattr(backtest, "PROGRESS_EVERY", 4)
+    csv = tmp_path / "s.csv"
+    csv.write_text("timestamp,value\n" + "".join(f"{i},{i % 3}\n" for i in range(10)))
+    main(["detect", "score", str(csv), "--detector", "cusum"])
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "sloplane: scored 4 of 10 points",
+        "sloplane: scored 8 of 10 points",
+        "sloplane: scored 10 of 10 points",
+    ]
+    assert len(captured.out.splitlines()) == 11 and "sloplane" not in captured.out
 
 
 def test_score_accepts_explicit_nan_and_trailing_blank_lines(
