@@ -26,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    inspect,
     or_,
     select,
     update,
@@ -118,6 +119,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _widen_triggers(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = threading.Lock()
 
@@ -317,6 +319,26 @@ def _json_dumps(value: Any) -> str:
     would make the API's JSON response fail.
     """
     return json.dumps(_finite(value), allow_nan=False)
+
+
+#: Columns that early builds created as varchar(200): PostgreSQL enforces the length.
+_WIDENED = (("detect_decisions", "trigger"), ("detect_approvals", "trigger"))
+
+
+def _widen_triggers(engine: Engine) -> None:
+    """Make trigger columns of an older PostgreSQL database ``text``, as the model says.
+
+    ``create_all`` leaves existing tables alone; a long trigger (a series with many
+    labels) would otherwise fail to be audited. SQLite does not enforce lengths.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    columns = inspect(engine)
+    for table, column in _WIDENED:
+        kinds = {c["name"]: c["type"] for c in columns.get_columns(table)}
+        if isinstance(kinds.get(column), String) and not isinstance(kinds[column], Text):
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE text')
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

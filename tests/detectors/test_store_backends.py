@@ -674,3 +674,41 @@ def test_postgresql_schema_and_plain_url(pg_url: str, stores: Callable[[str], St
     assert types["detect_approvals.trigger"] == "text"
     assert types["detect_outbox.created"] == "double precision"
     assert _sql(db_url, "SELECT at, trigger FROM detect_decisions") == [(T0, "x")]
+
+
+def test_an_older_postgresql_database_gets_text_triggers(
+    pg_url: str, stores: Callable[[str], Store]
+) -> None:
+    """Early builds made the trigger columns varchar(200); opening the store widens them."""
+    url = make_url(pg_url)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as pg:
+        pg.execute(
+            "CREATE TABLE detect_decisions (id serial PRIMARY KEY, at double precision,"
+            " action varchar(200), target varchar(200), trigger varchar(200),"
+            " outcome varchar(40), reason text, details json)"
+        )
+        pg.execute(
+            "CREATE TABLE detect_approvals (id serial PRIMARY KEY, created double precision,"
+            " action varchar(200), target varchar(200), trigger varchar(200),"
+            " status varchar(20), details json)"
+        )
+        pg.execute(
+            "INSERT INTO detect_decisions (at, action, target, trigger, outcome, reason, details)"
+            " VALUES (1, 'a', 't', 'old', 'executed', '', '{}')"
+        )
+    store = stores(pg_url)
+    long_trigger = "anomaly latency " + ",".join(f'l{i}="{"v" * 20}"' for i in range(40))
+    store.record(at=T0, action="a", target="t", trigger=long_trigger, outcome="refused")
+    store.add_approval(now=T0, action="a", target="t", trigger=long_trigger, details={})
+    types = dict(
+        _sql(
+            pg_url,
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND column_name = 'trigger'",
+        )
+    )
+    assert types == {"detect_decisions.trigger": "text", "detect_approvals.trigger": "text"}
+    assert [d.trigger for d in list_decisions(store)] == [long_trigger, "old"]
+    stores(pg_url)  # a second open finds nothing to change
