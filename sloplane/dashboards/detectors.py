@@ -1,7 +1,9 @@
-"""A dashboard for the anomaly-detection service: scores against alert level, values, firing.
+"""A dashboard for the anomaly-detection service: scores against each watch's threshold.
 
-The detector's own thresholds live in its config, not in Prometheus, so the panel
-draws the common 0.5 and 0.8 levels as guides; the firing panel is the truth.
+Series panels leave the legend to Grafana (every label): the watched series' own
+``instance`` and ``job`` become ``exported_instance`` and ``exported_job`` when
+Prometheus scrapes the service without ``honor_labels``, so no fixed legend is right
+in both set-ups.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from sloplane.dashboards.render import dashboard, datasource_variable, query_var
 
 DETECTORS_UID = "sloplane-detectors"
 WATCH = '{watch=~"$watch"}'
+ALL_LABELS = ""
+"""Grafana's automatic legend: the series with all its labels."""
 
 
 def detectors_dashboard() -> dict[str, Any]:
@@ -36,8 +40,19 @@ def detectors_dashboard() -> dict[str, Any]:
     )
     layout.add(
         stat(
+            "Series watched",
+            f"sum(sloplane_detector_series{WATCH})",
+            "none",
+            steps(RED, (1.0, GREEN)),
+        ),
+        6,
+        4,
+    )
+    layout.add(
+        stat(
             "Poll errors (1h)",
-            'sum(increase(sloplane_detector_events_total{event="poll_error"}[1h])) or vector(0)',
+            "sum(increase(sloplane_detector_events_total"
+            '{event="poll_errors", name=~"$watch"}[1h])) or vector(0)',
             "none",
             steps(GREEN, (1.0, ORANGE)),
         ),
@@ -48,9 +63,11 @@ def detectors_dashboard() -> dict[str, Any]:
     layout.add(
         timeseries(
             "Anomaly score",
-            [(f"sloplane_anomaly_score{WATCH}", "{{watch}} {{instance}}")],
+            [
+                (f"sloplane_anomaly_score{WATCH}", ALL_LABELS),
+                (f"sloplane_anomaly_threshold{WATCH}", "{{watch}} threshold"),
+            ],
             "percentunit",
-            thresholds=steps(GREEN, (0.5, ORANGE), (0.8, RED)),
             soft_min=0,
             soft_max=1,
         ),
@@ -58,12 +75,12 @@ def detectors_dashboard() -> dict[str, Any]:
         9,
     )
     layout.add(
-        timeseries("Watched value", [(f"sloplane_anomaly_value{WATCH}", "{{watch}} {{instance}}")]),
+        timeseries("Watched value", [(f"sloplane_anomaly_value{WATCH}", ALL_LABELS)]),
         12,
         8,
     )
     layout.add(
-        timeseries("Firing", [(f"sloplane_anomaly_firing{WATCH}", "{{watch}} {{instance}}")]),
+        timeseries("Firing", [(f"sloplane_anomaly_firing{WATCH}", ALL_LABELS)]),
         12,
         8,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.store import NAME_MAX, Store
+
+if TYPE_CHECKING:
+    from sloplane.detectors.service import WatchState
 
 router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
 
@@ -163,6 +166,16 @@ def create_app(service: Any, auth: ApiAuth | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "watches": {n: (w.error or "ok") for n, w in service.watches.items()}}
+        """Liveness (always ok while serving) and each watch's state, for people and probes."""
+        return {"ok": True, "watches": {n: watch_status(w) for n, w in service.watches.items()}}
 
     return app
+
+
+def watch_status(ws: WatchState) -> str:
+    """The watch is ok, Prometheus errs, or the query selects nothing (a typo, a gone exporter)."""
+    if ws.error:
+        return ws.error
+    if ws.returned is None:
+        return "not polled yet"
+    return "ok" if ws.returned else "no series: the query returned nothing on the last poll"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,27 +46,70 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError(f"must be longer than 0s, got {seconds:g}s")
+    return seconds
+
+
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
+"""A duration that divides or schedules something: 0s would divide by zero or spin."""
+
+#: Shortest ``step`` of a watch; finer steps only make the scheduler skip runs.
+MIN_STEP = 0.1
+
+
+def _step(seconds: float) -> float:
+    if seconds < MIN_STEP:
+        raise ValueError(f"{seconds:g}s is shorter than the shortest step, {MIN_STEP * 1000:g}ms")
+    return seconds
+
+
+Step = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_step)]
+
+
+def _promql(query: str) -> str:
+    from sloplane.slo.promql import parse_error
+
+    problem = parse_error(query)
+    if problem:
+        raise ValueError(f"not valid PromQL: {' '.join(problem.split())}")
+    return query
+
+
+PromQL = Annotated[str, AfterValidator(_promql)]
+
+
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class PrometheusConfig(_Strict):
-    url: str = "http://127.0.0.1:9090"
-    timeout: Duration = 10.0
+    url: HttpUrl = "http://127.0.0.1:9090"
+    timeout: PositiveDuration = 10.0
 
 
 class AlertmanagerConfig(_Strict):
-    url: str | None = "http://127.0.0.1:9093"
-    resend_every: Duration = 60.0
+    url: HttpUrl | None = "http://127.0.0.1:9093"
+    resend_every: PositiveDuration = 60.0
     """Firing alerts are re-posted this often so AlertManager does not resolve them."""
-    alert_ttl: Duration = 300.0
+    alert_ttl: PositiveDuration = 300.0
     """``endsAt`` of a firing alert is now plus this; re-sends keep pushing it forward."""
-    generator_url: str = ""
-    """Base URL for the alert's link back, e.g. your Prometheus or Grafana; the query is appended."""
+    generator_url: HttpUrl | None = None
+    """Base URL for the alert's link back (the query is appended); default ``prometheus.url``."""
 
 
 class TrafficGuard(_Strict):
-    query: str
+    query: PromQL
     """PromQL whose (summed) value is the traffic; below ``min`` no action is taken."""
     min: float
 
@@ -84,16 +128,22 @@ class Guards(_Strict):
 
 class WatchConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_:.-]*$")
-    query: str
-    step: Duration = 30.0
-    lookback: Duration = 3600.0
+    query: PromQL
+    step: Step = 30.0
+    lookback: PositiveDuration = 3600.0
     """History read on start-up to warm the detector."""
-    interval: Duration | None = None
+    interval: PositiveDuration | None = None
     """How often to poll; defaults to ``step``."""
     detector: str = "ensemble"
     params: dict[str, Any] = Field(default_factory=dict)
     threshold: float = Field(0.55, ge=0.0, le=1.0)
     consecutive: int = Field(3, ge=1)
+    keep_firing_for: Duration = 600.0
+    """A firing alert resolves only this long (in data time) after its last breaching point.
+
+    The ensemble scores the start of an episode, not its length: without a hold its
+    alert would resolve a step later, before AlertManager's ``group_wait`` sends it.
+    """
     labels: dict[str, str] = Field(default_factory=dict)
     traffic: TrafficGuard | None = None
     actions: list[str] = Field(default_factory=list)
@@ -101,7 +151,7 @@ class WatchConfig(_Strict):
 
 class WebhookHook(_Strict):
     kind: Literal["webhook"]
-    url: str
+    url: HttpUrl
     secret_env: str | None = None
     """Environment variable holding the HMAC-SHA256 key (never put secrets in the file)."""
     retries: int = 3
@@ -163,29 +213,22 @@ class DeployRollback(_Strict):
     """Roll back when a page-level SLO burn starts soon after a deploy."""
 
     name: str
-    burn_query: str
+    burn_query: PromQL
     """PromQL that returns a series while the page-level burn condition holds."""
-    deploy_time_query: str | None = None
+    deploy_time_query: PromQL | None = None
     """PromQL whose value is the Unix time of the last deploy; or post deploys to the API."""
     deploy_target: str | None = Field(None, max_length=NAME_MAX)
     """Key under which deploys are posted to ``/v1/detectors/deploys``."""
     within: Duration = 1800.0
     action: str
-    interval: Duration = 30.0
+    interval: PositiveDuration = 30.0
 
 
 class ApprovalConfig(_Strict):
     slack_webhook_env: str | None = None
     """Environment variable holding a Slack incoming-webhook URL to announce pending approvals."""
-    public_url: str | None = None
+    public_url: HttpUrl | None = None
     """The service's URL as approvers reach it, so announcements carry a full approve URL."""
-
-    @field_validator("public_url")
-    @classmethod
-    def _http_url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
-            raise ValueError(f"{v!r} is not an http:// or https:// URL")
-        return v
 
 
 class ApiConfig(_Strict):
@@ -234,7 +277,7 @@ class DetectConfig(_Strict):
     watches: list[WatchConfig] = Field(default_factory=list)
     actions: list[ActionConfig] = Field(default_factory=list)
     rollbacks: list[DeployRollback] = Field(default_factory=list)
-    outbox_interval: Duration = 5.0
+    outbox_interval: PositiveDuration = 5.0
 
     @field_validator("listen")
     @classmethod

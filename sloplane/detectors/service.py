@@ -45,7 +45,7 @@ from sloplane.detectors.config import (
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
 from sloplane.detectors.prom import PromClient, PromError, format_labels
-from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store
+from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store, utc_iso
 from sloplane.errors import BackendError, SloplaneError
 
 log = logging.getLogger("sloplane.detectors")
@@ -66,6 +66,8 @@ class SeriesState:
     last_value: float = math.nan
     last_score: float = 0.0
     consecutive: int = 0
+    last_breach_t: float | None = None
+    """Data time of the newest point at or above the threshold."""
     firing_since: float | None = None
     last_sent: float = 0.0
     expected: tuple[float, float] | None = None
@@ -78,6 +80,9 @@ class WatchState:
     error: str | None = None
     polled_until: float | None = None
     refused_during_outage: bool = False
+    returned: int | None = None
+    """Series the query returned on the last successful poll (None before the first);
+    0 means the watch sees nothing."""
 
 
 class Service:
@@ -122,8 +127,17 @@ class Service:
             except PromError as exc:
                 self._on_outage(ws, str(exc), now)
                 return
+            if ws.error is not None:
+                log.info("watch %s: Prometheus answers again", name)
             ws.error = None
             ws.refused_during_outage = False
+            if not result and ws.returned != 0:
+                log.warning(
+                    "watch %s: the query returned no series since %s: nothing is being scored",
+                    name,
+                    utc_iso(start),
+                )
+            ws.returned = len(result)
             ws.polled_until = max((p[0] for s in result for p in s.points), default=ws.polled_until)
             for rs in result:
                 key = format_labels(rs.labels)
@@ -143,7 +157,10 @@ class Service:
             st.last_score = st.detector.update(t, v)
             st.last_t, st.last_value = t, v
             st.expected = st.detector.expected_range
-            st.consecutive = st.consecutive + 1 if st.last_score >= w.threshold else 0
+            breach = st.last_score >= w.threshold
+            st.consecutive = st.consecutive + 1 if breach else 0
+            if breach:
+                st.last_breach_t = t
             self._count("points", w.name)
 
     def _staleness(self, st: SeriesState, now: float) -> str | None:
@@ -159,27 +176,47 @@ class Service:
         stale = self._staleness(st, now)
         if stale:
             return  # missing data is not evidence either way: no alert change, no action
-        if st.consecutive >= w.consecutive:
-            if st.firing_since is None:
-                st.firing_since = now
-                self._send_alert(w, st, now, firing=True)
-                for action in w.actions:
-                    self.request_action(
-                        self.config.action(action),
-                        trigger=f"anomaly {w.name} {format_labels(st.labels)} score {st.last_score:.3f}",
-                        evidence=self._evidence(w, st, now),
-                        context={
-                            "watch": w.name,
-                            "series": st.labels,
-                            "score": st.last_score,
-                            "value": st.last_value,
-                        },
-                    )
-            elif now - st.last_sent >= self.config.alertmanager.resend_every:
-                self._send_alert(w, st, now, firing=True)
-        elif st.firing_since is not None and st.last_score < w.threshold:
+        if st.firing_since is None:
+            if st.consecutive >= w.consecutive:
+                self._start_firing(w, st, now)
+        elif self._recovered(w, st):
+            log.info("watch %s: %s recovered, alert resolved", w.name, format_labels(st.labels))
             self._send_alert(w, st, now, firing=False)
             st.firing_since = None
+        elif now - st.last_sent >= self.config.alertmanager.resend_every:
+            self._send_alert(w, st, now, firing=True)
+
+    def _start_firing(self, w: WatchConfig, st: SeriesState, now: float) -> None:
+        """A new episode: alert, and ask for the watch's actions once."""
+        st.firing_since = now
+        series = format_labels(st.labels)
+        log.info(
+            "watch %s: %s anomalous (score %.3f, value %g), alert firing",
+            w.name,
+            series,
+            st.last_score,
+            st.last_value,
+        )
+        self._send_alert(w, st, now, firing=True)
+        for action in w.actions:
+            self.request_action(
+                self.config.action(action),
+                trigger=f"anomaly {w.name} {series} score {st.last_score:.3f}",
+                evidence=self._evidence(w, st, now),
+                context={
+                    "watch": w.name,
+                    "series": st.labels,
+                    "score": st.last_score,
+                    "value": st.last_value,
+                },
+            )
+
+    @staticmethod
+    def _recovered(w: WatchConfig, st: SeriesState) -> bool:
+        """Below the threshold, and ``keep_firing_for`` past the last breach (in data time)."""
+        if st.last_score >= w.threshold or st.last_t is None:
+            return False
+        return st.last_breach_t is None or st.last_t - st.last_breach_t >= w.keep_firing_for
 
     def _evidence(self, w: WatchConfig, st: SeriesState, now: float) -> Evidence:
         traffic = traffic_error = None
@@ -232,8 +269,9 @@ class Service:
             "query": w.query,
         }
         gen = ""
-        if am.generator_url:
-            gen = f"{am.generator_url.rstrip('/')}/graph?g0.expr={urllib.parse.quote(w.query)}&g0.tab=0"
+        base = am.generator_url or self.config.prometheus.url
+        if base:
+            gen = f"{base.rstrip('/')}/graph?g0.expr={urllib.parse.quote(w.query)}&g0.tab=0"
         body = alertmanager.alert(
             labels=labels,
             annotations=annotations,
@@ -453,7 +491,9 @@ class Service:
             details=_jsonable(details),
         )
         self._count(f"actions_{outcome}", a.name)
-        log.info("action %s on %s: %s %s", a.name, a.target_key, outcome, reason)
+        log.info(
+            "action %s on %s: %s%s", a.name, a.target_key, outcome, f" ({reason})" if reason else ""
+        )
         return outcome
 
     # --- rollback on burn after deploy ----------------------------------------
@@ -623,8 +663,20 @@ class _Metrics(Collector):
                 "1 when the last poll of a watch succeeded.",
                 labels=["watch"],
             )
+            threshold = GaugeMetricFamily(
+                "sloplane_anomaly_threshold",
+                "Score at or above which a watch's series breach.",
+                labels=["watch"],
+            )
+            series = GaugeMetricFamily(
+                "sloplane_detector_series",
+                "Series the watch's query returned on its last successful poll.",
+                labels=["watch"],
+            )
             for ws in svc.watches.values():
                 up.add_metric([ws.config.name], 0.0 if ws.error else 1.0)
+                threshold.add_metric([ws.config.name], ws.config.threshold)
+                series.add_metric([ws.config.name], float(ws.returned or 0))
                 for st in ws.series.values():
                     labels = {
                         k: v
@@ -646,7 +698,7 @@ class _Metrics(Collector):
             )
             for (what, label), n in sorted(svc.counters.items()):
                 events.add_metric([what, label], float(n))
-        return [score, value, firing, up, events]
+        return [score, value, firing, up, threshold, series, events]
 
 
 def _sample(name: str, names: list[str], vals: list[str], v: float) -> Any:

@@ -258,3 +258,18 @@ def test_check_reports_alert_on_unrecorded_series(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match="slo:sli_error:ratio_rate7h"):
         check_dir(root)
+
+
+def test_the_detector_dashboard_asks_for_events_the_service_counts() -> None:
+    import re
+
+    from sloplane.dashboards.detectors import detectors_dashboard
+    from sloplane.dashboards.queries import panel_queries
+    from sloplane.detectors.metric_names import EVENTS, EXPOSED_METRICS
+
+    exprs = [q.expr for q in panel_queries(detectors_dashboard())]
+    asked = {e for expr in exprs for e in re.findall(r'event="([^"]+)"', expr)}
+    assert asked and asked <= set(EVENTS)
+    metric = r"\b(sloplane_[a-z_]+)\b(?!\s*[=!])"  # not a label name such as sloplane_id
+    names = {n for expr in exprs for n in re.findall(metric, expr)}
+    assert names <= set(EXPOSED_METRICS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import time
@@ -17,7 +18,9 @@ from sloplane.dashboards.queries import expand, panel_queries, variable_values
 from sloplane.detectors.audit import list_decisions
 from sloplane.detectors.config import parse_config
 from sloplane.detectors.detectors import make_detector
+from sloplane.detectors.metric_names import EVENTS
 from sloplane.detectors.service import SeriesState, Service
+from tests.alerts.receivers import slack_receiver
 from tests.detectors.conftest import controlled_metric
 from tests.support import processes
 from tests.support.processes import (
@@ -149,6 +152,7 @@ def test_level_shift_alerts_and_rolls_back_once_and_survives_prometheus_outage(
                 _drive(metric, lambda: 3.0, 1.0)
             assert marker.read_text().count("rolled-back") == 1
             assert _executed(svc) == 1
+            assert {event for event, _ in svc.counters} <= set(EVENTS)
 
             # scores are exported for dashboards
             host = cfg.listen
@@ -183,6 +187,61 @@ def test_level_shift_alerts_and_rolls_back_once_and_survives_prometheus_outage(
             svc.stop()
             if restarted is not None:
                 stop_process(restarted)
+
+
+SLACK_AM_CONFIG = """
+route:
+  receiver: slack
+  group_wait: 3s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: slack
+    slack_configs:
+      - api_url: {url}
+        channel: "#alerts"
+        send_resolved: true
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_brief_spike_reaches_slack_through_alertmanager_and_then_resolves(
+    tmp_path: Path,
+) -> None:
+    """A score that is high for a moment still notifies: the alert is held firing for
+    ``keep_firing_for``, longer than AlertManager's ``group_wait``, then resolved."""
+    rng = random.Random(3)
+    with (
+        slack_receiver() as slack,
+        controlled_metric() as metric,
+        run_alertmanager(SLACK_AM_CONFIG.format(url=slack.url)) as am,
+        run_prometheus(
+            prometheus_config([f"127.0.0.1:{metric.port}"], scrape_interval="200ms")
+        ) as prom,
+    ):
+        raw = _config(tmp_path, prom.url, am.url, tmp_path / "unused")
+        raw["watches"][0].update(actions=[], consecutive=1, keep_firing_for="8s")
+        svc = Service(parse_config(raw))
+        svc.start(serve_http=False)
+        try:
+            _drive(metric, lambda: 1.0 + rng.gauss(0, 0.02), 15.0)
+            metric.set(3.0)  # a spike of about a second
+            _drive(metric, lambda: 3.0, 1.0)
+            metric.set(1.0)  # and back, for good
+            spike_end = time.monotonic()
+            ws = svc.watches["latency"]
+            st = next(iter(ws.series.values()))
+            firing = slack.wait_for(lambda r: "FIRING" in json.dumps(r.body), 30)
+            assert st.firing_since is not None  # held, though the score fell long ago
+            assert st.last_score < 0.9
+            resolved = slack.wait_for(lambda r: "RESOLVED" in json.dumps(r.body), 40)
+            assert time.monotonic() - spike_end >= 8  # not before the hold ran out
+            assert slack.invalid() == []
+            for msg in (firing, resolved):
+                assert "SloplaneAnomaly" in json.dumps(msg.body)
+            assert st.firing_since is None
+        finally:
+            svc.stop()
 
 
 @pytest.mark.timeout(60)
