@@ -35,6 +35,7 @@ def _run(run: Any, df: Any, detector: str, params: dict[str, object], what: str 
 
     A long series reports its progress on stderr, so stdout stays the scores alone.
     """
+    from sloplane.detectors.config import detector_message
     from sloplane.detectors.detectors import DetectorError
 
     def progress(done: int, total: int) -> None:
@@ -44,7 +45,9 @@ def _run(run: Any, df: Any, detector: str, params: dict[str, object], what: str 
     try:
         return run(df, detector, params, progress=progress)
     except DetectorError as exc:
-        raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
+        raise SloplaneError(
+            f"--{exc.field}: {detector_message(detector, exc.field, exc.message)}"
+        ) from exc
 
 
 def _read(file: Path) -> Any:
@@ -193,13 +196,18 @@ def _backtest_file(
 ) -> None:
     from sloplane.detectors.backtest import flagged, plot, run
 
+    if plot_path is not None and not plot_path.parent.is_dir():  # before minutes of scoring
+        raise SloplaneError(f"--plot: cannot write {plot_path}: no directory {plot_path.parent}")
     scored = _run(run, _read(file), detector, params)
     hits = flagged(scored, threshold)
     click.echo(f"{len(hits)} of {len(scored)} points at or above {threshold}")
     for _, row in hits.iterrows():
         click.echo(f"{row['timestamp']},{row['value']},{row['anomaly_score']:.6f}")
     if plot_path is not None:
-        plot(scored, threshold, plot_path, title=f"{file.name} ({detector})")
+        try:
+            plot(scored, threshold, plot_path, title=f"{file.name} ({detector})")
+        except OSError as exc:
+            raise SloplaneError(f"--plot: cannot write {plot_path}: {exc.strerror or exc}") from exc
         click.echo(f"plot written to {plot_path}")
 
 
@@ -235,6 +243,7 @@ def _backtest_prometheus(
         read_prometheus,
         run,
     )
+    from sloplane.detectors.config import detector_message
     from sloplane.detectors.detectors import DetectorError, make_detector
     from sloplane.detectors.prom import PromError
 
@@ -260,7 +269,8 @@ def _backtest_prometheus(
     try:  # a wrong --detector or --params is reported before Prometheus is asked
         make_detector(detector, **params)
     except DetectorError as exc:
-        raise SloplaneError(f"--{exc.field}: {exc.message}") from exc
+        message = detector_message(detector, exc.field, exc.message)
+        raise SloplaneError(f"--{exc.field}: {message}") from exc
 
     try:
         series = read_prometheus(url, query, start, end, step, timeout=timeout)

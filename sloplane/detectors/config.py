@@ -327,7 +327,7 @@ class DetectConfig(_Strict):
                 make_detector(w.detector, **w.params)
             except DetectorError as exc:
                 field = [int(p) if p.isdigit() else p for p in exc.field.split(".")]
-                yield (*at, *field), _detector_message(w.detector, exc.field, exc.message)
+                yield (*at, *field), detector_message(w.detector, exc.field, exc.message)
         for i, r in enumerate(self.rollbacks):
             at = ("rollbacks", i)
             if r.action not in names:
@@ -347,7 +347,7 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _detector_message(detector: str, field: str, message: str) -> str:
+def detector_message(detector: str, field: str, message: str) -> str:
     """The detector's own message, with "did you mean" for a misspelt parameter."""
     from sloplane.detectors.detectors import DETECTORS
 

@@ -211,6 +211,31 @@ def test_a_long_score_reports_progress_on_stderr_only(
     assert len(captured.out.splitlines()) == 11 and "sloplane" not in captured.out
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--plot", "/nonexistent/dir/x.png"], "--plot: cannot write /nonexistent/dir/x.png: no"),
+        (["--plot", "/proc/x.png"], "--plot: cannot write /proc/x.png: "),
+        (
+            ["--detector", "ensemble", "--params", '{"warmupp": 3}'],
+            "--params.warmupp: unknown parameter 'warmupp' (did you mean 'warmup'?)",
+        ),
+    ],
+)
+def test_backtest_option_mistakes_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    from sloplane.cli import main
+
+    csv = tmp_path / "s.csv"
+    csv.write_text("timestamp,value\n" + "".join(f"{i},{i % 3}\n" for i in range(10)))
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "backtest", str(csv), "--detector", "cusum", *args])
+    assert info.value.code == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error")]
+    assert line.startswith(f"error: {error}"), line
+
+
 def test_score_accepts_explicit_nan_and_trailing_blank_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
