@@ -323,4 +323,8 @@ def serve(config_path: Path, log_level: str) -> None:
     from sloplane.detectors.config import load_config
     from sloplane.detectors.service import run_service
 
-    run_service(load_config(config_path), log_level)
+    config = load_config(config_path)
+    try:
+        run_service(config, log_level)
+    except SloplaneError as exc:  # start-up failures: the database, the listener, the token
+        raise SloplaneError(f"{config_path}: {exc}") from exc

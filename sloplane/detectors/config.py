@@ -285,6 +285,30 @@ class DetectConfig(_Strict):
         split_listen(value)
         return value
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        """SQLite or PostgreSQL (psycopg 3), the stores that are installed and tested."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(
+                f"not a database URL: {value!r} (use e.g. sqlite:///detect.db)"
+            ) from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql") or url.get_driver_name() not in (
+            "pysqlite",
+            "psycopg",
+        ):
+            shown = url.render_as_string(hide_password=True)
+            raise ValueError(
+                f"{shown!r} is not a SQLite (sqlite:///FILE) or PostgreSQL "
+                "(postgresql://USER@HOST/DB) URL, the stores sloplane supports"
+            )
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> DetectConfig:
         """Checks across objects, reported as :class:`Problem` lines like the field errors.

@@ -32,8 +32,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from sloplane.errors import BackendError
 
 
 class Base(DeclarativeBase):
@@ -118,8 +120,13 @@ class Store:
         self.engine: Engine = create_engine(url, future=True, json_serializer=_json_dumps)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
-        _widen_triggers(self.engine)
+        try:
+            Base.metadata.create_all(self.engine)
+            _widen_triggers(self.engine)
+        except SQLAlchemyError as exc:  # unreachable server, unwritable file, no permission
+            shown = self.engine.url.render_as_string(hide_password=True)
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise BackendError(f"database {shown}: {reason}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = threading.Lock()
 

@@ -139,6 +139,9 @@ def test_watch_values_that_cannot_work_are_refused(watch: dict[str, Any], error:
         ({"alertmanager": {"url": "am:9093"}}, "field 'alertmanager.url': 'am:9093' is not"),
         ({"prometheus": {"timeout": "0s"}}, "field 'prometheus.timeout': must be longer than 0s"),
         ({"outbox_interval": "0s"}, "field 'outbox_interval': must be longer than 0s"),
+        ({"database": "mysql://u:pw@db/x"}, "field 'database': 'mysql://u:***@db/x' is not a"),
+        ({"database": "postgresql+psycopg2://db/x"}, "field 'database': 'postgresql+psycopg2:"),
+        ({"database": "::"}, "field 'database': not a database URL: '::'"),
     ],
 )
 def test_urls_and_intervals_are_checked(raw: dict[str, Any], error: str) -> None:

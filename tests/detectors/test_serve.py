@@ -102,7 +102,37 @@ def test_serve_exits_with_one_line_when_the_port_is_taken(
             main(["detect", "serve", "--config", str(cfg)])
     assert info.value.code == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert line.startswith(f"error: {cfg}: cannot listen on 127.0.0.1:{port}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "database: sqlite:////nonexistent/dir/x.db\napi: {read_only: true}\n",
+            "database sqlite:////nonexistent/dir/x.db: unable to open database file",
+        ),
+        (
+            "database: postgresql://nobody:secret@127.0.0.1:1/x\napi: {read_only: true}\n",
+            "database postgresql+psycopg://nobody:***@127.0.0.1:1/x: connection failed",
+        ),
+        (
+            "database: sqlite:///{tmp}/d.db\n",
+            "the detector API's POST endpoints (approvals, deploys) need a bearer token",
+        ),
+    ],
+)
+def test_start_up_failures_are_one_line_naming_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, error: str
+) -> None:
+    cfg = tmp_path / "detect.yaml"
+    cfg.write_text("alertmanager: {url: null}\n" + text.replace("{tmp}", str(tmp_path)))
+    with pytest.raises(SystemExit) as info:
+        main(["detect", "serve", "--config", str(cfg)])
+    assert info.value.code == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {cfg}: {error}"), line
+    assert "secret" not in line
 
 
 @pytest.mark.parametrize(("level", "quiet"), [("info", logging.WARNING), ("debug", logging.DEBUG)])
