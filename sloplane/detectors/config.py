@@ -55,6 +55,9 @@ def _positive(seconds: float) -> float:
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
 """A duration that divides or schedules something: 0s would divide by zero or spin."""
 
+#: Most points per series Prometheus answers a ``query_range`` with.
+MAX_RANGE_POINTS = 11_000
+
 #: Shortest ``step`` of a watch; finer steps only make the scheduler skip runs.
 MIN_STEP = 0.1
 
@@ -341,6 +344,13 @@ class DetectConfig(_Strict):
             for a in w.actions:
                 if a not in names:
                     yield (*at, "actions"), f"unknown action {a!r}"
+            if w.lookback / w.step > MAX_RANGE_POINTS:
+                yield (
+                    (*at, "lookback"),
+                    f"{w.lookback:g}s at step {w.step:g}s is {w.lookback / w.step:,.0f} points, "
+                    f"more than the {MAX_RANGE_POINTS:,} Prometheus returns for one query: "
+                    "use a shorter lookback or a longer step",
+                )
             if w.interval is not None and w.interval < w.step:
                 yield (
                     (*at, "interval"),

@@ -118,6 +118,10 @@ def test_a_query_that_selects_nothing_is_reported(tmp_path: Path) -> None:
         ({"lookback": "0s"}, "field 'lookback': must be longer than 0s, got 0s"),
         ({"interval": 0}, "field 'interval': must be longer than 0s, got 0s"),
         ({"query": "demo_latency_seconds{"}, "field 'query': not valid PromQL"),
+        (
+            {"step": "200ms"},  # the default lookback, 1h, is 18,000 points at this step
+            "field 'lookback': 3600s at step 0.2s is 18,000 points, more than the 11,000",
+        ),
         ({"query": "  "}, "field 'query': not valid PromQL: empty query"),
     ],
 )
