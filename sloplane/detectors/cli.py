@@ -309,6 +309,30 @@ def _iso(seconds: float) -> str:
 
 @detect.command()
 @click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON here instead of stdout.",
+)
+def dashboard(out: Path | None) -> None:
+    """The Grafana dashboard of `detect serve` (no SLO files needed); same as `generate` writes."""
+    from sloplane.dashboards.detectors import detectors_dashboard
+    from sloplane.dashboards.render import to_json
+
+    text = to_json(detectors_dashboard())
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise SloplaneError(f"--out: cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"dashboard written to {out}", err=True)
+
+
+@detect.command()
+@click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
 @click.option(

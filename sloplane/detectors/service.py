@@ -44,6 +44,7 @@ from sloplane.detectors.config import (
 )
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
+from sloplane.detectors.metric_names import ACTION_OUTCOMES, WATCH_EVENTS
 from sloplane.detectors.prom import PromClient, PromError, format_labels
 from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store, utc_iso
 from sloplane.errors import BackendError, SloplaneError
@@ -100,7 +101,7 @@ class Service:
         self.prom = PromClient(config.prometheus.url, config.prometheus.timeout)
         self.watches = {w.name: WatchState(w) for w in config.watches}
         self.burning: dict[str, bool] = {}
-        self.counters: dict[tuple[str, str], int] = {}
+        self.counters: dict[tuple[str, str], int] = _zero_counters(config)
         self.lock = threading.RLock()
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """Names this process in target leases (and in a refusal another process records)."""
@@ -236,7 +237,8 @@ class Service:
         )
 
     def _on_outage(self, ws: WatchState, error: str, now: float) -> None:
-        log.warning("watch %s: %s", ws.config.name, error)
+        # once per outage (and when the error changes), not on every poll while it lasts
+        (log.debug if error == ws.error else log.warning)("watch %s: %s", ws.config.name, error)
         ws.error = error
         self._count("poll_errors", ws.config.name)
         breaching = any(st.consecutive > 0 or st.firing_since for st in ws.series.values())
@@ -699,6 +701,19 @@ class _Metrics(Collector):
             for (what, label), n in sorted(svc.counters.items()):
                 events.add_metric([what, label], float(n))
         return [score, value, firing, up, threshold, series, events]
+
+
+def _zero_counters(config: DetectConfig) -> dict[tuple[str, str], int]:
+    """Every event counter at 0 from the start, so ``increase()`` sees its first events.
+
+    A counter that first appears already at 35 (after an outage Prometheus missed) has
+    no increase in Prometheus's eyes.
+    """
+    counters = {(event, w.name): 0 for w in config.watches for event in WATCH_EVENTS}
+    counters.update({(f"actions_{o}", a.name): 0 for a in config.actions for o in ACTION_OUTCOMES})
+    if config.alertmanager.url:
+        counters[("outbox_errors", "alertmanager")] = 0
+    return counters
 
 
 def _sample(name: str, names: list[str], vals: list[str], v: float) -> Any:

@@ -273,3 +273,19 @@ def test_the_detector_dashboard_asks_for_events_the_service_counts() -> None:
     metric = r"\b(sloplane_[a-z_]+)\b(?!\s*[=!])"  # not a label name such as sloplane_id
     names = {n for expr in exprs for n in re.findall(metric, expr)}
     assert names <= set(EXPOSED_METRICS)
+
+
+def test_detect_dashboard_writes_what_generate_writes_without_slo_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sloplane.dashboards.detectors import DETECTORS_UID, detectors_dashboard
+    from sloplane.dashboards.render import to_json
+    from sloplane.slo.naming import dashboard_path
+
+    out = tmp_path / "detectors.json"
+    main(["detect", "dashboard", "--out", str(out)])
+    assert out.read_text() == to_json(detectors_dashboard())
+    assert dashboard_path(DETECTORS_UID) == "grafana/sloplane-detectors.json"
+    capsys.readouterr()
+    main(["detect", "dashboard"])
+    assert capsys.readouterr().out == out.read_text()

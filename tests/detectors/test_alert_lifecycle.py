@@ -154,3 +154,19 @@ def test_urls_and_intervals_are_checked(raw: dict[str, Any], error: str) -> None
     with pytest.raises(SpecError) as info:
         parse_config(raw)
     assert error in str(info.value)
+
+
+def test_event_counters_are_exported_at_zero_before_anything_happens(tmp_path: Path) -> None:
+    """increase() over a counter that first appears at 35 is 0: so they start at 0."""
+    from prometheus_client import generate_latest
+
+    from sloplane.detectors.metric_names import ACTION_OUTCOMES
+    from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED
+
+    assert set(ACTION_OUTCOMES) == {EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING}
+    svc = _service(tmp_path)
+    body = generate_latest(svc.registry).decode()
+    for event in ("points", "poll_errors", "alerts_firing", "alerts_resolved"):
+        assert f'sloplane_detector_events_total{{event="{event}",name="w"}} 0.0' in body
+    assert 'sloplane_detector_events_total{event="outbox_errors",name="alertmanager"} 0.0' in body
+    svc.stop()
