@@ -114,8 +114,13 @@ def _timing(timing: Timing) -> dict[str, str]:
     }
 
 
+#: The label ``sloplane detect serve`` puts on its alerts: each watch is its own group.
+WATCH_LABEL = "watch"
+
+
 def _group_by(routing: AlertRouting, labels: Labels) -> list[str]:
-    keys = ["alertname", labels.service, labels.slo, *routing.defaults.group_by]
+    """SLO alerts carry no ``watch`` label, so it splits only the detector's alerts."""
+    keys = ["alertname", labels.service, labels.slo, WATCH_LABEL, *routing.defaults.group_by]
     return list(dict.fromkeys(keys))
 
 

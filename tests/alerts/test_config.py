@@ -125,6 +125,7 @@ def test_sloth_label_mode(tmp_path: Path) -> None:
     config = yaml.safe_load(artifacts[CONFIG_FILE])
     assert config["inhibit_rules"][0]["equal"] == ["sloth_id"]
     assert "sloth_service" in config["route"]["group_by"]
+    assert "watch" in config["route"]["group_by"]  # one notification per detector watch
     assert ".CommonLabels.sloth_id" in artifacts["alertmanager/templates/sloplane.tmpl"]
 
 
