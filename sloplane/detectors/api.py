@@ -178,4 +178,7 @@ def watch_status(ws: WatchState) -> str:
         return ws.error
     if ws.returned is None:
         return "not polled yet"
-    return "ok" if ws.returned else "no series: the query returned nothing on the last poll"
+    if not ws.returned:
+        return "no series: the query returned nothing on the last poll"
+    warming = ws.warming_up()
+    return f"ok ({warming} of {len(ws.series)} series warming up)" if warming else "ok"

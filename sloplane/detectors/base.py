@@ -60,6 +60,12 @@ class Detector(abc.ABC):
         """The range the detector expected for the last point, for alert annotations."""
         return self._expected
 
+    @property
+    def warming_up(self) -> bool:
+        """True while it cannot score yet (it answers 0), so a quiet series is not taken
+        for a healthy one; detectors without a learning phase are never warming up."""
+        return False
+
 
 class RunningWindow:
     """Mean and standard deviation of the last ``size`` values in O(1) per update."""
@@ -129,6 +135,10 @@ class AnomalyLikelihood:
         self.learning = learning
         self.min_std = min_std
 
+    @property
+    def warming_up(self) -> bool:
+        return len(self.hist) < self.learning
+
     def update(self, dev: float) -> float:
         if math.isnan(dev):  # the component's NO_OPINION: as before, an ordinary 0
             dev = 0.0
@@ -190,6 +200,10 @@ class RecordCalibrator:
         if self.median:
             return statistics.median(self.recent)
         return self._sum / len(self.recent)
+
+    @property
+    def warming_up(self) -> bool:
+        return self.n <= self.warmup
 
     def update(self, dev: float) -> float:
         if math.isnan(dev):  # the component cannot judge yet: no score, nothing learnt

@@ -206,6 +206,10 @@ class Spatial(Component):
         self.warmup = warmup
         self.range = Range()
 
+    @property
+    def warming_up(self) -> bool:
+        return self.range.n < self.warmup
+
     def surprise(self, t: float, x: float) -> float:
         r = self.range
         s = 0.0

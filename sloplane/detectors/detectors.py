@@ -44,6 +44,10 @@ class Calibrated(Detector):
         self.component = component
         self.likelihood = likelihood or AnomalyLikelihood()
 
+    @property
+    def warming_up(self) -> bool:
+        return self.likelihood.warming_up
+
     def _update(self, t: float, x: float) -> float:
         s = self.likelihood.update(self.component.surprise(t, x))
         self._expected = self.component.expected
@@ -197,6 +201,12 @@ class EnsembleDetector(Detector):
         # Alert annotations show a band around the expected value; only models
         # of the level give one that means "what the value should have been".
         self._band = next((self.parts[c] for c in _LEVEL_MODELS if c in self.parts), None)
+
+    @property
+    def warming_up(self) -> bool:
+        """Until some signal (or the new-extreme rule) can score."""
+        spatial_warm = self.spatial is not None and not self.spatial.warming_up
+        return not spatial_warm and all(cal.warming_up for _, cal in self.wiring)
 
     def _combine(self, devs: dict[str, float], spatial: float) -> float:
         s = max((cal.update(devs[comp]) for comp, cal in self.wiring), default=0.0)

@@ -11,6 +11,7 @@ EXPOSED_METRICS = (
     "sloplane_anomaly_threshold",
     "sloplane_detector_up",
     "sloplane_detector_series",
+    "sloplane_detector_warming_up",
     "sloplane_detector_events_total",
 )
 

@@ -85,6 +85,10 @@ class WatchState:
     """Series the query returned on the last successful poll (None before the first);
     0 means the watch sees nothing."""
 
+    def warming_up(self) -> int:
+        """Series whose detector cannot score yet."""
+        return sum(1 for st in self.series.values() if st.detector.warming_up)
+
 
 class Service:
     """All the service's state and steps; :meth:`start` runs them on a schedule."""
@@ -675,10 +679,16 @@ class _Metrics(Collector):
                 "Series the watch's query returned on its last successful poll.",
                 labels=["watch"],
             )
+            warming = GaugeMetricFamily(
+                "sloplane_detector_warming_up",
+                "Series whose detector is still learning: they score 0 whatever happens.",
+                labels=["watch"],
+            )
             for ws in svc.watches.values():
                 up.add_metric([ws.config.name], 0.0 if ws.error else 1.0)
                 threshold.add_metric([ws.config.name], ws.config.threshold)
                 series.add_metric([ws.config.name], float(ws.returned or 0))
+                warming.add_metric([ws.config.name], float(ws.warming_up()))
                 for st in ws.series.values():
                     labels = {
                         k: v
@@ -700,7 +710,7 @@ class _Metrics(Collector):
             )
             for (what, label), n in sorted(svc.counters.items()):
                 events.add_metric([what, label], float(n))
-        return [score, value, firing, up, threshold, series, events]
+        return [score, value, firing, up, threshold, series, warming, events]
 
 
 def _zero_counters(config: DetectConfig) -> dict[tuple[str, str], int]:

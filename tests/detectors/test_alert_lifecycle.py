@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from sloplane.detectors.api import watch_status
 from sloplane.detectors.base import Detector
 from sloplane.detectors.config import parse_config
+from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.service import SeriesState, Service
 from sloplane.detectors.store import utc_iso
 
@@ -107,6 +109,10 @@ def test_a_query_that_selects_nothing_is_reported(tmp_path: Path) -> None:
     assert watch_status(ws).startswith("no series")
     ws.returned = 2
     assert watch_status(ws) == "ok"
+    ws.series["a"] = SeriesState({"instance": "a"}, make_detector("ensemble"))
+    ws.series["b"] = SeriesState({"instance": "b"}, Scripted([]))  # never warming up
+    assert watch_status(ws) == "ok (1 of 2 series warming up)"
+    assert 'sloplane_detector_warming_up{watch="w"} 1.0' in generate_latest(svc.registry).decode()
     svc.stop()
 
 
@@ -158,8 +164,6 @@ def test_urls_and_intervals_are_checked(raw: dict[str, Any], error: str) -> None
 
 def test_event_counters_are_exported_at_zero_before_anything_happens(tmp_path: Path) -> None:
     """increase() over a counter that first appears at 35 is 0: so they start at 0."""
-    from prometheus_client import generate_latest
-
     from sloplane.detectors.metric_names import ACTION_OUTCOMES
     from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED
 

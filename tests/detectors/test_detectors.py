@@ -60,6 +60,31 @@ def test_back_tests_score_in_slices_with_progress_and_the_same_scores(
 
 
 @pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_warming_up_means_scores_of_zero_and_ends(name: str) -> None:
+    """While a detector says it is warming up it scores 0, and it says so no longer
+    than its learning phase (40 points here, 300 for iforest's likelihood)."""
+    params = {
+        "ensemble": {"warmup": 40},
+        "iforest": {"refit_every": 50},  # the likelihood's default learning: 300 points
+        "seasonal": {"learning": 40},
+        "ewma": {"learning": 40},
+        "holt": {"learning": 40},
+    }.get(name, {})
+    t, x = _series(700, shift_at=699)
+    det = make_detector(name, **params)
+    flags = []
+    for a, b in zip(t, x, strict=True):
+        warming = det.warming_up
+        score = det.update(a, b)
+        flags.append(warming)
+        if warming:
+            assert score == 0.0
+    assert not det.warming_up
+    if name in ("ensemble", "seasonal", "ewma", "holt", "iforest"):
+        assert flags[0] and not flags[-1]
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_scores_are_causal(name: str) -> None:
     """The score of point i must not change when later points change."""
     t, x = _series(260, shift_at=200)
