@@ -30,12 +30,19 @@ def _params(raw: str | None) -> dict[str, object]:
     return value
 
 
+def _option_error(detector: str, exc: Any) -> SloplaneError:
+    """A :class:`DetectorError` in option names: ``--params.warmup: ...``, ``--detector: ...``,
+    with "did you mean" for a misspelt parameter, as ``detect.yaml`` has."""
+    from sloplane.detectors.config import detector_message
+
+    return SloplaneError(f"--{exc.field}: {detector_message(detector, exc.field, exc.message)}")
+
+
 def _run(run: Any, df: Any, detector: str, params: dict[str, object], what: str = "") -> Any:
-    """Score with option names in errors: ``--params.warmup: ...``, ``--detector: ...``.
+    """Score with option names in errors (:func:`_option_error`).
 
     A long series reports its progress on stderr, so stdout stays the scores alone.
     """
-    from sloplane.detectors.config import detector_message
     from sloplane.detectors.detectors import DetectorError
 
     def progress(done: int, total: int) -> None:
@@ -45,9 +52,7 @@ def _run(run: Any, df: Any, detector: str, params: dict[str, object], what: str 
     try:
         return run(df, detector, params, progress=progress)
     except DetectorError as exc:
-        raise SloplaneError(
-            f"--{exc.field}: {detector_message(detector, exc.field, exc.message)}"
-        ) from exc
+        raise _option_error(detector, exc) from exc
 
 
 def _read(file: Path) -> Any:
@@ -243,7 +248,6 @@ def _backtest_prometheus(
         read_prometheus,
         run,
     )
-    from sloplane.detectors.config import detector_message
     from sloplane.detectors.detectors import DetectorError, make_detector
     from sloplane.detectors.prom import PromError
 
@@ -269,8 +273,7 @@ def _backtest_prometheus(
     try:  # a wrong --detector or --params is reported before Prometheus is asked
         make_detector(detector, **params)
     except DetectorError as exc:
-        message = detector_message(detector, exc.field, exc.message)
-        raise SloplaneError(f"--{exc.field}: {message}") from exc
+        raise _option_error(detector, exc) from exc
 
     try:
         series = read_prometheus(url, query, start, end, step, timeout=timeout)
