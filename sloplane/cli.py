@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "sloplane.api.cli:serve",
     "report": "sloplane.api.cli:report",
     "detect": "sloplane.detectors.cli:detect",
+    "backfill": "sloplane.backfill.cli:backfill",
 }
 
 
