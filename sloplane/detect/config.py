@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from sloplane.detectors.store import NAME_MAX
+from sloplane.detect.store import NAME_MAX
 from sloplane.errors import SpecError
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
