@@ -18,7 +18,7 @@ import yaml
 
 from sloplane.dashboards.exporters import known_metrics
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
-from sloplane.detectors.metric_names import EXPOSED_METRICS
+from sloplane.detect.metric_names import EXPOSED_METRICS
 from sloplane.errors import Problem, SloplaneError, SpecError
 from sloplane.slo.promql import PromQLError, selectors
 

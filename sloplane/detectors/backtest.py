@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.prom import format_labels
+from sloplane.detectors.labels import format_labels
 from sloplane.errors import Problem, SpecError
 
 
@@ -109,10 +109,10 @@ PROMETHEUS_MAX_POINTS = 11_000
 def parse_step(text: str) -> float:
     """Seconds in a step such as ``30s``, ``5m``, ``1h30m``, ``200ms`` or a bare ``30``.
 
-    The same durations as ``detect.yaml`` (:func:`sloplane.detectors.config.parse_duration`).
+    The same durations as ``detect.yaml`` (:func:`sloplane.detect.config.parse_duration`).
     Prometheus works in milliseconds, so the step must be a positive whole number of them.
     """
-    from sloplane.detectors.config import parse_duration
+    from sloplane.detect.config import parse_duration
 
     cleaned = text.strip()
     try:
@@ -249,9 +249,9 @@ def read_prometheus(
     that starts late or ends early) is a NaN row: it scores 0 and teaches the
     detector nothing, so the other rows score exactly as the service would
     score the points it reads. Series are sorted by :func:`format_labels`.
-    Prometheus errors raise :class:`~sloplane.detectors.prom.PromError`.
+    Prometheus errors raise :class:`~sloplane.detect.prom.PromError`.
     """
-    from sloplane.detectors.prom import PromClient
+    from sloplane.detect.prom import PromClient
 
     start_ms, step_ms = _ms(start), _ms(step)
     if step_ms <= 0:

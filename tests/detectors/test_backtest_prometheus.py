@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sloplane.detect.prom import PromClient, PromError, format_labels
 from sloplane.detectors.backtest import (
     PROMETHEUS_MAX_POINTS,
     from_prometheus,
@@ -29,7 +30,6 @@ from sloplane.detectors.backtest import (
     read_prometheus,
     run,
 )
-from sloplane.detectors.prom import PromClient, PromError, format_labels
 from tests.detectors.conftest import controlled_metric
 from tests.support.processes import (
     Prometheus,

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sloplane.detectors import hooks
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import KubernetesHook, parse_config
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.hooks import HookError
-from sloplane.detectors.service import Service
+from sloplane.detect import hooks
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import KubernetesHook, parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.hooks import HookError
+from sloplane.detect.service import Service
 from tests.detectors.kube_api import HASH, REVISION, Fault, KubeApi, KubeApiServer
 from tests.support.processes import free_port
 

@@ -15,11 +15,11 @@ import yaml
 
 from sloplane.dashboards.detectors import detectors_dashboard
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import parse_config
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import parse_config
+from sloplane.detect.metric_names import EVENTS
+from sloplane.detect.service import SeriesState, Service
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.metric_names import EVENTS
-from sloplane.detectors.service import SeriesState, Service
 from tests.alerts.receivers import slack_receiver
 from tests.detectors.conftest import controlled_metric
 from tests.support import processes
@@ -266,7 +266,7 @@ def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
         consecutive=3,
     )
     st.firing_since = now
-    svc._send_alert(w, st, now, firing=True)
+    svc.outbox.send(w, st, now, firing=True)
     st2 = SeriesState(
         {"instance": "b"},
         make_detector("ewma"),
@@ -276,7 +276,7 @@ def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
         consecutive=3,
     )
     st2.firing_since = now
-    svc._send_alert(w, st2, now, firing=True)
+    svc.outbox.send(w, st2, now, firing=True)
     assert svc.deliver_outbox() == 0
     assert len(svc.store.pending()) == 2
     svc.stop()  # the service restarts while AlertManager is still down

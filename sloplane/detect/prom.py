@@ -6,15 +6,16 @@ error exactly like missing data and never acts on it.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
+from sloplane.detectors.labels import format_labels
 from sloplane.errors import BackendError
+
+__all__ = ["PromClient", "PromError", "PromReader", "RangeSeries", "format_labels"]
 
 
 class PromError(BackendError):
@@ -27,20 +28,16 @@ class RangeSeries:
     points: list[tuple[float, float]]
 
 
-def format_labels(labels: Mapping[str, str]) -> str:
-    """A series as PromQL writes it: ``name{a="1", b="x\\"y"}``, labels sorted.
+class PromReader(Protocol):
+    """What the detector service reads from Prometheus; tests pass their own."""
 
-    The series' identity in the service and in back-tests: values are quoted
-    and escaped, so ``{a="1,b=2"}`` and ``{a="1", b="2"}`` never share a text
-    (and so never share a detector).
-    """
-    name = labels.get("__name__", "")
-    rest = ", ".join(
-        f"{k}={json.dumps(v, ensure_ascii=False)}"
-        for k, v in sorted(labels.items())
-        if k != "__name__"
-    )
-    return f"{name}{{{rest}}}" if rest or not name else name
+    def query_range(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[RangeSeries]: ...
+
+    def query(
+        self, query: str, at: float | None = None
+    ) -> list[tuple[dict[str, str], float, float]]: ...
 
 
 class PromClient:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from sloplane.detectors.store import utc_iso
+from sloplane.detect.store import utc_iso
 from sloplane.errors import BackendError
 
 

@@ -1,8 +1,8 @@
 """HTTP API of the detector service: audit log, approvals, deploy notices, KEDA scale.
 
 ``router`` can be mounted on any FastAPI app whose ``app.state.sloplane_detect``
-is a running :class:`~sloplane.detectors.service.Service` (or, for the
-read-only audit endpoint, a :class:`~sloplane.detectors.store.Store`).
+is a running :class:`~sloplane.detect.service.Service` (or, for the
+read-only audit endpoint, a :class:`~sloplane.detect.store.Store`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.store import NAME_MAX, Store
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.store import NAME_MAX, Store
 
 if TYPE_CHECKING:
-    from sloplane.detectors.service import WatchState
+    from sloplane.detect.state import WatchState
 
 router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
 
@@ -150,7 +150,7 @@ def create_app(service: Any, auth: ApiAuth | None = None) -> FastAPI:
     """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    from sloplane.detectors.config import api_token
+    from sloplane.detect.config import api_token
 
     app = FastAPI(title="sloplane detector service")
     app.state.sloplane_detect = service

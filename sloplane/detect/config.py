@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from sloplane.detectors.store import NAME_MAX
+from sloplane.detect.store import NAME_MAX
 from sloplane.errors import SpecError
 from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
