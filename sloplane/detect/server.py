@@ -7,8 +7,8 @@ import threading
 import time
 from typing import Any
 
-from sloplane.listen import parse_listen
 from sloplane.errors import SloplaneError
+from sloplane.listen import parse_listen
 
 
 def bind(listen: str) -> socket.socket:
