@@ -110,7 +110,7 @@ class TailEstimate:
         if self.n < self.min_points:
             return 1.0
         if s < self._u:
-            return max(float(self._above[self._bin(s)]), self._p_u)
+            return min(max(float(self._above[self._bin(s)]), self._p_u), 1.0)
         y = s - self._u
         if self._shape > 0.0:
             return self._p_u * (1.0 + self._shape * y / self._scale) ** (-1.0 / self._shape)

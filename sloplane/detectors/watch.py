@@ -55,6 +55,9 @@ _MARGIN = 4.0
 two of one series is uncertain, and counts and latencies have lumpy, heavy
 tails (BENCHMARKS.md: without it, 1-2.5 false episodes a week on them)."""
 _HOLD_SIGMAS = 2.0
+_LEARN_BELOW = 0.7
+"""Points scoring above this share of the alert level are not learnt (about 1 in
+3,000 points or rarer at 1/week and a 1-minute step)."""
 _BASELINE_POINTS = 100
 """Points the baseline learns before its deviations are judged or learnt."""
 _GRACE = 30
@@ -293,16 +296,18 @@ class WatchDetector(Detector):
         an alert are not learnt: a long incident must not become "usual".
         """
         p = max(min(self.score_tail.exceedance(s), self.dev_tail.exceedance(dev)), 1e-300)
+        self.last_one_in = 1.0 / p
+        allowed = min(0.25, 0.5 * self.rate * step / _MARGIN)  # per point, per opinion
+        out = 0.0 if p >= 1.0 else min(1.0, BUDGET_ALERT_AT * math.log(p) / math.log(allowed))
         self.inner_started = self.inner_started or s > 0
-        if learn and self.seen >= _BASELINE_POINTS:  # before, its scale is not settled
+        # Only ordinary points teach what is ordinary: an incident, even one that did
+        # not alert, must not make the next one look usual (censoring the tail a
+        # little above its fitted part costs little: the fit uses the top 2%).
+        if learn and self.seen >= _BASELINE_POINTS and out < _LEARN_BELOW * BUDGET_ALERT_AT:
             self.dev_tail.learn(dev)
             if self.inner_started:  # the detector's zeros while warming up are not "usual"
                 self.score_tail.learn(s)
-        self.last_one_in = 1.0 / p
-        if p >= 1.0:
-            return 0.0
-        allowed = min(0.25, 0.5 * self.rate * step / _MARGIN)  # per point, per opinion
-        return min(1.0, BUDGET_ALERT_AT * math.log(p) / math.log(allowed))
+        return out
 
     def _update(self, t: float, x: float) -> float:
         return self._decide(t, x, self.inner.update(t, x))

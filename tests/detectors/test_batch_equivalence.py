@@ -115,3 +115,41 @@ def test_a_forest_isolates_an_outlier_sooner_than_ordinary_points() -> None:
     assert math.isclose(
         forest.norm, 100 * (2 * (math.log(255) + 0.5772156649015329) - 2 * 255 / 256)
     )
+
+
+WATCHES: list[dict[str, object]] = [
+    {"detector": "ewma", "params": {"learning": 20}},
+    {"detector": "ensemble", "params": {"warmup": 20}, "direction": "up", "lower_bound": 0.0},
+    {"detector": "seasonal", "params": {"learning": 20}, "direction": "down", "min_change": 0.5},
+    {"detector": "cusum", "threshold": 0.5, "direction": "up", "min_relative_change": 0.01},
+]
+
+
+@settings(max_examples=10, deadline=None)
+@given(series(), st.sampled_from(range(len(WATCHES))))
+def test_a_watch_scores_batches_as_it_scores_points(case, which: int) -> None:
+    from sloplane.detectors.watch import make_watch
+
+    t, x, cuts = case
+    # Four times longer, so the watch's warm-up (100 + 300 points) ends and its
+    # budget, holds and grace periods all run; a jump between copies is a shift.
+    x = np.concatenate([x, x + 5, x, x - 5])
+    t = t[0] + (t[1] - t[0] if len(t) > 1 else 60.0) * np.arange(len(x))
+    cuts = [4 * c for c in cuts]
+    config = dict(WATCHES[which])
+
+    def build():
+        return make_watch(**config)
+
+    det = build()
+    stream = np.asarray([det.update(a, b) for a, b in zip(t, x, strict=True)])
+    assert np.array_equal(build().score_many(t, x), stream)
+    mixed = build()
+    out: list[float] = []
+    edges = [0, *cuts, len(x)]
+    for k, (a, b) in enumerate(itertools.pairwise(edges)):
+        if k % 2:
+            out.extend(mixed.update(t[i], x[i]) for i in range(a, b))
+        else:
+            out.extend(mixed.score_many(t[a:b], x[a:b]).tolist())
+    assert np.array_equal(np.asarray(out), stream)
