@@ -68,7 +68,8 @@ class TailEstimate:
 
     def learn(self, s: float) -> None:
         """Count ``s`` in the recent distribution."""
-        self.mass[self._bin(s)] += self.weight
+        i = int((s - self.lo) / self.width) if s > self.lo else 0
+        self.mass[i if i < self.bins else self.bins - 1] += self.weight
         self.weight *= self.growth
         if self.weight > _RESCALE_AT:
             self.mass /= self.weight

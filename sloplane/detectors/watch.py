@@ -79,7 +79,8 @@ class WatchOptions(BaseModel):
     false_alarms: str | float | None = "1/week"
     threshold: Annotated[float, Field(gt=0, le=1)] | None = None
     max_hold: Annotated[float, Field(ge=0)] = 4 * 3600.0
-    """Seconds of data an excursion holds at most; then the baseline learns the new level."""
+    """Seconds of data a harmful excursion holds the alert at most; then its level is
+    taken as the new normal. Harmless excursions are held until the value is back."""
     baseline_alpha: Annotated[float, Field(gt=0, le=1)] = 0.1
     delay: Annotated[int, Field(ge=0)] = 10
 
@@ -139,6 +140,7 @@ class WatchDetector(Detector):
         self.recent: deque[float] = deque(maxlen=5)
         self._recent_sum = 0.0
         self.last_one_in = 1.0
+        self._warm = False
 
     # -- what the service reads ------------------------------------------------
 
@@ -213,10 +215,13 @@ class WatchDetector(Detector):
         return max(o.min_change, o.min_relative_change * abs(centre))
 
     def _step_of(self, t: float) -> float:
-        if self.last_t is not None and t > self.last_t:
-            dt = t - self.last_t
-            self.step = dt if self.step is None else self.step + 0.01 * (dt - self.step)
+        """The typical time between points, for the budget's points per week."""
+        last = self.last_t
         self.last_t = t
+        if last is not None and t > last:
+            step = self.step
+            self.step = step = t - last if step is None else step + 0.01 * (t - last - step)
+            return step
         return self.step or 60.0
 
     def _decide(self, t: float, x: float, s: float) -> float:
@@ -234,8 +239,10 @@ class WatchDetector(Detector):
                 # the excursion, sees the way back as news; it is not.
                 self.held = None
                 self.grace = _GRACE
-            elif t - self.held_since > self.options.max_hold:
-                self.held = None
+            elif side > 0 and t - self.held_since > self.options.max_hold:
+                # A harmful level outlasted max_hold. A harmless one never expires:
+                # whatever comes back from it is a return toward normal.
+                self._accept_new_level(x)
         if self.held is None:
             centre = self.level if self.level is not None else x
             scale = self._scale()
@@ -250,7 +257,8 @@ class WatchDetector(Detector):
             out = self._budget(gated, dev, step, learn=self.held is None)
         else:
             out = gated
-        warming = self.level is None or self.seen < _BASELINE_POINTS or self._calibrating()
+        warming = not self._warm and self.warming_up
+        self._warm = not warming  # once warm, always warm: skip the checks
         if self.held is not None:
             if self.held[2] > 0:
                 out = max(out, self.alert_at)
@@ -282,6 +290,16 @@ class WatchDetector(Detector):
         if harm <= 0 or harm * scale < self._floor(centre):
             return 0.0
         return min(harm, 20.0)
+
+    def _accept_new_level(self, x: float) -> None:
+        """An excursion outlasted ``max_hold``: it is the new normal. Restart the
+        baseline there (keeping the scale), and trust the detector again later."""
+        self.held = None
+        self.level = x
+        self.pending.clear()
+        self.recent.clear()
+        self._recent_sum = 0.0
+        self.grace = _GRACE
 
     def _hold(self, t: float, centre: float, scale: float, side: float) -> None:
         self.held = (centre, scale, side)

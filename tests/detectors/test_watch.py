@@ -199,3 +199,16 @@ def test_a_watch_is_a_detector() -> None:
     w = make_watch("ewma")
     assert isinstance(w, WatchDetector)
     assert w.warming_up and w.update(0.0, float("nan")) == 0.0
+
+
+def test_a_harmful_level_that_outlasts_max_hold_becomes_the_new_normal() -> None:
+    rng = np.random.default_rng(8)
+    n = 3 * 1440
+    x = 10 + rng.normal(0, 0.5, n)
+    x[2000:] += 4.0  # a lasting change, e.g. a new release that is simply slower
+    w = make_watch("ensemble", direction="up", max_hold=3600)
+    s = w.score_many(_t(n), x)
+    runs = _episodes(s, w.alert_at)
+    assert runs and runs[0][0] < 2010
+    assert runs[0][1] <= 2000 + 60 + 5  # held one hour, then accepted
+    assert all(first < 2100 for first, _ in runs)  # and not raised again every hour
