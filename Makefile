@@ -1,11 +1,13 @@
-# sloplane: the two commands a new user needs are `make demo` and `make test`.
+# sloplane: the two commands a new user needs are `make demo` and `make test`;
+# `make unit` is the fast loop while editing, `make golden` rewrites the golden files.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps clean
+.PHONY: demo test lint typecheck unit golden system-deps clean
 
+# One venv with everything the tests need ('.[dev]' pulls '.[all]': every extra).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -26,13 +28,17 @@ demo: $(STAMP) system-deps
 	$(BIN)/sloplane check build/
 	$(BIN)/sloplane generate examples/slos/ --out build/ --check
 
-## test: install everything the tests need, then lint, type-check and run the whole suite
+## test: install everything the tests need, then lint, type-check and run the whole suite (CI)
 test: $(STAMP)
 	./scripts/install-system-deps.sh --test
 	$(BIN)/ruff check sloplane tests benchmarks
 	$(BIN)/ruff format --check sloplane tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## unit: the tests that need no binary and no server (under a minute; no apt, no lint)
+unit: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
 
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache
