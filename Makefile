@@ -40,5 +40,9 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
 
+## golden: rewrite tests/golden/ from examples/slos; review `git diff tests/golden/` like code
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden.update
+
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache
