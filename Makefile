@@ -3,22 +3,23 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# '.[all]' is every extra (api, detect, exporter); '.[dev]' is '.[all]' plus the test tools.
+DEMO_STAMP := $(VENV)/.installed-all
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck unit golden system-deps clean
 
-# One venv with everything the tests need ('.[dev]' pulls '.[all]': every extra).
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
 
 system-deps:
 	./scripts/install-system-deps.sh
 
 ## demo: generate rules, unit tests, dashboards and routing for examples/ into build/, then check them
-demo: $(STAMP) system-deps
+demo: $(DEMO_STAMP) system-deps
 	$(BIN)/sloplane validate examples/slos/
 	$(BIN)/sloplane list examples/slos/
 	$(BIN)/sloplane generate examples/slos/ --out build/
@@ -29,7 +30,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/sloplane generate examples/slos/ --out build/ --check
 
 ## test: install everything the tests need, then lint, type-check and run the whole suite (CI)
-test: $(STAMP)
+test: $(DEV_STAMP)
 	./scripts/install-system-deps.sh --test
 	$(BIN)/ruff check sloplane tests benchmarks
 	$(BIN)/ruff format --check sloplane tests benchmarks
@@ -37,11 +38,11 @@ test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## unit: the tests that need no binary and no server (under a minute; no apt, no lint)
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
 
 ## golden: rewrite tests/golden/ from examples/slos; review `git diff tests/golden/` like code
-golden: $(STAMP)
+golden: $(DEV_STAMP)
 	$(BIN)/python -m tests.golden.update
 
 clean:
