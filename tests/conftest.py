@@ -1,7 +1,9 @@
 """Shared test configuration: the ``integration`` marker and the binaries it needs.
 
 Tests that need a binary (promtool, prometheus, AlertManager, chromium, vmalert) or a
-server (PostgreSQL, Redis, RabbitMQ, any subprocess server) are marked ``integration``.
+server (PostgreSQL, Redis, RabbitMQ, any subprocess server) are marked ``integration``, and
+so are the few that run ``sloplane generate`` in several fresh interpreters (seconds each;
+tests/test_generate.py covers the same write/check/prune logic in-process).
 The binaries are demanded only when such a test is selected, so ``pytest -m "not
 integration"`` (``make unit``) runs on a machine with nothing but the venv.
 """

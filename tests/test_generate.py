@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sloplane.artifacts import Artifacts, GenerateSettings
+from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
 from sloplane.errors import SpecError
-from sloplane.generate import COMPILERS, Compiler, build_artifacts
+from sloplane.generate import (
+    COMPILERS,
+    Compiler,
+    build_artifacts,
+    diff_artifacts,
+    write_artifacts,
+)
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.model import SLO
 
@@ -101,3 +107,34 @@ def test_clashing_service_names_are_refused_before_any_compiler_runs() -> None:
     with pytest.raises(SpecError):
         build_artifacts(catalog, GenerateSettings(), compilers=[Compiler("spy", str, spy)])
     assert ran == []
+
+
+def test_write_then_check_then_drift_then_prune(tmp_path: Path) -> None:
+    """The disk side of generate: --check's diff, and stale generated files (only) removed."""
+    first = build_artifacts(CATALOG, GenerateSettings())
+    assert write_artifacts(tmp_path, first) == (len(first), 0)
+    assert diff_artifacts(tmp_path, first) == []
+    assert write_artifacts(tmp_path, first) == (0, 0)
+
+    rules = tmp_path / "prometheus" / "api-availability.rules.yml"
+    rules.write_text(rules.read_text().replace("14.4", "15"))
+    diff = "".join(diff_artifacts(tmp_path, first))
+    assert f"--- {rules}\n+++ {rules} (generated)\n" in diff
+    assert "-" in diff and "+" in diff and "14.4" in diff
+
+    # api-latency leaves the inputs: its generated files go, hand-written ones stay
+    (tmp_path / "prometheus" / "mine.rules.yml").write_text("groups: []\n")
+    (tmp_path / "notes.md").write_text(f"# {HEADER}\n")
+    second = build_artifacts(Catalog.of([_slo()]), GenerateSettings())
+    stale = sorted(set(first) - set(second))
+    assert stale and all("api-latency" in p for p in stale)
+    diff = "".join(diff_artifacts(tmp_path, second))
+    assert all(f"--- {tmp_path}/{p}\n+++ /dev/null\n" in diff for p in stale)
+    changed = {p for p, text in second.items() if first.get(p) != text}  # the service dashboard
+    written, deleted = write_artifacts(tmp_path, second)
+    assert deleted == len(stale)
+    assert written == len(changed | {"prometheus/api-availability.rules.yml"})  # edited above
+    assert not any((tmp_path / p).exists() for p in stale)
+    assert (tmp_path / "prometheus" / "mine.rules.yml").exists()
+    assert (tmp_path / "notes.md").exists()
+    assert diff_artifacts(tmp_path, second) == []
