@@ -33,7 +33,7 @@ from sloplane.api.db import open_database
 from sloplane.api.schemas import (
     GroupSummary,
     Health,
-    Problem,
+    ProblemDetails,
     ReportInfo,
     ReportRun,
     SLOHistory,
@@ -59,7 +59,7 @@ from sloplane.slo.model import SLO
 
 log = logging.getLogger("sloplane.api")
 
-PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
 READ_ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
 BACKEND_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 502: PROBLEM, 503: PROBLEM}
 
@@ -99,7 +99,9 @@ class State:
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail, **extra).model_dump(exclude_none=True)
+    body = ProblemDetails(title=title, status=status, detail=detail, **extra).model_dump(
+        exclude_none=True
+    )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers

@@ -98,8 +98,11 @@ class GroupSummary(BaseModel):
     statuses: list[SLOStatus]
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem document."""
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error answer.
+
+    Not :class:`sloplane.errors.Problem`, which locates a mistake in the user's input files.
+    """
 
     type: str = "about:blank"
     title: str
