@@ -29,13 +29,10 @@ from sloplane import __version__
 from sloplane.api.auth import TokenStore, grants
 from sloplane.api.backend import SharedPrometheus
 from sloplane.api.cache import ResponseCache
-from sloplane.api.db import open_database
 from sloplane.api.schemas import (
     GroupSummary,
     Health,
     ProblemDetails,
-    ReportInfo,
-    ReportRun,
     SLOHistory,
     SLOStatus,
     SLOSummary,
@@ -47,8 +44,10 @@ from sloplane.api.schemas import (
 from sloplane.api.service import SLOService, group_statuses
 from sloplane.api.settings import ApiSettings
 from sloplane.clients.prometheus import PrometheusError
+from sloplane.database import open_database
 from sloplane.reports import store
 from sloplane.reports.collect import ScopeError, UnknownScope
+from sloplane.reports.model import ReportInfo, ReportRun
 from sloplane.reports.runner import check_request, run_report
 from sloplane.reports.scheduler import due_week, start_scheduler
 from sloplane.reports.weeks import WeekError

@@ -11,9 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sloplane.slo.facts import SLOFacts, SLOIdentity
+from sloplane.slo.queries import Source as DataSource
 
 Status = Literal["ok", "at_risk", "breached", "no_data"]
-DataSource = Literal["recording_rules", "source_query"]
 
 
 class SLOSummary(SLOIdentity):
@@ -116,23 +116,6 @@ class ProblemDetails(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}
-
-
-class ReportInfo(BaseModel):
-    scope: str
-    week: str
-    created_at: float
-    formats: list[str]
-
-
-class ReportRun(BaseModel):
-    id: int
-    scope: str
-    week: str
-    status: str
-    started_at: float
-    finished_at: float | None
-    error: str | None
 
 
 class TokenCreate(BaseModel):

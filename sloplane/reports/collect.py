@@ -18,16 +18,16 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from sloplane.api import queries
-from sloplane.api.schemas import DataSource
-from sloplane.api.status import clean
 from sloplane.clients.prometheus import AsyncPromReader, Series
 from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWeek, Trend
 from sloplane.reports.weeks import days_of, week_bounds
+from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import parse_duration
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
+from sloplane.slo.queries import Source as DataSource
+from sloplane.slo.queries import clean
 
 WEEK = 7 * 86400
 DAY = 86400

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from sloplane.api.schemas import DataSource
 from sloplane.slo.facts import SLOFacts
+from sloplane.slo.queries import Source as DataSource
 
 Trend = Literal["better", "worse", "same", "unknown"]
 
@@ -77,3 +77,24 @@ class Report(BaseModel):
             for s in self.slos
             if s.budget_remaining_ratio is not None and s.budget_remaining_ratio < 0.25
         ]
+
+
+class ReportInfo(BaseModel):
+    """A stored report: its scope and week, when it was made, and the formats it has."""
+
+    scope: str
+    week: str
+    created_at: float
+    formats: list[str]
+
+
+class ReportRun(BaseModel):
+    """One run of the report job: scheduled, caught up after a restart, or asked for."""
+
+    id: int
+    scope: str
+    week: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    error: str | None
