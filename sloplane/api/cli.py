@@ -9,6 +9,7 @@ import click
 
 from sloplane.cli_options import db_option, env_option, load, prom_option, slos_option
 from sloplane.errors import SloplaneError
+from sloplane.listen import format_listen
 from sloplane.reports.cli import delivery_from, delivery_options, tz_option
 from sloplane.reports.scheduler import Schedule
 
@@ -18,7 +19,14 @@ from sloplane.reports.scheduler import Schedule
 @prom_option
 @db_option
 @env_option("--host", envvar="SLOPLANE_HOST", default="127.0.0.1", show_default=True)
-@env_option("--port", envvar="SLOPLANE_PORT", default=8080, show_default=True, type=int)
+@env_option(
+    "--port",
+    envvar="SLOPLANE_PORT",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port; the address is printed at startup.",
+)
 @env_option(
     "--open-reads",
     envvar="SLOPLANE_OPEN_READS",
@@ -121,8 +129,18 @@ def serve(
         )
     sessions = open_checked(database_url)
     sock = _listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    # The address actually bound (--port 0 picks a free port), before uvicorn's own log.
+    click.echo(
+        f"sloplane: SLO API listening on http://{format_listen(bound_host, bound_port)} "
+        "(OpenAPI at /docs)",
+        err=True,
+    )
     config = uvicorn.Config(
-        create_app(catalog, settings, sessions=sessions), host=host, port=port, log_level="info"
+        create_app(catalog, settings, sessions=sessions),
+        host=host,
+        port=bound_port,
+        log_level="info",
     )
     uvicorn.Server(config).run(sockets=[sock])
 

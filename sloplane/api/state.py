@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sloplane.api.auth import TokenStore, grants
 from sloplane.api.backend import SharedPrometheus
+from sloplane.api.errors import invalid
 from sloplane.api.service import SLOService
 from sloplane.api.settings import ApiSettings
 from sloplane.database import open_database
@@ -103,5 +105,18 @@ AtParam = Annotated[
 ]
 
 
+FUTURE_SLACK = 60.0
+"""Seconds ``at`` may lie ahead of the server's clock (a caller's clock runs a little fast)."""
+
+
 def unix(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
+
+
+def at_time(value: datetime | None) -> float | None:
+    """``?at=`` as unix seconds; a time in the future is a 422: nothing is known about it,
+    and an answer would only repeat the latest data under a time it does not describe."""
+    at = unix(value)
+    if at is not None and at > time.time() + FUTURE_SLACK:
+        raise invalid("query", "at", "at is in the future: ask about now or the past")
+    return at

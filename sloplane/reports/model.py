@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.queries import Source as DataSource
+from sloplane.times import rfc3339
 
 Trend = Literal["better", "worse", "same", "unknown"]
 
@@ -24,6 +25,18 @@ class Incident(BaseModel):
     start: float
     end: float
     duration_seconds: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_rfc3339(self) -> str | None:
+        """``start`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.start)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_rfc3339(self) -> str | None:
+        """``end`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.end)
 
 
 class BurnPoint(BaseModel):
@@ -78,6 +91,18 @@ class Report(BaseModel):
             if s.budget_remaining_ratio is not None and s.budget_remaining_ratio < 0.25
         ]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_rfc3339(self) -> str | None:
+        """``start`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.start)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_rfc3339(self) -> str | None:
+        """``end`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.end)
+
 
 class ReportInfo(BaseModel):
     """A stored report: its scope and week, when it was made, and the formats it has."""
@@ -86,6 +111,12 @@ class ReportInfo(BaseModel):
     week: str
     created_at: float
     formats: list[str]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def created_at_rfc3339(self) -> str | None:
+        """``created_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.created_at)
 
 
 class ReportRun(BaseModel):
@@ -98,3 +129,15 @@ class ReportRun(BaseModel):
     started_at: float
     finished_at: float | None
     error: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def started_at_rfc3339(self) -> str | None:
+        """``started_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.started_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def finished_at_rfc3339(self) -> str | None:
+        """``finished_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.finished_at)

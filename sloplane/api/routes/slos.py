@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from sloplane.api.errors import BACKEND_ERRORS, NOT_FOUND, READ_ERRORS, invalid
 from sloplane.api.schemas import SLOHistory, SLOStatus, SLOSummary, Status
-from sloplane.api.state import V1, AtParam, Reader, StateDep, find_slo, unix
+from sloplane.api.state import V1, AtParam, Reader, StateDep, at_time, find_slo, unix
 from sloplane.slo.durations import DurationError, parse_seconds
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
@@ -40,16 +40,19 @@ async def list_slos(
     status: Status | None = None,
     at: AtParam = None,
 ) -> list[SLOSummary]:
-    """List SLOs, optionally filtered by service, team or current status."""
+    """List SLOs with their status now (or ``at``), optionally filtered by service, team or
+    status. The status is read as ``/slos/{id}/status`` reads it, from the same cache."""
     slos = [
         s
         for s in st.catalog.slos
         if (service is None or s.service == service) and (team is None or s.team == team)
     ]
-    if status is None:
-        return [summary(s) for s in slos]
-    statuses = await st.service.statuses(slos, unix(at))
-    return [summary(s, x.status) for s, x in zip(slos, statuses, strict=True) if x.status == status]
+    statuses = await st.service.statuses(slos, at_time(at))
+    return [
+        summary(s, x.status)
+        for s, x in zip(slos, statuses, strict=True)
+        if status is None or x.status == status
+    ]
 
 
 @router.get("/slos/{slo_id}", response_model=SLOSummary, responses={**READ_ERRORS, **NOT_FOUND})
@@ -64,7 +67,7 @@ async def get_slo(st: StateDep, slo_id: SloId) -> SLOSummary:
 async def slo_status(st: StateDep, slo_id: SloId, at: AtParam = None) -> Response:
     """SLI over the window, error budget, burn rate per alert window, firing alerts, status."""
     slo = find_slo(st, slo_id)
-    return Response(await st.service.status_json(slo, unix(at)), media_type="application/json")
+    return Response(await st.service.status_json(slo, at_time(at)), media_type="application/json")
 
 
 @router.get(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path
 from sloplane.api.errors import BACKEND_ERRORS, NOT_FOUND
 from sloplane.api.schemas import GroupSummary, SLOStatus
 from sloplane.api.service import group_statuses
-from sloplane.api.state import V1, AtParam, Reader, State, StateDep, unix
+from sloplane.api.state import V1, AtParam, Reader, State, StateDep, at_time
 
 router = APIRouter(prefix=V1, tags=["summaries"], dependencies=[Reader])
 
@@ -41,7 +41,7 @@ async def _groups(st: State, key: str, at: float | None) -> list[GroupSummary]:
 @router.get("/services", response_model=list[GroupSummary], responses=BACKEND_ERRORS)
 async def services(st: StateDep, at: AtParam = None) -> list[GroupSummary]:
     """Per-service summary: counts by status and the lowest remaining budget."""
-    return await _groups(st, "service", unix(at))
+    return await _groups(st, "service", at_time(at))
 
 
 @router.get(
@@ -55,13 +55,13 @@ async def service_summary(
     slos = st.catalog.for_service(service)
     if not slos:
         raise HTTPException(404, f"no SLOs for service {service!r}")
-    return group_summary(service, await st.service.statuses(slos, unix(at)))
+    return group_summary(service, await st.service.statuses(slos, at_time(at)))
 
 
 @router.get("/teams", response_model=list[GroupSummary], responses=BACKEND_ERRORS)
 async def teams(st: StateDep, at: AtParam = None) -> list[GroupSummary]:
     """Per-team summary (SLOs without a team are grouped under the empty key)."""
-    return await _groups(st, "team", unix(at))
+    return await _groups(st, "team", at_time(at))
 
 
 @router.get(
@@ -75,4 +75,4 @@ async def team_summary(
     slos = tuple(s for s in st.catalog.slos if s.team == team)
     if not slos:
         raise HTTPException(404, f"no SLOs for team {team!r}")
-    return group_summary(team, await st.service.statuses(slos, unix(at)))
+    return group_summary(team, await st.service.statuses(slos, at_time(at)))
