@@ -43,6 +43,12 @@ class BurnPoint(BaseModel):
     t: float
     budget_remaining_ratio: float | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def t_rfc3339(self) -> str | None:
+        """``t`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.t)
+
 
 class SLOWeek(SLOFacts):
     week_sli: float | None
