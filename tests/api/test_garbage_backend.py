@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.api.conftest import api
 from tests.support.garbage_prometheus import Answer, garbage_prometheus
@@ -44,30 +45,37 @@ GARBAGE = [
 ]
 
 
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Answer, str, TestClient]]:
+    """One stand-in and one API for the module (no caching): tests change the answer."""
+    answer = Answer()
+    db = tmp_path_factory.mktemp("garbage") / "db.sqlite"
+    with garbage_prometheus(answer) as url, api(url, db, open_reads=True, cache_ttl=0) as client:
+        yield answer, url, client
+
+
 @pytest.mark.parametrize(("code", "body", "cause"), GARBAGE)
-def test_garbage_is_a_503_problem(code: int, body: object, cause: str, tmp_path: Path) -> None:
-    answer = Answer(code, json.dumps(body).encode())
-    with (
-        garbage_prometheus(answer) as url,
-        api(url, tmp_path / "db.sqlite", open_reads=True, cache_ttl=0) as client,
-    ):
-        for path in (STATUS, "/api/v1/slos", "/api/v1/slos/checkout-availability/history"):
-            r = client.get(path)
-            assert r.status_code == 503, (path, r.text)
-            problem = r.json()
-            assert r.headers["content-type"] == "application/problem+json"
-            assert problem["backend"] == url and problem["cause"], problem
-            # a range query gets a vector where it expects a matrix: caught before the values
-            assert "history" in path or cause in problem["cause"], problem
-            assert problem["title"] == "PromQL backend unavailable"
+def test_garbage_is_a_503_problem(
+    backend: tuple[Answer, str, TestClient], code: int, body: object, cause: str
+) -> None:
+    answer, url, client = backend
+    answer.status, answer.body = code, json.dumps(body).encode()
+    answer.paths.clear()
+    for path in (STATUS, "/api/v1/slos", "/api/v1/slos/checkout-availability/history"):
+        r = client.get(path)
+        assert r.status_code == 503, (path, r.text)
+        problem = r.json()
+        assert r.headers["content-type"] == "application/problem+json"
+        assert problem["backend"] == url and problem["cause"], problem
+        # a range query gets a vector where it expects a matrix: caught before the values
+        assert "history" in path or cause in problem["cause"], problem
+        assert problem["title"] == "PromQL backend unavailable"
     assert answer.paths  # the stand-in was asked
 
 
-def test_a_refused_query_is_a_502(tmp_path: Path) -> None:
+def test_a_refused_query_is_a_502(backend: tuple[Answer, str, TestClient]) -> None:
+    answer, _, client = backend
     body = {"status": "error", "errorType": "bad_data", "error": "1:5: parse error"}
-    with (
-        garbage_prometheus(Answer(400, json.dumps(body).encode())) as url,
-        api(url, tmp_path / "db.sqlite", open_reads=True, cache_ttl=0) as client,
-    ):
-        r = client.get(STATUS)
+    answer.status, answer.body = 400, json.dumps(body).encode()
+    r = client.get(STATUS)
     assert r.status_code == 502 and "bad_data 1:5: parse error" in r.json()["cause"]
