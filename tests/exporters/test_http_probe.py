@@ -23,6 +23,8 @@ from sloplane.exporters.http_probe import HttpProbeBackend
 from sloplane.exporters.target import Target
 from tests.exporters.conftest import assert_promtool_clean, closed_port, exposition, parse, value
 
+pytestmark = pytest.mark.integration
+
 CERT_DAYS = 10
 
 

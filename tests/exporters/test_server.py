@@ -70,6 +70,7 @@ def server(config_file: Path) -> Iterator[ExporterServer]:
         exporter.close()
 
 
+@pytest.mark.integration
 def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServer) -> None:
     resp = httpx.get(server.url + "/metrics", timeout=30)
     assert resp.status_code == 200
@@ -84,6 +85,7 @@ def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServe
     assert "process_resident_memory_bytes" in names(samples)
 
 
+@pytest.mark.integration
 def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     resp = httpx.get(
         server.url + "/metrics",
@@ -98,6 +100,7 @@ def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     assert resp.text.rstrip().endswith("# EOF")
 
 
+@pytest.mark.integration
 def test_probe_endpoint_multi_target(
     server: ExporterServer, postgres_server: str, redis_server: str
 ) -> None:
@@ -122,6 +125,7 @@ def test_probe_endpoint_multi_target(
     assert value(parse(http.text), "http_probe_success") == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -145,6 +149,7 @@ def test_probe_rejects_bad_requests(server: ExporterServer, params: dict, messag
     assert "sekrit" not in resp.text
 
 
+@pytest.mark.integration
 def test_probe_sends_credentials_only_to_allowed_targets(
     tmp_path: Path, private_redis: PrivateRedis
 ) -> None:
@@ -239,6 +244,7 @@ def test_config_errors_do_not_repeat_a_password(tmp_path: Path) -> None:
     assert all("canary-pw" not in str(p) for p in info.value.problems)
 
 
+@pytest.mark.integration
 def test_probe_logs_never_show_a_query_string(
     server: ExporterServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,6 +259,7 @@ def test_probe_logs_never_show_a_query_string(
     assert not any("canary-q" in line for line in lines), lines
 
 
+@pytest.mark.integration
 def test_50_concurrent_scrapes_are_answered_without_extra_connections(
     server: ExporterServer, postgres_server: str
 ) -> None:
@@ -292,6 +299,7 @@ def test_50_concurrent_scrapes_are_answered_without_extra_connections(
         rclient.close()
 
 
+@pytest.mark.integration
 def test_cli_once_prints_a_clean_exposition(config_file: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config_file), "--once"],
@@ -335,6 +343,7 @@ def test_a_failing_amqp_scrape_logs_one_warning_and_no_pika_traceback(tmp_path: 
     assert len(warnings) == 1 and "target gone (rabbitmq) is down" in warnings[0], proc.stderr
 
 
+@pytest.mark.integration
 def test_cli_serves_until_terminated(config_file: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -395,6 +404,7 @@ def test_example_config_is_valid() -> None:
     assert kinds == {"postgres", "redis", "rabbitmq", "http"}
 
 
+@pytest.mark.integration
 def test_catalog_lists_exactly_what_a_full_scrape_exposes(server: ExporterServer) -> None:
     samples = parse(httpx.get(server.url + "/metrics", timeout=30).text)
     exposed = names(samples)
@@ -504,6 +514,7 @@ def test_credentials_in_addresses_are_always_refused(user: str, password: str, k
         parse_address(kind, address)
 
 
+@pytest.mark.integration
 def test_passwords_never_appear_in_the_exposition(config_file: Path) -> None:
     doc = yaml.safe_load(config_file.read_text())
     doc["modules"]["pg"]["password"] = "sloplane-secret-canary"
