@@ -169,7 +169,7 @@ class Service:
         self.store.engine.dispose()
 
 
-QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "uvicorn")
+QUIET_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn")
 """Libraries that log every job run or request at INFO; shown only with ``--log-level debug``."""
 
 

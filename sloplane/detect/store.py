@@ -4,7 +4,8 @@ The outbox holds alerts until AlertManager has acknowledged them; the audit
 log records every action decision, taken or refused; approvals wait for a
 human; deploy times and desired scales are served back to the API; target
 leases let several processes share the database without acting twice. SQLite
-by default, PostgreSQL through a ``postgresql+psycopg://`` URL.
+by default, PostgreSQL through a ``postgresql+psycopg://`` URL. The schema is
+Alembic's (``sloplane/detect/migrations``), upgraded whenever a store opens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +28,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    inspect,
     or_,
     select,
     update,
@@ -121,8 +122,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            Base.metadata.create_all(self.engine)
-            _widen_triggers(self.engine)
+            migrate(self.engine)
         except SQLAlchemyError as exc:  # unreachable server, unwritable file, no permission
             shown = self.engine.url.render_as_string(hide_password=True)
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
@@ -328,24 +328,29 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(_finite(value), allow_nan=False)
 
 
-#: Columns that early builds created as varchar(200): PostgreSQL enforces the length.
-_WIDENED = (("detect_decisions", "trigger"), ("detect_approvals", "trigger"))
+#: Alembic's version table for these tables; not ``alembic_version``, which the SLO API uses.
+VERSION_TABLE = "detect_alembic_version"
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: Any fixed 64-bit key: PostgreSQL runs one migration of the detector store at a time.
+_MIGRATION_LOCK = 0x510D_E7EC
 
 
-def _widen_triggers(engine: Engine) -> None:
-    """Make trigger columns of an older PostgreSQL database ``text``, as the model says.
+def migrate(engine: Engine) -> None:
+    """Bring the tables to the newest migration; safe at every start, from any older schema.
 
-    ``create_all`` leaves existing tables alone; a long trigger (a series with many
-    labels) would otherwise fail to be audited. SQLite does not enforce lengths.
+    Several ``detect serve`` processes may start together on one PostgreSQL database:
+    an advisory lock makes them migrate one after the other.
     """
-    if engine.dialect.name != "postgresql":
-        return
-    columns = inspect(engine)
-    for table, column in _WIDENED:
-        kinds = {c["name"]: c["type"] for c in columns.get_columns(table)}
-        if isinstance(kinds.get(column), String) and not isinstance(kinds[column], Text):
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE text')
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
