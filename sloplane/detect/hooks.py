@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -76,25 +77,44 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
 
 
 def run_command(hook: CommandHook, env: dict[str, str]) -> dict[str, Any]:
-    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables."""
+    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables.
+
+    The command runs in a process group of its own and a timeout kills the whole
+    group: a wrapper's children cannot finish a rollback after it was reported as
+    timed out. The command is not done while anything it started still holds its
+    output open.
+    """
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             hook.argv,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             text=True,
-            timeout=hook.timeout,
             env={**os.environ, **env},
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
     except OSError as exc:
         raise HookError(f"command {hook.argv[0]}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=hook.timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
+    except BaseException:
+        _kill_group(proc)
+        raise
     if proc.returncode != 0:
-        raise HookError(
-            f"command {hook.argv[0]} exited {proc.returncode}: {proc.stderr.strip()[:500]}"
-        )
-    return {"returncode": 0, "stdout": proc.stdout[-2000:]}
+        raise HookError(f"command {hook.argv[0]} exited {proc.returncode}: {stderr.strip()[:500]}")
+    return {"returncode": 0, "stdout": stdout[-2000:]}
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the command's process group, then reap the command."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=5)
 
 
 @contextmanager

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sloplane.detect.config import DetectConfig, WatchConfig
@@ -174,6 +175,24 @@ class Poller:
             traffic_min=w.traffic.min if w.traffic else None,
             traffic_error=traffic_error,
         )
+
+    def fresh_evidence(self, watch: str, labels: Mapping[str, str]) -> Evidence:
+        """The evidence an approval re-checks: the series as polled now.
+
+        A firing alert is evidence of the anomaly (its episode lasts ``keep_firing_for``);
+        a poll error, stale data or a series this process does not watch refuse.
+        """
+        with self.lock:
+            ws = self.watches.get(watch)
+            if ws is None:
+                return Evidence(data_error=f"watch {watch} is no longer configured")
+            st = ws.series.get(format_labels(labels))
+            if st is None:
+                return Evidence(data_error="the series has not been polled since the request")
+            evidence = self.evidence(ws, st, self.clock())
+            if st.firing_since is not None:
+                evidence = replace(evidence, breaches=max(evidence.breaches, ws.config.consecutive))
+            return evidence
 
     def _outage(self, ws: WatchState, error: str) -> None:
         # once per outage (and when the error changes), not on every poll while it lasts

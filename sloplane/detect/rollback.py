@@ -63,6 +63,17 @@ class RollbackWatch:
                 context={"rollback": name, "deploy_time": deploy_t},
             )
 
+    def evidence(self, name: str) -> Evidence:
+        """Whether the burn still holds now; what an approval of its rollback re-checks."""
+        r = next((x for x in self.config.rollbacks if x.name == name), None)
+        if r is None:
+            return Evidence(data_error=f"rollback {name} is no longer configured")
+        try:
+            burning = bool(self.prom.query(r.burn_query, self.clock()))
+        except PromError as exc:
+            return Evidence(data_error=str(exc))
+        return Evidence(breaches=1 if burning else 0, required_breaches=1)
+
     def deploy_time(self, r: DeployRollback, now: float) -> float | None:
         times = []
         if r.deploy_time_query:

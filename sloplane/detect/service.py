@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
@@ -73,7 +73,7 @@ class Service:
         )
         self.watches = self.poller.watches
         self.rollbacks = RollbackWatch(
-            config, self.prom, self.store, self.gate, clock, self.lock, self.request_action
+            config, self.prom, self.store, self.gate, clock, self.lock, self.gate.submit
         )
         self.registry = CollectorRegistry()
         self.registry.register(ServiceMetrics(self.watches, self.events, self.lock))
@@ -98,9 +98,24 @@ class Service:
         return self.gate.request(a, trigger=trigger, evidence=evidence, context=context)
 
     def approve(self, approval_id: int, approved: bool) -> str | None:
-        """Carry out (or reject) a pending approval; returns the outcome or None if not pending."""
-        with self.lock:
-            return self.gate.approve(approval_id, approved)
+        """Carry out (or reject) a pending approval; returns the outcome or None if not pending.
+
+        Every guard is re-run with data read now (see :meth:`ActionGate.approve`).
+        """
+        return self.gate.approve(approval_id, approved, self._fresh_evidence)
+
+    def maintain(self) -> None:
+        """Expire stale approvals; record hooks of vanished processes as ``unknown``."""
+        self.gate.expire_approvals()
+        self.gate.recover_unfinished()
+
+    def _fresh_evidence(self, details: Mapping[str, Any]) -> Evidence:
+        """What the request's source says now: the watched series, or the SLO burn."""
+        if "watch" in details:
+            return self.poller.fresh_evidence(str(details["watch"]), details.get("series") or {})
+        if "rollback" in details:
+            return self.rollbacks.evidence(str(details["rollback"]))
+        return Evidence(breaches=1)  # asked for directly: only the limits and the lease apply
 
     def _on_anomaly(
         self,
@@ -111,7 +126,7 @@ class Service:
         context: dict[str, Any],
     ) -> None:
         for action in w.actions:
-            self.request_action(
+            self.gate.submit(
                 self.config.action(action), trigger=trigger, evidence=evidence, context=context
             )
 
@@ -135,8 +150,9 @@ class Service:
             self._check_api_auth()
         sock = bind(self.config.listen) if serve_http else None
         try:
+            self.gate.recover_unfinished()
             self._scheduler = start_scheduler(
-                self.config, self.tick_watch, self.tick_rollback, self.deliver_outbox
+                self.config, self.tick_watch, self.tick_rollback, self.deliver_outbox, self.maintain
             )
             if sock is not None:
                 from sloplane.detect.routes import create_app
@@ -166,6 +182,7 @@ class Service:
         if self._http is not None:
             self._http.stop()
             self._http = None
+        self.gate.close()
         self.store.engine.dispose()
 
 

@@ -110,6 +110,12 @@ EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING = (
     "failed",
     "pending_approval",
 )
+#: A hook was started and has not reported yet (written before the hook runs).
+STARTED = "started"
+#: A hook was started by a process that died before it reported: it may or may not have acted.
+UNKNOWN = "unknown"
+#: Outcomes that count against a target's cooldown and hourly limit: every attempt to act.
+ATTEMPTS = (EXECUTED, DRY_RUN, FAILED, STARTED, UNKNOWN)
 
 
 class Store:
@@ -195,15 +201,31 @@ class Store:
             s.flush()
             return row.id
 
-    def actions_since(self, target: str, since: float) -> list[float]:
-        """Times of actions counted against ``target`` (executed, dry-run or awaiting approval)."""
+    def actions_since(self, target: str, since: float, *, pending: bool = True) -> list[float]:
+        """Times of actions counted against ``target``: every attempt (executed, dry-run,
+        failed, started, unknown) and, unless ``pending`` is False, requests awaiting approval.
+        """
+        outcomes = [*ATTEMPTS, PENDING] if pending else list(ATTEMPTS)
         with self.session() as s:
             q = (
                 select(DecisionRow.at)
                 .where(DecisionRow.target == target, DecisionRow.at >= since)
-                .where(DecisionRow.outcome.in_([EXECUTED, DRY_RUN, PENDING]))
+                .where(DecisionRow.outcome.in_(outcomes))
                 .order_by(DecisionRow.at)
             )
+            return list(s.scalars(q))
+
+    def finish(self, decision_id: int, outcome: str, reason: str, details: dict[str, Any]) -> None:
+        """Write the outcome of a started hook into its decision row."""
+        with self.session() as s:
+            row = s.get(DecisionRow, decision_id)
+            if row is not None:
+                row.outcome, row.reason, row.details = outcome, reason, details
+
+    def started(self) -> list[DecisionRow]:
+        """Decisions whose hook was started and has not reported, oldest first."""
+        with self.session() as s:
+            q = select(DecisionRow).where(DecisionRow.outcome == STARTED).order_by(DecisionRow.id)
             return list(s.scalars(q))
 
     # target leases: one decision at a time per target, across processes
@@ -273,6 +295,25 @@ class Store:
             if decided.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             return s.get(ApprovalRow, approval_id)
+
+    def expire_approvals(self, created_before: float) -> list[ApprovalRow]:
+        """Mark pending approvals created before the time ``expired``; returns those it marked."""
+        with self.session() as s:
+            q = select(ApprovalRow.id).where(
+                ApprovalRow.status == "pending", ApprovalRow.created < created_before
+            )
+            expired = []
+            for approval_id in list(s.scalars(q)):
+                done = s.execute(
+                    update(ApprovalRow)
+                    .where(ApprovalRow.id == approval_id, ApprovalRow.status == "pending")
+                    .values(status="expired")
+                )
+                if done.rowcount == 1:  # type: ignore[attr-defined]
+                    row = s.get(ApprovalRow, approval_id)
+                    if row is not None:
+                        expired.append(row)
+            return expired
 
     def approvals(self, status: str | None = None) -> list[ApprovalRow]:
         with self.session() as s:

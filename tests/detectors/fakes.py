@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sloplane.detect.prom import PromError, RangeSeries
+from sloplane.detectors.base import Detector
 
 
 class FixedProm:
@@ -35,3 +36,14 @@ class FixedProm:
         if self.error:
             raise PromError(self.error)
         return list(self.vector)
+
+
+class Scripted(Detector):
+    """Scores read from a list, one per point (then the last one forever)."""
+
+    def __init__(self, scores: Sequence[float]) -> None:
+        super().__init__()
+        self.scores = list(scores)
+
+    def _update(self, t: float, x: float) -> float:
+        return self.scores.pop(0) if len(self.scores) > 1 else self.scores[0]
