@@ -7,13 +7,13 @@ import threading
 import time
 from typing import Any
 
-from sloplane.detect.config import split_listen
 from sloplane.errors import SloplaneError
+from sloplane.listen import parse_listen
 
 
 def bind(listen: str) -> socket.socket:
     """The listening socket, or a one-line error naming the address."""
-    host, port = split_listen(listen)
+    host, port = parse_listen(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family)
