@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from sloplane.detect import alertmanager
+from sloplane.clients.alertmanager import Alert, AlertmanagerClient
 from sloplane.detect.config import DetectConfig, WatchConfig
 from sloplane.detect.events import Events
 from sloplane.detect.state import SeriesState
@@ -20,6 +20,8 @@ from sloplane.detect.store import Store
 from sloplane.errors import BackendError
 
 ALERTNAME = "SloplaneAnomaly"
+#: Seconds AlertManager has to accept a batch.
+POST_TIMEOUT = 5.0
 
 
 class AlertOutbox:
@@ -36,13 +38,13 @@ class AlertOutbox:
     def send(self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool) -> None:
         """Queue the series' alert (firing, or resolved now) and try to deliver the queue."""
         am = self.config.alertmanager
-        body = alertmanager.alert(
+        body = Alert(
             labels=self._labels(w, st),
             annotations=self._annotations(w, st),
             starts_at=st.firing_since or now,
             ends_at=now + am.alert_ttl if firing else now,
             generator_url=self._generator_url(w),
-        )
+        ).to_json()
         st.last_sent = now
         if am.url:
             self.store.enqueue([body], now)
@@ -79,15 +81,16 @@ class AlertOutbox:
         if not url:
             return 0
         sent = 0
-        for row in self.store.pending():
-            try:
-                alertmanager.post_alerts(url, _loads(row.payload), timeout=5.0)
-            except BackendError as exc:
-                self.store.mark_failed(row.id, str(exc))
-                self.events.count("outbox_errors", "alertmanager")
-                break
-            self.store.mark_delivered(row.id, self.clock())
-            sent += 1
+        with AlertmanagerClient(url, timeout=POST_TIMEOUT) as client:
+            for row in self.store.pending():
+                try:
+                    client.post_alerts(_loads(row.payload))
+                except BackendError as exc:
+                    self.store.mark_failed(row.id, str(exc))
+                    self.events.count("outbox_errors", "alertmanager")
+                    break
+                self.store.mark_delivered(row.id, self.clock())
+                sent += 1
         return sent
 
 

@@ -1,6 +1,6 @@
 """Polling: read each watched query's new points, score them, fire and resolve alerts.
 
-Each poll reads only the points it has not seen (``query_range`` from the last point
+Each poll reads only the points it has not seen (a range query from the last point
 on) and feeds them to one detector per series. A series that breaches its threshold
 for ``consecutive`` points fires an alert (through the outbox) and asks its actions to
 run; the gate decides. Prometheus errors, missing series and stale points never count
@@ -16,15 +16,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from sloplane.clients.prometheus import PromReader
 from sloplane.detect.config import DetectConfig, WatchConfig
 from sloplane.detect.events import Events
 from sloplane.detect.guards import Evidence
 from sloplane.detect.outbox import AlertOutbox
-from sloplane.detect.prom import PromError, PromReader
 from sloplane.detect.state import SeriesState, WatchState
 from sloplane.detect.store import utc_iso
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.labels import format_labels
+from sloplane.errors import BackendError
 
 log = logging.getLogger("sloplane.detectors")
 
@@ -69,8 +70,8 @@ class Poller:
             if start > now:  # no new point is due yet; an empty range is not an outage
                 return
             try:
-                result = self.prom.query_range(w.query, start, now, w.step)
-            except PromError as exc:
+                result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
+            except BackendError as exc:  # down, slow, an error, or an answer not to trust
                 self._outage(ws, str(exc))
                 return
             if ws.error is not None:
@@ -90,7 +91,7 @@ class Poller:
                 st = ws.series.get(key)
                 if st is None:
                     st = ws.series[key] = SeriesState(
-                        rs.labels, make_detector(w.detector, **w.params)
+                        dict(rs.labels), make_detector(w.detector, **w.params)
                     )
                 self.feed(st, w, rs.points)
             for st in ws.series.values():
@@ -163,9 +164,9 @@ class Poller:
         traffic = traffic_error = None
         if w.traffic is not None:
             try:
-                rows = self.prom.query(w.traffic.query, now)
-                traffic = sum(v for _, _, v in rows if math.isfinite(v)) if rows else None
-            except PromError as exc:
+                rows = self.prom.instant(w.traffic.query, now)
+                traffic = sum(r.value for r in rows if math.isfinite(r.value)) if rows else None
+            except BackendError as exc:
                 traffic_error = str(exc)
         return Evidence(
             data_error=ws.error or self.staleness(st, now),

@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
 
+from sloplane.clients.prometheus import PrometheusClient, PromReader
 from sloplane.detect.config import ActionConfig, DetectConfig, WatchConfig, api_token
 from sloplane.detect.events import Events
 from sloplane.detect.gate import ActionGate
@@ -27,7 +28,6 @@ from sloplane.detect.guards import Evidence
 from sloplane.detect.metrics import ServiceMetrics
 from sloplane.detect.outbox import ALERTNAME, AlertOutbox
 from sloplane.detect.poller import Poller
-from sloplane.detect.prom import PromClient, PromReader
 from sloplane.detect.rollback import RollbackWatch
 from sloplane.detect.scheduler import start_scheduler
 from sloplane.detect.server import HttpServer, bind
@@ -53,7 +53,10 @@ class Service:
         self.config = config
         self.clock = clock
         self.store = store or Store(config.database)
-        self.prom: PromReader = prom or PromClient(config.prometheus.url, config.prometheus.timeout)
+        self.prom: PromReader = prom or PrometheusClient(
+            config.prometheus.url, config.prometheus.timeout, reject_warnings=True
+        )
+        """Partial answers (warnings) are errors: the service must not act on part of the data."""
         self.lock = threading.RLock()
         """Guards the watches' state between polls and scrapes."""
         self.events = Events(config)
