@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from sloplane.detect import signing
 from sloplane.detect.config import (
     ActionConfig,
     CommandHook,
@@ -50,20 +51,28 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
     """POST the payload; retry network errors, 429 and 5xx with exponential backoff.
 
     The same ``Idempotency-Key`` goes with every retry so a receiver can drop
-    duplicates when a response was lost rather than the request.
+    duplicates when a response was lost rather than the request. With a secret, each
+    attempt is signed anew over its timestamp, the key and the body
+    (:mod:`sloplane.detect.signing`); ``X-Sloplane-Signature`` (the body alone) is kept
+    for receivers written before, and does not protect them against a replay.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+    key: bytes | None = None
     if hook.secret_env:
         secret = os.environ.get(hook.secret_env)
         if not secret:
             raise HookError(f"webhook secret variable {hook.secret_env} is not set")
-        headers["X-Sloplane-Signature"] = sign(secret.encode(), body)
+        key = secret.encode()
+        headers["X-Sloplane-Signature"] = sign(key, body)
     last = ""
     for attempt in range(hook.retries + 1):
         if attempt:
             time.sleep(hook.backoff * 2 ** (attempt - 1))
         try:
+            if key is not None:
+                stamp = int(time.time())
+                headers[signing.HEADER] = signing.sign(key, stamp, idempotency_key, body)
             resp = httpx.post(hook.url, content=body, headers=headers, timeout=hook.timeout)
         except httpx.HTTPError as exc:
             last = str(exc)

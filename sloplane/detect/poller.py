@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sloplane.clients.prometheus import PromReader
+from sloplane.clients.prometheus import MAX_CLOCK_SKEW, PromReader, Series
 from sloplane.detect.config import DetectConfig, WatchConfig
 from sloplane.detect.events import Events
 from sloplane.detect.guards import Evidence
@@ -74,6 +74,7 @@ class Poller:
             except BackendError as exc:  # down, slow, an error, or an answer not to trust
                 self._outage(ws, str(exc))
                 return
+            result = self._refuse_future(w, result, now)
             if ws.error is not None:
                 log.info("watch %s: Prometheus answers again", name)
             ws.error = None
@@ -96,6 +97,30 @@ class Poller:
                 self.feed(st, w, rs.points)
             for st in ws.series.values():
                 self.evaluate(ws, st, now)
+
+    def _refuse_future(self, w: WatchConfig, result: list[Series], now: float) -> list[Series]:
+        """Drop points dated after now (beyond the clock skew allowed), counting each.
+
+        One point ten years ahead would otherwise become the series' newest point, and
+        every later (real) point would be skipped as old: the watch would stop scoring.
+        """
+        limit = now + MAX_CLOCK_SKEW
+        kept = []
+        for s in result:
+            points = tuple(p for p in s.points if p[0] <= limit)
+            refused = len(s.points) - len(points)
+            if refused:
+                log.warning(
+                    "watch %s: %s: refused %d point(s) dated after %s",
+                    w.name,
+                    format_labels(s.labels),
+                    refused,
+                    utc_iso(limit),
+                )
+                for _ in range(refused):
+                    self.events.count("future_samples", w.name)
+            kept.append(Series(s.labels, points))
+        return kept
 
     def feed(self, st: SeriesState, w: WatchConfig, points: Iterable[tuple[float, float]]) -> None:
         """Score the points newer than the series' last one."""

@@ -51,6 +51,8 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    claimed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """When a process last started posting the row; another waits a window before it may."""
 
 
 class DecisionRow(Base):
@@ -161,6 +163,21 @@ class Store:
             )
             return list(s.scalars(q))
 
+    def claim(self, row_id: int, now: float, window: float) -> bool:
+        """Take an undelivered row for one POST unless someone took it less than ``window`` ago.
+
+        A POST that timed out may still have been accepted: no process posts the row
+        again until the window (the POST's timeout) has passed.
+        """
+        with self.session() as s:
+            taken = s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.delivered.is_(None))
+                .where(or_(OutboxRow.claimed.is_(None), OutboxRow.claimed <= now - window))
+                .values(claimed=now)
+            )
+            return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
     def mark_delivered(self, row_id: int, now: float) -> None:
         with self.session() as s:
             row = s.get(OutboxRow, row_id)
@@ -168,12 +185,16 @@ class Store:
                 row.delivered = now
                 row.attempts += 1
 
-    def mark_failed(self, row_id: int, error: str) -> None:
+    def mark_failed(self, row_id: int, error: str, *, maybe_received: bool = False) -> None:
+        """Record a failed POST; unless AlertManager may have received it, drop the claim
+        so the next delivery retries at once."""
         with self.session() as s:
             row = s.get(OutboxRow, row_id)
             if row is not None:
                 row.attempts += 1
                 row.last_error = error[:2000]
+                if not maybe_received:
+                    row.claimed = None
 
     # audit
     def record(

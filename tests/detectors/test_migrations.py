@@ -102,7 +102,7 @@ def _version(store: Store) -> list[str]:
 def test_a_fresh_database_gets_exactly_the_models_schema(db_url: str) -> None:
     store = Store(db_url)
     try:
-        assert _version(store) == ["0002"]
+        assert _version(store) == ["0003"]
         assert _differences(store) == []
         assert "alembic_version" not in sa.inspect(store.engine).get_table_names()
     finally:
@@ -114,7 +114,7 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(db_url: str) -> 
     _run_script(db_url, CREATE_ALL_DDL.format(serial=serial))
     store = Store(db_url)
     try:
-        assert _version(store) == ["0002"]
+        assert _version(store) == ["0003"]
         assert _differences(store) == []
         (old,) = list_decisions(store)
         assert (old.at, old.trigger, old.outcome) == (1.5, "old trigger", "executed")
@@ -126,7 +126,7 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(db_url: str) -> 
         store.engine.dispose()
     again = Store(db_url)  # a second open finds nothing to do
     try:
-        assert _version(again) == ["0002"] and len(list_decisions(again)) == 2
+        assert _version(again) == ["0003"] and len(list_decisions(again)) == 2
     finally:
         again.engine.dispose()
 
@@ -142,6 +142,6 @@ def test_the_sloplane_api_and_the_detector_store_share_a_database(db_url: str) -
         api_engine.dispose()
     store = Store(db_url)
     try:
-        assert _version(store) == ["0002"] and _differences(store) == []
+        assert _version(store) == ["0003"] and _differences(store) == []
     finally:
         store.engine.dispose()
