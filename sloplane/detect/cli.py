@@ -238,7 +238,7 @@ def _backtest_prometheus(
 ) -> None:
     import httpx
 
-    from sloplane.detect.prom import PromError
+    from sloplane.clients.prometheus import PrometheusError
     from sloplane.detectors.backtest import (
         flagged,
         grid_points,
@@ -277,8 +277,8 @@ def _backtest_prometheus(
 
     try:
         series = read_prometheus(url, query, start, end, step, timeout=timeout)
-    except PromError as exc:  # one line, whatever Prometheus put in its error text
-        raise PromError(" ".join(str(exc).split())) from exc
+    except PrometheusError as exc:  # one line, whatever Prometheus put in its error text
+        raise SloplaneError("prometheus " + " ".join(str(exc).split())) from exc
     span = f"between {_iso(start)} and {_iso(end)}"
     if not series:
         raise SloplaneError(f"query {query!r} returned no series {span}")

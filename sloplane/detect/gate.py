@@ -10,15 +10,28 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sloplane.detect import approvals, hooks
 from sloplane.detect.config import ActionConfig, DetectConfig
 from sloplane.detect.events import Events
 from sloplane.detect.guards import Evidence, Limits, plan_scale, refusal
-from sloplane.detect.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store
+from sloplane.detect.store import (
+    DRY_RUN,
+    EXECUTED,
+    FAILED,
+    PENDING,
+    REFUSED,
+    STARTED,
+    UNKNOWN,
+    ApprovalRow,
+    Store,
+)
 
 log = logging.getLogger("sloplane.detectors")
 
@@ -26,6 +39,11 @@ log = logging.getLogger("sloplane.detectors")
 LEASE_MARGIN = 30.0
 #: Seconds between tries for a lease another process holds.
 LEASE_POLL = 0.1
+#: Decisions (and their hooks) running at once off the poll and HTTP threads.
+ACTION_THREADS = 4
+
+#: Fresh evidence for an approval's action, from the details its request stored.
+FreshEvidence = Callable[[Mapping[str, Any]], Evidence]
 
 
 class ActionGate:
@@ -47,6 +65,19 @@ class ActionGate:
         self.holder = holder
         """Names this process in target leases (and in a refusal another process records)."""
         self.lease_margin = lease_margin
+        self._pool = ThreadPoolExecutor(ACTION_THREADS, thread_name_prefix="sloplane-action")
+
+    def submit(
+        self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
+    ) -> Future[str]:
+        """:meth:`request` on an action thread: a hook never holds up a poll or ``/metrics``."""
+        return self._pool.submit(
+            self.request, a, trigger=trigger, evidence=evidence, context=context
+        )
+
+    def close(self) -> None:
+        """Wait for running decisions and hooks (their outcomes get audited), then stop."""
+        self._pool.shutdown(wait=True)
 
     def request(
         self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
@@ -57,21 +88,81 @@ class ActionGate:
                 return self.audit(self.clock(), a, trigger, REFUSED, busy, context)
             return self._decide(a, trigger=trigger, evidence=evidence, context=context)
 
-    def approve(self, approval_id: int, approved: bool) -> str | None:
-        """Carry out (or reject) a pending approval; returns the outcome or None if not pending."""
+    def approve(
+        self, approval_id: int, approved: bool, fresh: FreshEvidence | None = None
+    ) -> str | None:
+        """Carry out (or reject) a pending approval; returns the outcome or None if not pending.
+
+        Approving re-runs every guard now, as a fresh request would: the data must be
+        fresh (``fresh`` re-reads it), the cooldown and hourly limit count what ran since
+        the request, the scale is planned again from the current replicas, and the
+        target's lease is taken. An approval older than ``approval.expire_after`` expires.
+        """
+        self.expire_approvals()
         row = self.store.set_approval(approval_id, "approved" if approved else "rejected")
         if row is None:
             return None
         a = self.config.action(row.action)
         trigger = f"approval #{approval_id}: {row.trigger}"
+        details = dict(row.details)
         if not approved:
-            return self.audit(
-                self.clock(), a, trigger, REFUSED, "rejected by approver", dict(row.details)
-            )
+            return self.audit(self.clock(), a, trigger, REFUSED, "rejected by approver", details)
         with self.target_lease(a) as busy:
+            now = self.clock()
             if busy:
-                return self.audit(self.clock(), a, trigger, REFUSED, busy, dict(row.details))
-            return self._execute(a, trigger, dict(row.details), self.clock())
+                return self.audit(now, a, trigger, REFUSED, busy, details)
+            evidence = fresh(details) if fresh is not None else Evidence(breaches=1)
+            limits = self.limits(a)
+            since = now - max(3600.0, limits.cooldown)
+            recent = self.store.actions_since(a.target_key, since, pending=False)
+            reason = refusal(evidence, limits, recent, now)
+            if reason:
+                return self.audit(now, a, trigger, REFUSED, f"at approval: {reason}", details)
+            planned, reason = self._plan(a, details)
+            if reason:
+                return self.audit(now, a, trigger, REFUSED, f"at approval: {reason}", details)
+            return self._execute(a, trigger, planned, now)
+
+    def expire_approvals(self) -> int:
+        """Expire pending approvals older than ``approval.expire_after``; audits each."""
+        ttl = self.config.approval.expire_after
+        now = self.clock()
+        expired = self.store.expire_approvals(now - ttl)
+        for row in expired:
+            self._audit_expired(row, now, ttl)
+        return len(expired)
+
+    def _audit_expired(self, row: ApprovalRow, now: float, ttl: float) -> None:
+        try:
+            a = self.config.action(row.action)
+        except StopIteration:  # the action left detect.yaml since
+            return
+        reason = f"approval #{row.id} expired unanswered after {ttl:g}s"
+        self.audit(now, a, f"approval #{row.id}: {row.trigger}", REFUSED, reason, row.details)
+
+    def recover_unfinished(self) -> int:
+        """Record hooks started by a process that is gone as ``unknown``; never re-run them.
+
+        A hook whose process died (``kill -9``, a crash) may or may not have acted: the
+        audit log says so, and the attempt keeps counting against the target's limits.
+        A started hook whose target lease is still held by a live process is left alone.
+        """
+        recovered = 0
+        for row in self.store.started():
+            holder = str((row.details or {}).get("holder", ""))
+            if holder == self.holder or not _holder_gone(holder, row.target, self.store, self):
+                continue
+            details = {k: v for k, v in (row.details or {}).items() if k != "holder"}
+            reason = (
+                f"unknown outcome: {holder or 'the process'} stopped while the hook ran; "
+                "not re-run, check the target"
+            )
+            self.store.finish(row.id, UNKNOWN, reason, details)
+            self.store.release_lease(row.target, holder)  # its holder cannot release it now
+            self.events.count(f"actions_{UNKNOWN}", row.action)
+            log.warning("action %s on %s: %s", row.action, row.target, reason)
+            recovered += 1
+        return recovered
 
     @contextlib.contextmanager
     def target_lease(self, a: ActionConfig) -> Iterator[str]:
@@ -154,14 +245,43 @@ class ActionGate:
         return stored if stored is not None else a.scaling.min_replicas
 
     def _execute(self, a: ActionConfig, trigger: str, details: dict[str, Any], now: float) -> str:
-        call = hooks.HookCall(a, trigger, jsonable(details), now)
+        """Audit the intent, run the hook, audit the outcome in the same row.
+
+        The intent is written first, so a process killed during the hook leaves a
+        ``started`` row that :meth:`recover_unfinished` turns into ``unknown``; it
+        counts against the limits like any attempt.
+        """
+        plain = jsonable(details)
+        intent = self.store.record(
+            at=now,
+            action=a.name,
+            target=a.target_key,
+            trigger=trigger,
+            outcome=STARTED,
+            reason="hook running",
+            details={**plain, "holder": self.holder},
+        )
+        log.info("action %s on %s: hook started", a.name, a.target_key)
         try:
-            result = hooks.kind_of(a.hook).run(a.hook, call)
+            result = hooks.kind_of(a.hook).run(a.hook, hooks.HookCall(a, trigger, plain, now))
         except hooks.HookError as exc:
-            return self.audit(now, a, trigger, FAILED, str(exc), details)
+            return self._finish(intent, a, FAILED, str(exc), plain)
+        except Exception as exc:  # a hook bug is a failed attempt, never a silent one
+            log.exception("action %s: hook raised", a.name)
+            return self._finish(intent, a, FAILED, f"hook error: {exc}", plain)
         if a.scaling is not None:
             self.store.set_scale(a.name, int(details["replicas"]), now)
-        return self.audit(now, a, trigger, EXECUTED, "", {**details, "result": result})
+        return self._finish(intent, a, EXECUTED, "", {**plain, "result": result})
+
+    def _finish(
+        self, intent: int, a: ActionConfig, outcome: str, reason: str, details: dict[str, Any]
+    ) -> str:
+        self.store.finish(intent, outcome, reason, jsonable(details))
+        self.events.count(f"actions_{outcome}", a.name)
+        log.info(
+            "action %s on %s: %s%s", a.name, a.target_key, outcome, f" ({reason})" if reason else ""
+        )
+        return outcome
 
     def audit(
         self,
@@ -192,3 +312,22 @@ class ActionGate:
 def jsonable(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(d, default=str))
     return out
+
+
+def _holder_gone(holder: str, target: str, store: Store, gate: ActionGate) -> bool:
+    """True when the process that started a hook can no longer report its outcome.
+
+    A process on this host is checked directly; one elsewhere is gone once its lease
+    on the target has expired (it holds the lease for as long as its hook can run).
+    """
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    held = store.lease_holder(target)
+    return held is None or held[0] != holder or held[1] < gate.clock()

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from sloplane.detect import signing
 from sloplane.detect.config import (
     ActionConfig,
     CommandHook,
@@ -49,20 +51,28 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
     """POST the payload; retry network errors, 429 and 5xx with exponential backoff.
 
     The same ``Idempotency-Key`` goes with every retry so a receiver can drop
-    duplicates when a response was lost rather than the request.
+    duplicates when a response was lost rather than the request. With a secret, each
+    attempt is signed anew over its timestamp, the key and the body
+    (:mod:`sloplane.detect.signing`); ``X-Sloplane-Signature`` (the body alone) is kept
+    for receivers written before, and does not protect them against a replay.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+    key: bytes | None = None
     if hook.secret_env:
         secret = os.environ.get(hook.secret_env)
         if not secret:
             raise HookError(f"webhook secret variable {hook.secret_env} is not set")
-        headers["X-Sloplane-Signature"] = sign(secret.encode(), body)
+        key = secret.encode()
+        headers["X-Sloplane-Signature"] = sign(key, body)
     last = ""
     for attempt in range(hook.retries + 1):
         if attempt:
             time.sleep(hook.backoff * 2 ** (attempt - 1))
         try:
+            if key is not None:
+                stamp = int(time.time())
+                headers[signing.HEADER] = signing.sign(key, stamp, idempotency_key, body)
             resp = httpx.post(hook.url, content=body, headers=headers, timeout=hook.timeout)
         except httpx.HTTPError as exc:
             last = str(exc)
@@ -76,25 +86,44 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
 
 
 def run_command(hook: CommandHook, env: dict[str, str]) -> dict[str, Any]:
-    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables."""
+    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables.
+
+    The command runs in a process group of its own and a timeout kills the whole
+    group: a wrapper's children cannot finish a rollback after it was reported as
+    timed out. The command is not done while anything it started still holds its
+    output open.
+    """
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             hook.argv,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             text=True,
-            timeout=hook.timeout,
             env={**os.environ, **env},
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
     except OSError as exc:
         raise HookError(f"command {hook.argv[0]}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=hook.timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
+    except BaseException:
+        _kill_group(proc)
+        raise
     if proc.returncode != 0:
-        raise HookError(
-            f"command {hook.argv[0]} exited {proc.returncode}: {proc.stderr.strip()[:500]}"
-        )
-    return {"returncode": 0, "stdout": proc.stdout[-2000:]}
+        raise HookError(f"command {hook.argv[0]} exited {proc.returncode}: {stderr.strip()[:500]}")
+    return {"returncode": 0, "stdout": stdout[-2000:]}
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the command's process group, then reap the command."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=5)
 
 
 @contextmanager

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from sloplane.detect import alertmanager
+import httpx
+
+from sloplane.clients.alertmanager import Alert, AlertmanagerClient
 from sloplane.detect.config import DetectConfig, WatchConfig
 from sloplane.detect.events import Events
 from sloplane.detect.state import SeriesState
@@ -20,6 +23,8 @@ from sloplane.detect.store import Store
 from sloplane.errors import BackendError
 
 ALERTNAME = "SloplaneAnomaly"
+#: Seconds AlertManager has to accept a batch.
+POST_TIMEOUT = 5.0
 
 
 class AlertOutbox:
@@ -32,17 +37,18 @@ class AlertOutbox:
         self.store = store
         self.events = events
         self.clock = clock
+        self._delivering = threading.Lock()
 
     def send(self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool) -> None:
         """Queue the series' alert (firing, or resolved now) and try to deliver the queue."""
         am = self.config.alertmanager
-        body = alertmanager.alert(
+        body = Alert(
             labels=self._labels(w, st),
             annotations=self._annotations(w, st),
             starts_at=st.firing_since or now,
             ends_at=now + am.alert_ttl if firing else now,
             generator_url=self._generator_url(w),
-        )
+        ).to_json()
         st.last_sent = now
         if am.url:
             self.store.enqueue([body], now)
@@ -74,21 +80,43 @@ class AlertOutbox:
         return f"{base.rstrip('/')}/graph?g0.expr={urllib.parse.quote(w.query)}&g0.tab=0"
 
     def deliver(self) -> int:
-        """Send queued alerts in order; stop at the first failure so none overtakes another."""
+        """Send queued alerts in order; stop at the first failure so none overtakes another.
+
+        At most once per row and AlertManager timeout window: one delivery at a time in
+        this process, and each row is claimed in the store before its POST, so neither a
+        second thread nor a second process posts it while a slow POST may still land.
+        """
         url = self.config.alertmanager.url
         if not url:
             return 0
+        if not self._delivering.acquire(blocking=False):
+            return 0  # a delivery is running (the schedule's or a poll's): it sends these too
+        try:
+            return self._deliver(url)
+        finally:
+            self._delivering.release()
+
+    def _deliver(self, url: str) -> int:
         sent = 0
-        for row in self.store.pending():
-            try:
-                alertmanager.post_alerts(url, _loads(row.payload), timeout=5.0)
-            except BackendError as exc:
-                self.store.mark_failed(row.id, str(exc))
-                self.events.count("outbox_errors", "alertmanager")
-                break
-            self.store.mark_delivered(row.id, self.clock())
-            sent += 1
+        with AlertmanagerClient(url, timeout=POST_TIMEOUT) as client:
+            for row in self.store.pending():
+                if not self.store.claim(row.id, self.clock(), POST_TIMEOUT):
+                    break  # being posted, or its last POST may still land: keep the order
+                try:
+                    client.post_alerts(_loads(row.payload))
+                except BackendError as exc:
+                    self.store.mark_failed(row.id, str(exc), maybe_received=_maybe_received(exc))
+                    self.events.count("outbox_errors", "alertmanager")
+                    break
+                self.store.mark_delivered(row.id, self.clock())
+                sent += 1
         return sent
+
+
+def _maybe_received(exc: BaseException) -> bool:
+    """A POST that timed out after it was sent may have been accepted; a refused
+    connection or an error answer was not."""
+    return isinstance(exc.__cause__, httpx.ReadTimeout | httpx.WriteTimeout)
 
 
 def _loads(payload: str) -> list[dict[str, Any]]:

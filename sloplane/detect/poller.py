@@ -1,6 +1,6 @@
 """Polling: read each watched query's new points, score them, fire and resolve alerts.
 
-Each poll reads only the points it has not seen (``query_range`` from the last point
+Each poll reads only the points it has not seen (a range query from the last point
 on) and feeds them to one detector per series. A series that breaches its threshold
 for ``consecutive`` points fires an alert (through the outbox) and asks its actions to
 run; the gate decides. Prometheus errors, missing series and stale points never count
@@ -12,18 +12,20 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
+from sloplane.clients.prometheus import MAX_CLOCK_SKEW, PromReader, Series
 from sloplane.detect.config import DetectConfig, WatchConfig
 from sloplane.detect.events import Events
 from sloplane.detect.guards import Evidence
 from sloplane.detect.outbox import AlertOutbox
-from sloplane.detect.prom import PromError, PromReader
 from sloplane.detect.state import SeriesState, WatchState
 from sloplane.detect.store import utc_iso
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.labels import format_labels
+from sloplane.errors import BackendError
 
 log = logging.getLogger("sloplane.detectors")
 
@@ -68,10 +70,11 @@ class Poller:
             if start > now:  # no new point is due yet; an empty range is not an outage
                 return
             try:
-                result = self.prom.query_range(w.query, start, now, w.step)
-            except PromError as exc:
+                result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
+            except BackendError as exc:  # down, slow, an error, or an answer not to trust
                 self._outage(ws, str(exc))
                 return
+            result = self._refuse_future(w, result, now)
             if ws.error is not None:
                 log.info("watch %s: Prometheus answers again", name)
             ws.error = None
@@ -89,11 +92,35 @@ class Poller:
                 st = ws.series.get(key)
                 if st is None:
                     st = ws.series[key] = SeriesState(
-                        rs.labels, make_detector(w.detector, **w.params)
+                        dict(rs.labels), make_detector(w.detector, **w.params)
                     )
                 self.feed(st, w, rs.points)
             for st in ws.series.values():
                 self.evaluate(ws, st, now)
+
+    def _refuse_future(self, w: WatchConfig, result: list[Series], now: float) -> list[Series]:
+        """Drop points dated after now (beyond the clock skew allowed), counting each.
+
+        One point ten years ahead would otherwise become the series' newest point, and
+        every later (real) point would be skipped as old: the watch would stop scoring.
+        """
+        limit = now + MAX_CLOCK_SKEW
+        kept = []
+        for s in result:
+            points = tuple(p for p in s.points if p[0] <= limit)
+            refused = len(s.points) - len(points)
+            if refused:
+                log.warning(
+                    "watch %s: %s: refused %d point(s) dated after %s",
+                    w.name,
+                    format_labels(s.labels),
+                    refused,
+                    utc_iso(limit),
+                )
+                for _ in range(refused):
+                    self.events.count("future_samples", w.name)
+            kept.append(Series(s.labels, points))
+        return kept
 
     def feed(self, st: SeriesState, w: WatchConfig, points: Iterable[tuple[float, float]]) -> None:
         """Score the points newer than the series' last one."""
@@ -162,9 +189,9 @@ class Poller:
         traffic = traffic_error = None
         if w.traffic is not None:
             try:
-                rows = self.prom.query(w.traffic.query, now)
-                traffic = sum(v for _, _, v in rows if math.isfinite(v)) if rows else None
-            except PromError as exc:
+                rows = self.prom.instant(w.traffic.query, now)
+                traffic = sum(r.value for r in rows if math.isfinite(r.value)) if rows else None
+            except BackendError as exc:
                 traffic_error = str(exc)
         return Evidence(
             data_error=ws.error or self.staleness(st, now),
@@ -174,6 +201,24 @@ class Poller:
             traffic_min=w.traffic.min if w.traffic else None,
             traffic_error=traffic_error,
         )
+
+    def fresh_evidence(self, watch: str, labels: Mapping[str, str]) -> Evidence:
+        """The evidence an approval re-checks: the series as polled now.
+
+        A firing alert is evidence of the anomaly (its episode lasts ``keep_firing_for``);
+        a poll error, stale data or a series this process does not watch refuse.
+        """
+        with self.lock:
+            ws = self.watches.get(watch)
+            if ws is None:
+                return Evidence(data_error=f"watch {watch} is no longer configured")
+            st = ws.series.get(format_labels(labels))
+            if st is None:
+                return Evidence(data_error="the series has not been polled since the request")
+            evidence = self.evidence(ws, st, self.clock())
+            if st.firing_since is not None:
+                evidence = replace(evidence, breaches=max(evidence.breaches, ws.config.consecutive))
+            return evidence
 
     def _outage(self, ws: WatchState, error: str) -> None:
         # once per outage (and when the error changes), not on every poll while it lasts

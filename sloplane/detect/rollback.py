@@ -6,11 +6,12 @@ import math
 import threading
 from collections.abc import Callable
 
+from sloplane.clients.prometheus import PromReader
 from sloplane.detect.config import DeployRollback, DetectConfig
 from sloplane.detect.gate import ActionGate
 from sloplane.detect.guards import Evidence
-from sloplane.detect.prom import PromError, PromReader
 from sloplane.detect.store import REFUSED, Store
+from sloplane.errors import BackendError
 
 #: ``(action, trigger, evidence, context)``: ask the gate (on the action thread).
 Request = Callable[..., object]
@@ -44,9 +45,9 @@ class RollbackWatch:
             now = self.clock()
             a = self.config.action(r.action)
             try:
-                burning = bool(self.prom.query(r.burn_query, now))
+                burning = bool(self.prom.instant(r.burn_query, now))
                 deploy_t = self.deploy_time(r, now)
-            except PromError as exc:
+            except BackendError as exc:
                 if self.burning.get(name):
                     self.gate.audit(
                         now, a, f"burn {name}", REFUSED, f"data not trustworthy: {exc}", {}
@@ -63,12 +64,22 @@ class RollbackWatch:
                 context={"rollback": name, "deploy_time": deploy_t},
             )
 
+    def evidence(self, name: str) -> Evidence:
+        """Whether the burn still holds now; what an approval of its rollback re-checks."""
+        r = next((x for x in self.config.rollbacks if x.name == name), None)
+        if r is None:
+            return Evidence(data_error=f"rollback {name} is no longer configured")
+        try:
+            burning = bool(self.prom.instant(r.burn_query, self.clock()))
+        except BackendError as exc:
+            return Evidence(data_error=str(exc))
+        return Evidence(breaches=1 if burning else 0, required_breaches=1)
+
     def deploy_time(self, r: DeployRollback, now: float) -> float | None:
         times = []
         if r.deploy_time_query:
-            times += [
-                v for _, _, v in self.prom.query(r.deploy_time_query, now) if math.isfinite(v)
-            ]
+            samples = self.prom.instant(r.deploy_time_query, now)
+            times += [s.value for s in samples if math.isfinite(s.value)]
         if r.deploy_target:
             t = self.store.deploy_time(r.deploy_target)
             if t is not None:

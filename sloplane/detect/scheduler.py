@@ -1,4 +1,4 @@
-"""When each part runs: one APScheduler job per watch, per rollback, and the outbox."""
+"""When each part runs: one APScheduler job per watch, per rollback, the outbox, upkeep."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from typing import Any
 
 from sloplane.detect.config import DetectConfig
 
+#: Seconds between sweeps for expired approvals and hooks of vanished processes.
+MAINTAIN_EVERY = 30.0
+
 
 def start_scheduler(
     config: DetectConfig,
     tick_watch: Callable[[str], None],
     tick_rollback: Callable[[str], None],
     deliver_outbox: Callable[[], object],
+    maintain: Callable[[], object],
 ) -> Any:
     """A started background scheduler; a job never overlaps itself and late runs coalesce."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,5 +51,6 @@ def start_scheduler(
         next_run_time=now,
         id="outbox",
     )
+    sched.add_job(maintain, "interval", seconds=MAINTAIN_EVERY, next_run_time=now, id="maintain")
     sched.start()
     return sched

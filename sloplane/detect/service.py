@@ -15,11 +15,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
 
+from sloplane.clients.prometheus import PrometheusClient, PromReader
 from sloplane.detect.config import ActionConfig, DetectConfig, WatchConfig, api_token
 from sloplane.detect.events import Events
 from sloplane.detect.gate import ActionGate
@@ -27,7 +28,6 @@ from sloplane.detect.guards import Evidence
 from sloplane.detect.metrics import ServiceMetrics
 from sloplane.detect.outbox import ALERTNAME, AlertOutbox
 from sloplane.detect.poller import Poller
-from sloplane.detect.prom import PromClient, PromReader
 from sloplane.detect.rollback import RollbackWatch
 from sloplane.detect.scheduler import start_scheduler
 from sloplane.detect.server import HttpServer, bind
@@ -53,7 +53,10 @@ class Service:
         self.config = config
         self.clock = clock
         self.store = store or Store(config.database)
-        self.prom: PromReader = prom or PromClient(config.prometheus.url, config.prometheus.timeout)
+        self.prom: PromReader = prom or PrometheusClient(
+            config.prometheus.url, config.prometheus.timeout, reject_warnings=True
+        )
+        """Partial answers (warnings) are errors: the service must not act on part of the data."""
         self.lock = threading.RLock()
         """Guards the watches' state between polls and scrapes."""
         self.events = Events(config)
@@ -73,7 +76,7 @@ class Service:
         )
         self.watches = self.poller.watches
         self.rollbacks = RollbackWatch(
-            config, self.prom, self.store, self.gate, clock, self.lock, self.request_action
+            config, self.prom, self.store, self.gate, clock, self.lock, self.gate.submit
         )
         self.registry = CollectorRegistry()
         self.registry.register(ServiceMetrics(self.watches, self.events, self.lock))
@@ -98,9 +101,24 @@ class Service:
         return self.gate.request(a, trigger=trigger, evidence=evidence, context=context)
 
     def approve(self, approval_id: int, approved: bool) -> str | None:
-        """Carry out (or reject) a pending approval; returns the outcome or None if not pending."""
-        with self.lock:
-            return self.gate.approve(approval_id, approved)
+        """Carry out (or reject) a pending approval; returns the outcome or None if not pending.
+
+        Every guard is re-run with data read now (see :meth:`ActionGate.approve`).
+        """
+        return self.gate.approve(approval_id, approved, self._fresh_evidence)
+
+    def maintain(self) -> None:
+        """Expire stale approvals; record hooks of vanished processes as ``unknown``."""
+        self.gate.expire_approvals()
+        self.gate.recover_unfinished()
+
+    def _fresh_evidence(self, details: Mapping[str, Any]) -> Evidence:
+        """What the request's source says now: the watched series, or the SLO burn."""
+        if "watch" in details:
+            return self.poller.fresh_evidence(str(details["watch"]), details.get("series") or {})
+        if "rollback" in details:
+            return self.rollbacks.evidence(str(details["rollback"]))
+        return Evidence(breaches=1)  # asked for directly: only the limits and the lease apply
 
     def _on_anomaly(
         self,
@@ -111,7 +129,7 @@ class Service:
         context: dict[str, Any],
     ) -> None:
         for action in w.actions:
-            self.request_action(
+            self.gate.submit(
                 self.config.action(action), trigger=trigger, evidence=evidence, context=context
             )
 
@@ -135,8 +153,9 @@ class Service:
             self._check_api_auth()
         sock = bind(self.config.listen) if serve_http else None
         try:
+            self.gate.recover_unfinished()
             self._scheduler = start_scheduler(
-                self.config, self.tick_watch, self.tick_rollback, self.deliver_outbox
+                self.config, self.tick_watch, self.tick_rollback, self.deliver_outbox, self.maintain
             )
             if sock is not None:
                 from sloplane.detect.routes import create_app
@@ -166,10 +185,11 @@ class Service:
         if self._http is not None:
             self._http.stop()
             self._http = None
+        self.gate.close()
         self.store.engine.dispose()
 
 
-QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "uvicorn")
+QUIET_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn")
 """Libraries that log every job run or request at INFO; shown only with ``--log-level debug``."""
 
 

@@ -165,9 +165,9 @@ def test_urls_and_intervals_are_checked(raw: dict[str, Any], error: str) -> None
 def test_event_counters_are_exported_at_zero_before_anything_happens(tmp_path: Path) -> None:
     """increase() over a counter that first appears at 35 is 0: so they start at 0."""
     from sloplane.detect.metric_names import ACTION_OUTCOMES
-    from sloplane.detect.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED
+    from sloplane.detect.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, UNKNOWN
 
-    assert set(ACTION_OUTCOMES) == {EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING}
+    assert set(ACTION_OUTCOMES) == {EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING, UNKNOWN}
     svc = _service(tmp_path)
     body = generate_latest(svc.registry).decode()
     for event in ("points", "poll_errors", "alerts_firing", "alerts_resolved"):

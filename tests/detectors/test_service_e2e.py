@@ -320,19 +320,19 @@ def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path
         try:
             metric.set(0.001)
             svc.store.set_deploy("checkout", time.time() - 3 * 3600)  # an old deploy
-            _wait(lambda: bool(svc.prom.query("test_error_ratio")), 10, "the first scrape")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio")), 10, "the first scrape")
             svc.tick_rollback("burn")
             metric.set(0.5)
-            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             svc.tick_rollback("burn")
             assert _executed(svc) == 0  # burn, but the deploy is too old
 
             metric.set(0.001)
-            _wait(lambda: not svc.prom.query("test_error_ratio > 0.0144"), 10, "the burn to stop")
+            _wait(lambda: not svc.prom.instant("test_error_ratio > 0.0144"), 10, "the burn to stop")
             svc.tick_rollback("burn")
             svc.store.set_deploy("checkout", time.time() - 60)
             metric.set(0.5)
-            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             for _ in range(5):
                 svc.tick_rollback("burn")
             assert _executed(svc) == 1

@@ -383,7 +383,7 @@ def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: P
     assert _ask(svc, "restart") == "refused"
     (last,) = list_decisions(svc.store, limit=1)
     assert last.reason == "hourly limit: 2 actions in the last hour, maximum 2"
-    # refused and failed decisions are not actions: they start no cooldown
+    # refused decisions are not actions: they start no cooldown
     assert svc.store.actions_since("deploy/api", 0) == [T0, T0 + 660]
     svc.stop()
 
@@ -408,10 +408,10 @@ def test_dry_runs_and_pending_approvals_count_against_the_target(
     assert _ask(svc, "careful") == "refused"
     assert _ask(svc, "broken") == "failed"
     clock.t += 1
-    assert _ask(svc, "broken") == "failed"  # a failed hook is no action: no cooldown
+    assert _ask(svc, "broken") == "refused"  # a failed attempt counts too (issue 12)
     assert svc.store.actions_since("deploy/batch", 0) == [T0]
     assert svc.store.actions_since("deploy/web", 0) == [T0]
-    assert svc.store.actions_since("deploy/db", 0) == []
+    assert svc.store.actions_since("deploy/db", 0) == [T0 + 1]
     svc.stop()
 
 
