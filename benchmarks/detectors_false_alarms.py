@@ -47,6 +47,11 @@ CASES: dict[str, Case] = {
         0.5,
     ),
     "ewma-budget": ("watch: ewma, 1/week", lambda: make_watch("ewma"), 0.5),
+    "default-floor": (
+        "watch: ensemble, 1/week, min_change 1.5",
+        lambda: make_watch("ensemble", min_change=1.5),
+        0.5,
+    ),
     "ensemble": ("ensemble at 0.55 (raw, before)", lambda: make_detector("ensemble"), 0.55),
     "ewma": ("ewma at 0.55 (raw)", lambda: make_detector("ewma"), 0.55),
 }
@@ -100,7 +105,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--series", type=int, default=10, help="series per kind (seeds 0..N-1)")
     ap.add_argument("--days", type=float, default=14.0, help="length of each healthy series")
-    ap.add_argument("--cases", default=",".join(CASES), help=f"of {', '.join(CASES)}")
+    ap.add_argument(
+        "--cases",
+        default="default,default-up,ewma-budget,ensemble,ewma",
+        help=f"of {', '.join(CASES)}",
+    )
     ap.add_argument("--kinds", default=",".join(KINDS))
     args = ap.parse_args()
     n = int(args.days * 86400 / STEP)

@@ -61,6 +61,7 @@ class TailEstimate:
         self._p_u = 1.0
         self._scale = 1.0
         self._shape = 0.0
+        self.n_eff = 0.0  # the decayed count of points the distribution holds
 
     def _bin(self, s: float) -> int:
         i = int((s - self.lo) / self.width) if s > self.lo else 0
@@ -86,6 +87,7 @@ class TailEstimate:
         total = float(self.mass.sum())
         if total <= 0:
             return
+        self.n_eff = total / self.weight * self.growth
         above = np.concatenate((np.cumsum(self.mass[::-1])[::-1], [0.0])) / total
         self._above = above
         # The tail starts at the lowest bin edge with at most tail_share above it.
@@ -116,6 +118,11 @@ class TailEstimate:
         if self._shape > 0.0:
             return self._p_u * (1.0 + self._shape * y / self._scale) ** (-1.0 / self._shape)
         return self._p_u * math.exp(-y / self._scale)
+
+    @property
+    def resolution(self) -> float:
+        """The smallest share the histogram itself can vouch for: one point in all it holds."""
+        return 1.0 / self.n_eff if self.n_eff > 0 else 1.0
 
     def one_in(self, s: float) -> float:
         """``N`` in "1 in N points": how unusual ``s`` is for this series."""

@@ -59,6 +59,8 @@ _LEARN_BELOW = 0.7
 """Points scoring above this share of the alert level are not learnt (about 1 in
 3,000 points or rarer at 1/week and a 1-minute step)."""
 _BASELINE_POINTS = 100
+_CALIBRATION_POINTS = 1000
+"""Deviations learnt before any is called rare: with fewer, a 2% tail is a handful of points."""
 """Points the baseline learns before its deviations are judged or learnt."""
 _GRACE = 30
 """Points after an excursion ends during which the detector's own score is not
@@ -129,8 +131,8 @@ class WatchDetector(Detector):
         self.last_t: float | None = None
         # Budget mode: the series' own distributions of the detector's score and
         # of its harmful deviation in typical deviations.
-        self.score_tail = TailEstimate(0.0, 1.0)
-        self.dev_tail = TailEstimate(0.0, 20.0)
+        self.score_tail = TailEstimate(0.0, 1.0, min_points=_CALIBRATION_POINTS)
+        self.dev_tail = TailEstimate(0.0, 20.0, min_points=_CALIBRATION_POINTS)
         # The alert in progress: its frozen centre and scale, and how long it has held.
         self.held: tuple[float, float, float] | None = None  # centre, scale, side
         self.held_since = 0.0
@@ -313,7 +315,12 @@ class WatchDetector(Detector):
         the harmful deviation), so together they stay within it. Points during
         an alert are not learnt: a long incident must not become "usual".
         """
-        p = max(min(self.score_tail.exceedance(s), self.dev_tail.exceedance(dev)), 1e-300)
+        # The detector's score is capped at 1 and reaches it on any new extreme, so
+        # beyond what the histogram holds its tail cannot be extrapolated: it never
+        # claims more than "as rare as anything seen". The deviation's tail can be.
+        tail = self.score_tail
+        p_score = max(tail.exceedance(s), tail.resolution) if s > 0 else 1.0
+        p = max(min(p_score, self.dev_tail.exceedance(dev)), 1e-300)
         self.last_one_in = 1.0 / p
         allowed = min(0.25, 0.5 * self.rate * step / _MARGIN)  # per point, per opinion
         out = 0.0 if p >= 1.0 else min(1.0, BUDGET_ALERT_AT * math.log(p) / math.log(allowed))
