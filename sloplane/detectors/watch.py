@@ -143,6 +143,9 @@ class WatchDetector(Detector):
         self._recent_sum = 0.0
         self.last_one_in = 1.0
         self._warm = False
+        self._budget_step = math.nan
+        self._log_allowed = 0.0
+        self._floored = opts.min_change > 0 or opts.min_relative_change > 0
 
     # -- what the service reads ------------------------------------------------
 
@@ -213,6 +216,8 @@ class WatchDetector(Detector):
         return d * self.sign if self.sign else abs(d)
 
     def _floor(self, centre: float) -> float:
+        if not self._floored:
+            return 0.0
         o = self.options
         return max(o.min_change, o.min_relative_change * abs(centre))
 
@@ -318,13 +323,23 @@ class WatchDetector(Detector):
         # The detector's score is capped at 1 and reaches it on any new extreme, so
         # beyond what the histogram holds its tail cannot be extrapolated: it never
         # claims more than "as rare as anything seen". The deviation's tail can be.
-        tail = self.score_tail
-        p_score = max(tail.exceedance(s), tail.resolution) if s > 0 else 1.0
-        p = max(min(p_score, self.dev_tail.exceedance(dev)), 1e-300)
+        p = self.dev_tail.exceedance(dev) if dev > 0 else 1.0
+        if s > 0:
+            tail = self.score_tail
+            p_score = tail.exceedance(s)
+            floor = tail.resolution
+            p_score = floor if p_score < floor else p_score
+            p = p_score if p_score < p else p
+            self.inner_started = True
+        p = p if p > 1e-300 else 1e-300
         self.last_one_in = 1.0 / p
-        allowed = min(0.25, 0.5 * self.rate * step / _MARGIN)  # per point, per opinion
-        out = 0.0 if p >= 1.0 else min(1.0, BUDGET_ALERT_AT * math.log(p) / math.log(allowed))
-        self.inner_started = self.inner_started or s > 0
+        out = 0.0
+        if p < 1.0:
+            if step != self._budget_step:  # log of the per-point allowance, per opinion
+                self._budget_step = step
+                self._log_allowed = math.log(min(0.25, 0.5 * self.rate * step / _MARGIN))
+            out = BUDGET_ALERT_AT * math.log(p) / self._log_allowed
+            out = out if out < 1.0 else 1.0
         # Only ordinary points teach what is ordinary: an incident, even one that did
         # not alert, must not make the next one look usual (censoring the tail a
         # little above its fitted part costs little: the fit uses the top 2%).

@@ -13,6 +13,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +154,20 @@ def test_a_watch_scores_batches_as_it_scores_points(case, which: int) -> None:
         else:
             out.extend(mixed.score_many(t[a:b], x[a:b]).tolist())
     assert np.array_equal(np.asarray(out), stream)
+
+
+@pytest.mark.parametrize("depth", [6, 7, 48])
+def test_seasonal_bins_full_and_filling_give_the_same_scores_in_batch(depth: int) -> None:
+    """Odd and even bin depths, bins filling up and full, a batch cut mid-bin."""
+    rng = np.random.default_rng(depth)
+    n = 3 * 1440
+    t = 1_700_000_000 + 60.0 * np.arange(n)
+    x = 10 + 3 * np.sin(2 * np.pi * t / 86400) + rng.normal(0, 0.5, n)
+    x[::97] = np.nan
+    params = {"depth": depth, "learning": 50}
+    det = make_detector("seasonal", **params)
+    stream = np.asarray([det.update(a, b) for a, b in zip(t, x, strict=True)])
+    batched = make_detector("seasonal", **params)
+    parts = [batched.score_many(t[a:b], x[a:b]) for a, b in ((0, 1000), (1000, 1001), (1001, n))]
+    assert np.array_equal(np.concatenate(parts), stream)
+    assert np.array_equal(make_detector("seasonal", **params).score_many(t, x), stream)
