@@ -261,6 +261,8 @@ class WatchDetector(Detector):
         self.grace = max(self.grace - 1, 0)
         if self.options.budget_mode:
             dev = self._persistent(x, centre, scale)
+            if harm < self._floor(centre):  # this point's own change is below the floor
+                dev = 0.0
             out = self._budget(gated, dev, step, learn=self.held is None)
         else:
             out = gated

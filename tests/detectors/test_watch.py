@@ -54,7 +54,7 @@ def test_a_sustained_harmful_shift_alerts_while_it_lasts_and_the_recovery_does_n
     first, last = runs[0]
     assert at <= first < at + 10  # caught within 10 minutes
     assert (s[first:end] >= w.alert_at).all()  # firing for as long as it lasts
-    assert last < end + 5  # and over once the rate is back
+    assert last < end + 10  # and over within minutes once the rate is back
 
 
 def test_the_latency_case_2_5x_p99_with_similar_shifts_before() -> None:
@@ -69,7 +69,7 @@ def test_the_latency_case_2_5x_p99_with_similar_shifts_before() -> None:
     first = int(np.flatnonzero(s[5000:] >= w.alert_at)[0])
     assert first < 10
     assert (s[5000 + first : 5090] >= w.alert_at).all()
-    assert not (s[5095:] >= w.alert_at).any()
+    assert not (s[5100:] >= w.alert_at).any()  # over within minutes, no new alert
 
 
 @pytest.mark.parametrize(("direction", "sign"), [("up", -1.0), ("down", 1.0)])
