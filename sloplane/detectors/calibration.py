@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 _RESCALE_AT = 1e200
+_TINY = 1e-300
 
 
 class TailEstimate:
@@ -116,8 +117,10 @@ class TailEstimate:
             return min(max(float(self._above[self._bin(s)]), self._p_u), 1.0)
         y = s - self._u
         if self._shape > 0.0:
-            return self._p_u * (1.0 + self._shape * y / self._scale) ** (-1.0 / self._shape)
-        return self._p_u * math.exp(-y / self._scale)
+            p = self._p_u * (1.0 + self._shape * y / self._scale) ** (-1.0 / self._shape)
+        else:
+            p = self._p_u * math.exp(-y / self._scale)
+        return p if p > _TINY else _TINY  # never "impossible", however far out
 
     @property
     def resolution(self) -> float:

@@ -61,6 +61,9 @@ _LEARN_BELOW = 0.7
 _BASELINE_POINTS = 100
 _CALIBRATION_POINTS = 1000
 """Deviations learnt before any is called rare: with fewer, a 2% tail is a handful of points."""
+WARMUP_POINTS = 1 + 10 + _BASELINE_POINTS + _CALIBRATION_POINTS
+"""History that warms a budgeted watch with default options from cold (points);
+points during excursions are not learnt, so a troubled history may need more."""
 """Points the baseline learns before its deviations are judged or learnt."""
 _GRACE = 30
 """Points after an excursion ends during which the detector's own score is not
@@ -153,6 +156,19 @@ class WatchDetector(Detector):
     def warming_up(self) -> bool:
         """Until the baseline and, in budget mode, the rarity of deviations are learnt."""
         return self.level is None or self.seen < _BASELINE_POINTS or self._calibrating()
+
+    @property
+    def warmup_left(self) -> int:
+        """Points still to learn before the watch can alert (0 when warm), for
+        /healthz and an ETA; prime it with ``score_many`` over the series'
+        history to skip the wait (:data:`WARMUP_POINTS` points at most)."""
+        delay = self.pending.maxlen or 0
+        left = max(_BASELINE_POINTS - self.seen, 0)
+        if self.seen == 0:
+            left += max(delay - len(self.pending), 0)
+        if self.options.budget_mode:
+            left += max(self.dev_tail.min_points - self.dev_tail.n, 0)
+        return left
 
     def _calibrating(self) -> bool:
         return self.options.budget_mode and self.dev_tail.warming_up

@@ -212,3 +212,21 @@ def test_a_harmful_level_that_outlasts_max_hold_becomes_the_new_normal() -> None
     assert runs and runs[0][0] < 2010
     assert runs[0][1] <= 2000 + 60 + 5  # held one hour, then accepted
     assert all(first < 2100 for first, _ in runs)  # and not raised again every hour
+
+
+def test_warmup_left_counts_down_to_zero_and_history_primes_it() -> None:
+    from sloplane.detectors.watch import WARMUP_POINTS
+
+    rng = np.random.default_rng(9)
+    x = 10 + rng.normal(0, 0.5, WARMUP_POINTS + 50)
+    w = make_watch("ewma")
+    assert w.warmup_left == WARMUP_POINTS - 1
+    lefts = []
+    for a, b in zip(_t(len(x)), x, strict=True):
+        lefts.append(w.warmup_left)
+        w.update(a, b)
+    assert lefts == sorted(lefts, reverse=True)
+    assert w.warmup_left == 0 and not w.warming_up
+    primed = make_watch("ewma")
+    primed.score_many(_t(len(x)), x)  # one query_range of history
+    assert primed.warmup_left == 0 and not primed.warming_up
