@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import logging
 import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
@@ -144,6 +146,9 @@ class HttpProbeBackend(Backend):
             probe.tls = https
             if https:
                 started = time.perf_counter()
+                # The handshake as a whole is bounded by the socket timeout (CPython keeps
+                # one deadline across its reads and writes), so re-arm it once here.
+                sock.settimeout(_remaining(deadline))
                 sock = self._tls_context().wrap_socket(sock, server_hostname=host)
                 probe.phases["tls"] += time.perf_counter() - started
                 assert isinstance(sock, ssl.SSLSocket)
@@ -154,8 +159,9 @@ class HttpProbeBackend(Backend):
                     probe.cert_expiry = cert.not_valid_after_utc.timestamp()
 
             conn = http.client.HTTPConnection(host, port, timeout=_remaining(deadline))
-            conn.sock = sock
-            sock.settimeout(_remaining(deadline))
+            # Every read and write re-arms the socket timeout with what is left of the
+            # deadline, so a server answering a byte at a time cannot stretch the probe.
+            conn.sock = _DeadlineSocket(sock, deadline)
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
@@ -171,7 +177,6 @@ class HttpProbeBackend(Backend):
             probe.status = response.status
             probe.location = response.getheader("Location")
             started = time.perf_counter()
-            sock.settimeout(_remaining(deadline))
             probe.body = response.read(self.module.max_body_bytes)
             probe.phases["transfer"] += time.perf_counter() - started
             response.close()
@@ -240,6 +245,45 @@ def _origin(url: str) -> tuple[str, str, int]:
     except ValueError:  # a bad port in a Location: an origin nothing else has
         port = -1
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class _DeadlineSocket:
+    """The socket as :class:`http.client.HTTPConnection` uses it, bounded by one deadline.
+
+    A socket timeout bounds each ``recv`` alone: a server sending a byte a second never
+    trips it. Here every ``sendall`` and every ``recv_into`` behind ``makefile`` first sets
+    the timeout to the time left, and raises :class:`TimeoutError` once none is left, so
+    the request, the headers and the body together end at the deadline.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        # Since Python 3.5 the timeout bounds the whole sendall, not each chunk.
+        self._sock.settimeout(_remaining(self._deadline))
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """The probe closes the real socket itself, once, in :meth:`HttpProbeBackend._request`."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._sock.recv_into(buffer)
 
 
 def _remaining(deadline: float) -> float:
