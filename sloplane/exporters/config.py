@@ -33,6 +33,7 @@ from sloplane.located import Loc, Where, did_you_mean, locate, named_places, val
 from sloplane.yamldoc import load_mapping
 
 Kind = Literal["postgres", "redis", "rabbitmq", "http"]
+KINDS: tuple[Kind, ...] = ("postgres", "redis", "rabbitmq", "http")
 DEFAULT_LISTEN = "127.0.0.1:9465"
 
 
@@ -178,10 +179,22 @@ class TargetConfig(_Strict):
     address: str
 
 
+class ProbeSettings(_Strict):
+    """Whether and how ``/probe`` answers: off unless enabled, bounded when on."""
+
+    #: ``/probe`` lets whoever reaches the exporter choose the address: off unless asked for.
+    enabled: bool = False
+    #: The built-in modules (named after the kinds) ``/probe`` accepts; ``[]`` for none.
+    builtin_modules: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    #: Probe collections running at once; more are answered 503 at once, never queued.
+    max_concurrent: int = Field(16, ge=1, le=1024)
+
+
 class ExporterConfig(_Strict):
     listen: str = DEFAULT_LISTEN
     modules: dict[str, Module] = Field(default_factory=dict)
     targets: list[TargetConfig] = Field(default_factory=list)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
     probe_cache_size: int = Field(64, ge=1, le=10_000)
 
     @field_validator("listen")
@@ -229,6 +242,16 @@ class ExporterConfig(_Strict):
         if name in self.modules:
             return self.modules[name]
         return BUILTIN_MODULES.get(name)
+
+    def probe_module(
+        self, name: str
+    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+        """The module ``/probe?module=name`` may use: a configured one, or an enabled built-in."""
+        if name in self.modules:
+            return self.modules[name]
+        if name in self.probe.builtin_modules:
+            return BUILTIN_MODULES.get(name)
+        return None
 
 
 HttpModule.model_rebuild()

@@ -28,7 +28,7 @@ from sloplane.exporters.config import (
     parse_address,
 )
 from sloplane.exporters.families import merge
-from sloplane.exporters.target import Backend, Target
+from sloplane.exporters.target import Backend, PoolFull, Target, WorkerPool
 
 
 class ProbeRequestError(ValueError):
@@ -37,6 +37,10 @@ class ProbeRequestError(ValueError):
 
 class ProbeForbidden(PermissionError):
     """A ``/probe`` request that would send a module's credentials where it may not (HTTP 403)."""
+
+
+class ProbeBusy(RuntimeError):
+    """Every ``/probe`` worker is busy (HTTP 503): the probe was not started, nor queued."""
 
 
 def make_backend(
@@ -74,6 +78,10 @@ class _Static:
 class Exporter:
     def __init__(self, config: ExporterConfig) -> None:
         self.config = config
+        # One worker per configured target, so they never wait for one another nor for
+        # /probe, whose collections run in their own pool (see WorkerPool).
+        self._metrics_pool = WorkerPool(max(1, len(config.targets)), "sloplane-metrics")
+        self._probe_pool = WorkerPool(config.probe.max_concurrent, "sloplane-probe")
         self.targets: list[Target] = []
         for target in config.targets:
             module = config.module(target.module)
@@ -84,6 +92,7 @@ class Exporter:
                     make_backend(module, target.address),
                     module.timeout_seconds,
                     {"target": target.name},
+                    self._metrics_pool,
                 )
             )
         self._probes: OrderedDict[tuple[str, str], Target] = OrderedDict()
@@ -93,16 +102,19 @@ class Exporter:
         PlatformCollector(registry=self._self_registry)
         GCCollector(registry=self._self_registry)
 
-    def metrics(self) -> _Static:
-        """Every configured target, scraped concurrently, plus the exporter's own metrics."""
+    def metrics(self, deadline: float | None = None) -> _Static:
+        """Every configured target, scraped concurrently, plus the exporter's own metrics.
+
+        ``deadline`` (``time.monotonic()``) is the scraper's: no target is waited for past it.
+        """
         flights = [(target, target.start()) for target in self.targets]
-        groups = [target.finish(flight) for target, flight in flights]
+        groups = [target.finish(flight, deadline) for target, flight in flights]
         info = InfoMetricFamily("sloplane_exporter_build", "sloplane exporter version.")
         info.add_metric([], {"version": __version__})
         own = [info, *self._self_registry.collect()]
         return _Static(merge([*groups, own]))
 
-    def probe(self, module_name: str, address: str) -> _Static:
+    def probe(self, module_name: str, address: str, deadline: float | None = None) -> _Static:
         """One address scraped with one module.
 
         Raises ProbeRequestError on bad parameters, ProbeForbidden when the module's
@@ -127,14 +139,22 @@ class Exporter:
                 except ValueError as exc:
                     raise ProbeRequestError(str(exc)) from exc
                 # The name is for logs only: an HTTP target's query string stays out of them.
-                target = Target(parsed.shown, backend, module.timeout_seconds)
+                target = Target(
+                    parsed.shown, backend, module.timeout_seconds, pool=self._probe_pool
+                )
                 self._probes[key] = target
                 while len(self._probes) > self.config.probe_cache_size:
                     _, evicted = self._probes.popitem(last=False)
                     evicted.close()
             else:
                 self._probes.move_to_end(key)
-        return _Static(target.scrape())
+        try:
+            flight = target.start()
+        except PoolFull as exc:
+            raise ProbeBusy(
+                f"{self._probe_pool.size} probes are running (probe.max_concurrent); retry later"
+            ) from exc
+        return _Static(target.finish(flight, deadline))
 
     def close(self) -> None:
         with self._probes_lock:
@@ -142,3 +162,5 @@ class Exporter:
             self._probes.clear()
         for target in [*self.targets, *probes]:
             target.close()
+        self._metrics_pool.shutdown()
+        self._probe_pool.shutdown()

@@ -6,14 +6,23 @@ Against real PostgreSQL and Redis, and the byte-a-second stand-in of
 
 from __future__ import annotations
 
+import select
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
-from tests.exporters.conftest import parse, value
+from sloplane.exporters.config import load_config
+from sloplane.exporters.exporter import Exporter
+from sloplane.exporters.server import ExporterServer
+from tests.exporters.conftest import parse, value, wait_until
 from tests.support.slow_http import slow_http
 
 pytestmark = pytest.mark.integration
@@ -47,3 +56,91 @@ def test_once_against_a_byte_a_second_target_exits(tmp_path: Path) -> None:
     samples = parse(proc.stdout)
     assert value(samples, "http_probe_up", target="slow") == 0
     assert value(samples, "http_probe_scrape_errors_total", target="slow", reason="timeout") == 1
+
+
+@pytest.fixture
+def stack_config(
+    tmp_path: Path, postgres_server: str, redis_server: str, rabbitmq_server: str
+) -> dict:
+    """Configured PostgreSQL, Redis and RabbitMQ targets, and a module hostile callers aim at."""
+    return {
+        "modules": {
+            "mq": {"kind": "rabbitmq", "management": "off"},
+            "web": {"kind": "http", "timeout_seconds": 10},
+        },
+        "targets": [
+            {"name": "db", "module": "postgres", "address": postgres_server},
+            {"name": "cache", "module": "redis", "address": redis_server},
+            {"name": "broker", "module": "mq", "address": rabbitmq_server},
+        ],
+    }
+
+
+@contextmanager
+def _serving(config: dict, tmp_path: Path) -> Iterator[ExporterServer]:
+    exporter = Exporter(load_config(_write(tmp_path / "exporters.yaml", config)))
+    srv = ExporterServer(("127.0.0.1", 0), exporter)
+    srv.serve_in_thread()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        exporter.close()
+
+
+def test_40_hostile_probes_do_not_fail_the_configured_targets(
+    stack_config: dict, tmp_path: Path
+) -> None:
+    with slow_http("body", interval=0.2) as slow, _serving(stack_config, tmp_path) as srv:
+        assert value(parse(httpx.get(srv.url + "/metrics", timeout=30).text), "pg_up") == 1
+
+        def hostile(i: int) -> int:
+            params = {"module": "web", "target": f"{slow.url}/{i}"}
+            return httpx.get(srv.url + "/probe", params=params, timeout=60).status_code
+
+        with ThreadPoolExecutor(40) as pool:
+            probes = [pool.submit(hostile, i) for i in range(40)]
+            # Every probe is either talking to the slow server or already refused as busy.
+            wait_until(
+                lambda: slow.accepted + sum(p.done() for p in probes) >= 32,
+                30,
+                what="hostile probes under way",
+            )
+            samples = parse(httpx.get(srv.url + "/metrics", timeout=60).text)
+            statuses = {p.result() for p in probes}
+    assert value(samples, "pg_up", target="db") == 1
+    assert value(samples, "redis_up", target="cache") == 1
+    assert value(samples, "rabbitmq_up", target="broker") == 1
+    for prefix, name in [("pg", "db"), ("redis", "cache"), ("rabbitmq", "broker")]:
+        errors = value(samples, f"{prefix}_scrape_errors_total", target=name, reason="timeout")
+        assert errors == 0, (prefix, errors)
+    # Every hostile probe got an answer: its own timeout, or "busy" once the pool was full.
+    assert statuses <= {200, 503}, statuses
+
+
+def test_50_connections_at_once_are_all_accepted(tmp_path: Path) -> None:
+    """The listen backlog holds a burst of scrapers while the server is busy accepting.
+
+    The server is not serving yet, so every connection waits in the kernel's accept
+    queue; with socketserver's default backlog of 5, the 7th SYN is dropped.
+    """
+    exporter = Exporter(load_config(_write(tmp_path / "exporters.yaml", {})))
+    srv = ExporterServer(("127.0.0.1", 0), exporter)
+    clients = [socket.socket() for _ in range(50)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(srv.server_address[:2])
+        _, writable, _ = select.select([], clients, [], 5)
+        pending = [c for c in clients if c not in writable]
+        # A SYN dropped at a full queue is retried after a second: wait once more for it.
+        if pending:
+            _, late, _ = select.select([], pending, [], 2)
+            pending = [c for c in pending if c not in late]
+        assert not pending, f"{len(pending)} of 50 connections were not accepted"
+    finally:
+        for client in clients:
+            client.close()
+        srv.server_close()
+        exporter.close()
