@@ -14,13 +14,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from functools import partial
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.metrics_core import InfoMetricFamily, Metric
 
 from sloplane import __version__
+from sloplane.exporters.allow import resolve
 from sloplane.exporters.config import (
+    BUILTIN_MODULES,
     ExporterConfig,
+    Guard,
     HttpModule,
     PostgresModule,
     RabbitMQModule,
@@ -44,9 +48,14 @@ class ProbeBusy(RuntimeError):
 
 
 def make_backend(
-    module: PostgresModule | RedisModule | RabbitMQModule | HttpModule, address: str
+    module: PostgresModule | RedisModule | RabbitMQModule | HttpModule,
+    address: str,
+    guard: Guard | None = None,
 ) -> Backend:
-    """The backend for one address, talking with one module's settings."""
+    """The backend for one address, talking with one module's settings.
+
+    ``guard`` (for ``/probe``) is asked before the HTTP probe connects anywhere.
+    """
     parsed = parse_address(module.kind, address)
     if isinstance(module, PostgresModule):
         from sloplane.exporters.postgres import PostgresBackend
@@ -62,7 +71,7 @@ def make_backend(
         return RabbitMQBackend(module, parsed)
     from sloplane.exporters.http_probe import HttpProbeBackend
 
-    return HttpProbeBackend(module, parsed)
+    return HttpProbeBackend(module, parsed, guard)
 
 
 class _Static:
@@ -117,17 +126,28 @@ class Exporter:
     def probe(self, module_name: str, address: str, deadline: float | None = None) -> _Static:
         """One address scraped with one module.
 
-        Raises ProbeRequestError on bad parameters, ProbeForbidden when the module's
-        credentials may not go to that address (its ``allowed_targets``).
+        Raises ProbeRequestError on bad parameters; ProbeForbidden when ``/probe`` is off,
+        or the module may not go to that address (its ``allowed_targets``, and loopback
+        and link-local addresses unless listed); ProbeBusy when every probe worker is busy.
+        Every refusal is decided before any connection is opened, so its timing says
+        nothing about the target.
         """
-        module = self.config.module(module_name)
+        if not self.config.probe.enabled:
+            raise ProbeForbidden("/probe is disabled; enable it with probe.enabled in the config")
+        module = self.config.probe_module(module_name)
         if module is None:
+            if module_name in BUILTIN_MODULES:
+                raise ProbeRequestError(
+                    f"built-in module {module_name!r} is disabled for /probe"
+                    " (probe.builtin_modules)"
+                )
             raise ProbeRequestError(f"unknown module {module_name!r}")
         try:
             parsed = parse_address(module.kind, address)
         except ValueError as exc:
             raise ProbeRequestError(str(exc)) from exc
-        refusal = module.probe_refusal(module_name, parsed)
+        resolved = resolve(parsed.host, parsed.port, module.timeout_seconds)
+        refusal = module.probe_refusal(module_name, parsed, resolved)
         if refusal is not None:
             raise ProbeForbidden(refusal)
         key = (module_name, address)
@@ -135,7 +155,11 @@ class Exporter:
             target = self._probes.get(key)
             if target is None:
                 try:
-                    backend = make_backend(module, address)
+                    # Each hop of an HTTP probe (redirects too) is checked again where it
+                    # connects, so neither a redirect nor a changed DNS answer gets around it.
+                    backend = make_backend(
+                        module, address, partial(module.probe_refusal, module_name)
+                    )
                 except ValueError as exc:
                     raise ProbeRequestError(str(exc)) from exc
                 # The name is for logs only: an HTTP target's query string stays out of them.

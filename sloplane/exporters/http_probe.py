@@ -29,7 +29,8 @@ from urllib.parse import urljoin, urlsplit
 from cryptography import x509
 
 from sloplane import __version__
-from sloplane.exporters.config import Address, HttpModule, redact_url
+from sloplane.exporters.allow import ip_of
+from sloplane.exporters.config import Address, Guard, HttpModule, redact_url
 from sloplane.exporters.families import Families
 from sloplane.exporters.target import Backend, ScrapeError
 
@@ -37,6 +38,10 @@ log = logging.getLogger("sloplane.exporters")
 
 PHASES = ("dns", "connect", "tls", "processing", "transfer")
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class _Refused(Exception):
+    """The guard refused the address a hop resolved to: nothing was sent there."""
 
 
 @dataclass
@@ -57,9 +62,10 @@ class HttpProbeBackend(Backend):
     kind = "http"
     partial_on_error = True
 
-    def __init__(self, module: HttpModule, address: Address) -> None:
+    def __init__(self, module: HttpModule, address: Address, guard: Guard | None = None) -> None:
         self.module = module
         self.address = address
+        self.guard = guard
         self._last_failure: str | None = None
 
     def collect(self, out: Families) -> None:
@@ -105,7 +111,11 @@ class HttpProbeBackend(Backend):
         origin = _origin(url)
         trusted = True
         while True:
-            self._request(probe, url, deadline, self._headers(trusted=trusted))
+            try:
+                self._request(probe, url, deadline, self._headers(trusted=trusted))
+            except _Refused as exc:
+                probe.refused = str(exc)
+                return
             location = probe.location
             if not (
                 self.module.follow_redirects
@@ -136,6 +146,11 @@ class HttpProbeBackend(Backend):
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         probe.phases["dns"] += time.perf_counter() - started
         family, socktype, proto, _, sockaddr = infos[0]
+        if self.guard is not None:
+            ip = ip_of(str(sockaddr[0]))
+            refusal = self.guard(Address(host, port, url=url), [ip] if ip else [])
+            if refusal is not None:
+                raise _Refused(f"not connecting: {refusal}")
 
         sock: socket.socket = socket.socket(family, socktype, proto)
         try:

@@ -10,9 +10,11 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ from sloplane.exporters.config import load_config
 from sloplane.exporters.exporter import Exporter
 from sloplane.exporters.server import ExporterServer
 from tests.exporters.conftest import parse, value, wait_until
+from tests.support.processes import free_port, outward_ip
 from tests.support.slow_http import slow_http
 
 pytestmark = pytest.mark.integration
@@ -64,9 +67,10 @@ def stack_config(
 ) -> dict:
     """Configured PostgreSQL, Redis and RabbitMQ targets, and a module hostile callers aim at."""
     return {
+        "probe": {"enabled": True},
         "modules": {
             "mq": {"kind": "rabbitmq", "management": "off"},
-            "web": {"kind": "http", "timeout_seconds": 10},
+            "web": {"kind": "http", "timeout_seconds": 10, "allowed_targets": ["127.0.0.1"]},
         },
         "targets": [
             {"name": "db", "module": "postgres", "address": postgres_server},
@@ -144,3 +148,134 @@ def test_50_connections_at_once_are_all_accepted(tmp_path: Path) -> None:
             client.close()
         srv.server_close()
         exporter.close()
+
+
+def _get(srv: ExporterServer, module: str, target: str) -> httpx.Response:
+    params = {"module": module, "target": target}
+    return httpx.get(srv.url + "/probe", params=params, timeout=30)
+
+
+@contextmanager
+def _trap(host: str = "127.0.0.1") -> Iterator[tuple[socket.socket, int]]:
+    """A listener nobody should connect to: ``accept`` raising BlockingIOError proves it."""
+    trap = socket.create_server((host, 0))
+    trap.setblocking(False)
+    try:
+        yield trap, trap.getsockname()[1]
+    finally:
+        trap.close()
+
+
+def test_probe_is_off_unless_enabled(postgres_server: str, tmp_path: Path) -> None:
+    with _serving({}, tmp_path) as srv:
+        resp = _get(srv, "postgres", postgres_server)
+    assert resp.status_code == 403
+    assert "probe.enabled" in resp.text
+    assert "pg_" not in resp.text  # before: every database of the trust-auth server
+
+
+@pytest.mark.parametrize(
+    ("module", "target"),
+    [
+        ("postgres", "127.0.0.1:{port}"),
+        ("redis", "[::1]:{port}"),
+        ("rabbitmq", "localhost:{port}"),
+        ("http", "http://127.0.0.1:{port}/"),
+        ("http", "http://127.1.2.3:{port}/"),
+        ("http", "http://0.0.0.0:{port}/"),
+        ("http", "http://[::ffff:127.0.0.1]:{port}/"),
+        ("http", "http://169.254.169.254:{port}/latest/meta-data/"),
+        ("http", "http://localhost:{port}/"),
+        ("open", "http://127.0.0.1:{port}/"),  # a wide allowed_targets does not open loopback
+    ],
+)
+def test_loopback_and_link_local_are_refused_without_connecting(
+    module: str, target: str, tmp_path: Path
+) -> None:
+    config = {
+        "probe": {"enabled": True},
+        "modules": {"open": {"kind": "http", "allowed_targets": ["0.0.0.0/0", "*"]}},
+    }
+    with _trap() as (trap, port), _serving(config, tmp_path) as srv:
+        resp = _get(srv, module, target.format(port=port))
+        assert resp.status_code == 403, resp.text
+        assert "refuses loopback and link-local" in resp.text
+        with pytest.raises(BlockingIOError):
+            trap.accept()
+
+
+def test_a_refusal_is_the_same_for_an_open_and_a_closed_port(tmp_path: Path) -> None:
+    """Refused before any connection: nothing in the answer depends on the port's state."""
+    config = {"probe": {"enabled": True}}
+    with _trap() as (_, open_port), _serving(config, tmp_path) as srv:
+        closed_port = free_port()
+        answers = [
+            _get(srv, "http", f"http://127.0.0.1:{port}/") for port in (open_port, closed_port)
+        ]
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].text.replace(str(open_port), "P") == answers[1].text.replace(
+        str(closed_port), "P"
+    )
+    assert all("duration" not in a.text for a in answers)
+
+
+def test_loopback_named_exactly_is_allowed(redis_server: str, tmp_path: Path) -> None:
+    config = {
+        "probe": {"enabled": True},
+        "modules": {"cache": {"kind": "redis", "allowed_targets": ["127.0.0.1:6379"]}},
+    }
+    with _serving(config, tmp_path) as srv:
+        assert value(parse(_get(srv, "cache", redis_server).text), "redis_up") == 1
+        # Named exactly with its port: another port on loopback stays refused.
+        assert _get(srv, "cache", "127.0.0.1:6380").status_code == 403
+
+
+def test_builtin_modules_can_be_disabled(redis_server: str, tmp_path: Path) -> None:
+    config = {
+        "probe": {"enabled": True, "builtin_modules": ["http"]},
+        "modules": {"cache": {"kind": "redis", "allowed_targets": ["127.0.0.1"]}},
+        "targets": [{"name": "r", "module": "redis", "address": redis_server}],
+    }
+    with _serving(config, tmp_path) as srv:
+        off = _get(srv, "redis", redis_server)
+        assert off.status_code == 400 and "probe.builtin_modules" in off.text
+        assert value(parse(_get(srv, "cache", redis_server).text), "redis_up") == 1
+        # Configured targets may still use a built-in module: it only leaves /probe.
+        metrics = parse(httpx.get(srv.url + "/metrics", timeout=30).text)
+        assert value(metrics, "redis_up", target="r") == 1
+
+
+def test_a_redirect_to_loopback_is_not_followed(tmp_path: Path) -> None:
+    outside = outward_ip()
+    if outside is None:
+        pytest.skip("this machine has no IPv4 address besides loopback")
+    with _trap() as (trap, port):
+        redirector = _redirect_server(outside, f"http://127.0.0.1:{port}/")
+        try:
+            config = {"probe": {"enabled": True}}
+            with _serving(config, tmp_path) as srv:
+                target = f"http://{outside}:{redirector.server_address[1]}/"
+                samples = parse(_get(srv, "http", target).text)
+        finally:
+            redirector.shutdown()
+            redirector.server_close()
+        assert value(samples, "http_probe_success") == 0
+        assert value(samples, "http_probe_status_code") == 302
+        with pytest.raises(BlockingIOError):
+            trap.accept()
+
+
+def _redirect_server(host: str, location: str) -> ThreadingHTTPServer:
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
