@@ -96,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, f"{exc}\n".encode())
                 return
             except ProbeForbidden as exc:
-                log.warning("refused /probe?module=%s: %s", module, exc)
+                _log_refusal(module, str(exc))
                 self._send(403, f"{exc}\n".encode())
                 return
             self._exposition(registry)
@@ -148,6 +148,25 @@ class _Handler(BaseHTTPRequestHandler):
             # A /probe target may carry a query string with a secret in it: keep it out of logs.
             line = line.replace(self.path, _loggable(self.path))
         log.debug("%s %s", self.address_string(), line)
+
+
+_refusals_logged: set[str] = set()
+_refusals_lock = threading.Lock()
+_REFUSALS_REMEMBERED = 1_000
+
+
+def _log_refusal(module: str, reason: str) -> None:
+    """A refused /probe: WARNING the first time each refusal is seen, DEBUG after that.
+
+    Refusals are what a hostile caller produces by the thousand; one line each would
+    let them flood the log. The memory of what was logged is bounded.
+    """
+    line = f"refused /probe?module={module}: {reason}"
+    with _refusals_lock:
+        first = line not in _refusals_logged
+        if first and len(_refusals_logged) < _REFUSALS_REMEMBERED:
+            _refusals_logged.add(line)
+    log.log(logging.WARNING if first else logging.DEBUG, "%s", line)
 
 
 def _loggable(path: str) -> str:

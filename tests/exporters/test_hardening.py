@@ -279,3 +279,25 @@ def _redirect_server(host: str, location: str) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, 0), Redirect)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_scrape_answers_by_the_scrapers_own_timeout(tmp_path: Path) -> None:
+    """Prometheus says how long it waits; a target slower than that is up 0 in time.
+
+    The module allows 60 s; the client gives up after 20 s. Without the header's deadline
+    the answer would come after the module's 60 s, and the client would have none.
+    """
+    with slow_http("silent") as slow:
+        config = {
+            "modules": {"web": {"kind": "http", "timeout_seconds": 60}},
+            "targets": [{"name": "slow", "module": "web", "address": slow.url + "/"}],
+        }
+        with _serving(config, tmp_path) as srv:
+            resp = httpx.get(
+                srv.url + "/metrics",
+                headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"},
+                timeout=20,
+            )
+    samples = parse(resp.text)
+    assert value(samples, "http_probe_up", target="slow") == 0
+    assert value(samples, "http_probe_scrape_errors_total", target="slow", reason="timeout") == 1
