@@ -186,6 +186,8 @@ def test_probe_is_off_unless_enabled(postgres_server: str, tmp_path: Path) -> No
         ("http", "http://[::ffff:127.0.0.1]:{port}/"),
         ("http", "http://169.254.169.254:{port}/latest/meta-data/"),
         ("http", "http://localhost:{port}/"),
+        ("http", "http://2130706433:{port}/"),  # 127.0.0.1 as one number
+        ("http", "http://[::1]:{port}/"),
         ("open", "http://127.0.0.1:{port}/"),  # a wide allowed_targets does not open loopback
     ],
 )
