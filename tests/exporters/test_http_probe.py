@@ -276,13 +276,14 @@ def test_a_redirect_from_https_to_http_is_refused(
     assert any("redirect from https to http refused" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("mode", ["body", "headers", "silent"])
+@pytest.mark.parametrize("mode", ["body", "headers", "silent", "tls"])
 def test_the_deadline_covers_headers_and_body_of_a_byte_a_second_answer(mode: Mode) -> None:
     """Each byte arrives well within a socket timeout; only a deadline over the whole
     exchange ends the probe. Without one, the 100 kB body takes hours."""
     with slow_http(mode, interval=0.05) as server:
+        url = server.url.replace("http://", "https://") if mode == "tls" else server.url
         backend = HttpProbeBackend(
-            HttpModule(kind="http", timeout_seconds=1), parse_address("http", server.url + "/")
+            HttpModule(kind="http", timeout_seconds=1), parse_address("http", url + "/")
         )
         outcome: list[BaseException | None] = []
 

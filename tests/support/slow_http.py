@@ -6,7 +6,9 @@ apart, in one of three places:
 
 - ``body``: headers at once, then a long body byte by byte;
 - ``headers``: the status line and (long) headers byte by byte;
-- ``silent``: accept the connection and never send anything.
+- ``silent``: accept the connection and never send anything;
+- ``tls``: answer a TLS ClientHello with the header of a 16 kB handshake record, then
+  its content byte by byte (for ``https://`` URLs: the handshake never completes).
 
 Each gap is shorter than any socket timeout, so only a deadline over the whole
 exchange stops a client. Connections are closed when the server stops.
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Literal
 
-Mode = Literal["body", "headers", "silent"]
+Mode = Literal["body", "headers", "silent", "tls"]
 
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
 
@@ -75,6 +77,9 @@ class SlowHTTPServer:
             head = _HEAD % self.body_bytes
             if self.mode == "silent":
                 self._stop.wait()
+            elif self.mode == "tls":
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, 16,384 bytes
+                self._dribble(conn, b"\x00" * 16_384)
             elif self.mode == "headers":
                 # A long header line, so the headers alone outlast any deadline.
                 self._dribble(conn, head[:-2] + b"X-Padding: " + b"p" * 60_000 + b"\r\n\r\n")
