@@ -1,4 +1,4 @@
-"""The exporter: configured targets on ``/metrics``, any address on ``/probe``.
+"""The exporter: configured targets on ``/metrics``, addresses a caller names on ``/probe``.
 
 ``/metrics`` scrapes every configured target concurrently (each sample carries a
 ``target`` label naming it) plus the exporter's own process metrics. ``/probe``
@@ -7,6 +7,10 @@ follows the multi-target pattern of blackbox_exporter and postgres_exporter:
 settings and credentials, and adds no labels (Prometheus relabels ``instance``).
 Probe targets are kept in a bounded LRU cache, so their connections are reused
 across scrapes and closed when evicted.
+
+``/probe`` is off unless the config enables it, and refuses loopback and link-local
+addresses unless a module names them (see :mod:`.allow`). The two endpoints collect in
+separate :class:`~.target.WorkerPool` s, so probes never delay the configured targets.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ class ProbeRequestError(ValueError):
 
 
 class ProbeForbidden(PermissionError):
-    """A ``/probe`` request that would send a module's credentials where it may not (HTTP 403)."""
+    """A ``/probe`` request refused by configuration (HTTP 403): ``/probe`` off, credentials
+    or a loopback/link-local address the module's ``allowed_targets`` does not name."""
 
 
 class ProbeBusy(RuntimeError):
