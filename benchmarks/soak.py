@@ -28,6 +28,7 @@ import math
 import os
 import random
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -255,8 +256,7 @@ def pct(values: list[float], q: float) -> float:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def run(minutes: float, hostile: int, flap: float) -> str:
-    work = Path(tempfile.mkdtemp(prefix="sloplane-soak-"))
+def run(minutes: float, hostile: int, flap: float, work: Path) -> str:
     stats = Stats()
     stop = threading.Event()
     with ExitStack() as stack:
@@ -497,11 +497,21 @@ def main() -> None:
     parser.add_argument("--hostile", type=int, default=40, help="hostile /probe clients")
     parser.add_argument("--flap", type=float, default=20.0, help="seconds between flaps")
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    parser.add_argument("--keep", action="store_true", help="keep the services' logs and dbs")
     args = parser.parse_args()
     for name, address in [("PostgreSQL", PG), ("Redis", REDIS), ("RabbitMQ", RABBIT)]:
         if not answers(address):
             sys.exit(f"{name} does not answer on {address[0]}:{address[1]}")
-    report = run(args.minutes, args.hostile, args.flap)
+    work = Path(tempfile.mkdtemp(prefix="sloplane-soak-"))
+    try:
+        report = run(args.minutes, args.hostile, args.flap, work)
+    except BaseException:
+        print(f"soak failed; logs and databases kept in {work}", file=sys.stderr)
+        raise
+    if args.keep:
+        print(f"logs and databases: {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print(report)
     if args.out:
         args.out.write_text(report)
