@@ -261,6 +261,7 @@ svc.request_action(cfg.action("rollback"), trigger="t", evidence=Evidence(breach
 """
 
 
+@pytest.mark.integration  # a second interpreter runs the service, and is killed
 def test_a_hook_interrupted_by_sigkill_is_audited_and_never_rerun(
     tmp_path: Path, services: list[Service]
 ) -> None:
