@@ -323,6 +323,8 @@ def _holder_gone(holder: str, target: str, store: Store, gate: ActionGate) -> bo
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
     if host == socket.gethostname() and pid_text.isdigit():
+        if int(pid_text) == os.getpid():
+            return True  # this pid, another holder: an earlier run of this process (a restart)
         try:
             os.kill(int(pid_text), 0)
         except ProcessLookupError:
