@@ -11,6 +11,9 @@ services. This package is the service built around it, one part per module:
 - :mod:`~sloplane.detect.rollback` watches SLO burns after deploys;
 - :mod:`~sloplane.detect.routes` is the HTTP API, :mod:`~sloplane.detect.metrics`
   the ``/metrics`` collector, :mod:`~sloplane.detect.scheduler` the timing;
+- :mod:`~sloplane.detect.store` keeps what must survive a restart (Alembic
+  migrations in ``migrations/``); :mod:`~sloplane.detect.signing` signs webhook
+  calls; :mod:`~sloplane.detect.approvals` tells approvers;
 - :mod:`~sloplane.detect.service` composes them.
 
 Nothing heavy is imported here: dashboards import :mod:`~sloplane.detect.metric_names`.

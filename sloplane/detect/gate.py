@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sloplane.detect import approvals, hooks
@@ -66,14 +67,30 @@ class ActionGate:
         """Names this process in target leases (and in a refusal another process records)."""
         self.lease_margin = lease_margin
         self._pool = ThreadPoolExecutor(ACTION_THREADS, thread_name_prefix="sloplane-action")
+        self._submitted: set[Future[str]] = set()
+        self._submitted_lock = threading.Lock()
 
     def submit(
         self, a: ActionConfig, *, trigger: str, evidence: Evidence, context: dict[str, Any]
     ) -> Future[str]:
         """:meth:`request` on an action thread: a hook never holds up a poll or ``/metrics``."""
-        return self._pool.submit(
+        future = self._pool.submit(
             self.request, a, trigger=trigger, evidence=evidence, context=context
         )
+        with self._submitted_lock:
+            self._submitted.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[str]) -> None:
+        with self._submitted_lock:
+            self._submitted.discard(future)
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted decision (and its hook) has finished; False on timeout."""
+        with self._submitted_lock:
+            pending = set(self._submitted)
+        return not wait(pending, timeout=timeout).not_done
 
     def close(self) -> None:
         """Wait for running decisions and hooks (their outcomes get audited), then stop."""
@@ -323,6 +340,8 @@ def _holder_gone(holder: str, target: str, store: Store, gate: ActionGate) -> bo
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
     if host == socket.gethostname() and pid_text.isdigit():
+        if int(pid_text) == os.getpid():
+            return True  # this pid, another holder: an earlier run of this process (a restart)
         try:
             os.kill(int(pid_text), 0)
         except ProcessLookupError:

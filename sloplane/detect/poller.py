@@ -60,7 +60,11 @@ class Poller:
         self.watches = {w.name: WatchState(w) for w in config.watches}
 
     def tick(self, name: str) -> None:
-        """Read new points of one watched query, score them, alert and act."""
+        """Read new points of one watched query, score them, alert and act.
+
+        The read happens outside the lock: a slow Prometheus delays this watch only,
+        never ``/metrics`` (the scheduler runs one tick per watch at a time).
+        """
         with self.lock:
             ws = self.watches[name]
             w = ws.config
@@ -69,11 +73,13 @@ class Poller:
             start = math.floor(start / w.step) * w.step
             if start > now:  # no new point is due yet; an empty range is not an outage
                 return
-            try:
-                result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
-            except BackendError as exc:  # down, slow, an error, or an answer not to trust
+        try:
+            result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
+        except BackendError as exc:  # down, slow, an error, or an answer not to trust
+            with self.lock:
                 self._outage(ws, str(exc))
-                return
+            return
+        with self.lock:
             result = self._refuse_future(w, result, now)
             if ws.error is not None:
                 log.info("watch %s: Prometheus answers again", name)

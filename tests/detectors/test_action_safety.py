@@ -6,6 +6,7 @@ killed with SIGKILL during a hook); Prometheus is the scripted ``FixedProm``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
 from sloplane.detect.audit import list_decisions
@@ -261,6 +264,7 @@ svc.request_action(cfg.action("rollback"), trigger="t", evidence=Evidence(breach
 """
 
 
+@pytest.mark.integration  # a second interpreter runs the service, and is killed
 def test_a_hook_interrupted_by_sigkill_is_audited_and_never_rerun(
     tmp_path: Path, services: list[Service]
 ) -> None:
@@ -329,3 +333,43 @@ def test_a_running_hook_holds_up_neither_polls_nor_metrics(
     finally:
         go.touch()
     _wait(lambda: bool(list_decisions(svc.store, outcome="executed")), "the hook's outcome")
+
+
+# --- the limits hold whatever happens ----------------------------------------------------
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    asks=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=1500), st.booleans()), min_size=1, max_size=12
+    )
+)
+def test_attempts_never_exceed_the_cooldown_or_the_hourly_limit(
+    tmp_path_factory: pytest.TempPathFactory, asks: list[tuple[float, bool]]
+) -> None:
+    """Requests at any times, hooks that fail or succeed: the attempts (executed or
+    failed) are a cooldown apart and at most ``max_actions_per_hour`` in any hour."""
+    tmp = tmp_path_factory.mktemp("limits")
+    code = tmp / "code"
+    hook = _marker_hook(tmp, f"; exit $(cat {code})")
+    raw = _raw(tmp, hook)
+    raw["guards"].update(cooldown="10m", max_actions_per_hour=3)
+    clock = Clock()
+    svc = Service(parse_config(raw), clock=clock, prom=FixedProm())
+    try:
+        for gap, fails in asks:
+            clock.t += gap
+            code.write_text("1" if fails else "0")
+            svc.request_action(
+                svc.config.action("rollback"), trigger="t", evidence=GOOD, context={}
+            )
+        attempts = sorted(
+            d.at for d in list_decisions(svc.store) if d.outcome in ("executed", "failed")
+        )
+        assert len(attempts) == _runs(tmp)
+        assert all(b - a >= 600 for a, b in itertools.pairwise(attempts))
+        assert all(sum(1 for t in attempts if s <= t < s + 3600) <= 3 for s in attempts)
+    finally:
+        svc.stop()

@@ -308,3 +308,40 @@ def test_an_impossible_approval_id_is_a_422_not_a_500(tmp_path: Path, approval_i
         assert r.status_code == 404
     finally:
         svc.stop()
+
+
+# --- a slow Prometheus ---------------------------------------------------------------------
+
+
+def test_a_slow_prometheus_holds_up_its_watch_but_not_metrics(
+    tmp_path: Path, prometheus: ScriptedServer
+) -> None:
+    release = threading.Event()
+
+    def slow(_req: Request) -> Answer:
+        release.wait(timeout=30)
+        return Answer(body=_matrix(_grid(time.time())))
+
+    cfg = _config(tmp_path, prometheus.url)
+    cfg["prometheus"]["timeout"] = "30s"
+    svc = Service(parse_config(cfg))
+    try:
+        prometheus.handler = slow
+        poll = threading.Thread(target=svc.tick_watch, args=["w"], daemon=True)
+        poll.start()
+        while not prometheus.requests:  # the poll is waiting for Prometheus now
+            time.sleep(0.01)
+        scraped: list[bytes] = []
+        scrape = threading.Thread(
+            target=lambda: scraped.append(generate_latest(svc.registry)), daemon=True
+        )
+        scrape.start()
+        scrape.join(timeout=20)
+        assert scraped and b"sloplane_detector_up" in scraped[0]
+        assert poll.is_alive()  # the scrape did not wait for the poll
+        release.set()
+        poll.join(timeout=30)
+        assert svc.counters[("points", "w")] == 5
+    finally:
+        release.set()
+        svc.stop()

@@ -133,7 +133,7 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(db_url: str) -> 
 
 def test_the_sloplane_api_and_the_detector_store_share_a_database(db_url: str) -> None:
     """Each keeps its own Alembic history: neither mistakes the other's version for its own."""
-    from sloplane.api.db import make_engine, migrate
+    from sloplane.database import make_engine, migrate
 
     api_engine = make_engine(db_url)
     try:

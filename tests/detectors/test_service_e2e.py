@@ -325,6 +325,7 @@ def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path
             metric.set(0.5)
             _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             svc.tick_rollback("burn")
+            assert svc.gate.settle(30)  # actions run off the poll thread: let them finish
             assert _executed(svc) == 0  # burn, but the deploy is too old
 
             metric.set(0.001)
@@ -335,11 +336,13 @@ def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path
             _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             for _ in range(5):
                 svc.tick_rollback("burn")
+            assert svc.gate.settle(30)
             assert _executed(svc) == 1
             assert marker.read_text().count("rolled-back") == 1
 
             prom.stop()  # Prometheus errors while burning: refused, never acted on
             svc.tick_rollback("burn")
+            assert svc.gate.settle(30)
             assert _executed(svc) == 1
             assert "data not trustworthy" in list_decisions(svc.store, limit=1)[0].reason
         finally:
