@@ -12,10 +12,11 @@ Expressions aggregate with ``without (...)`` so whatever labels a scrape adds
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import yaml
+from sloplane.slo.rules.common import Rule
+from sloplane.slo.rules.render import dump_yaml
 
 CERT_EXPIRY_DAYS = 14
 
@@ -28,20 +29,21 @@ PAGE = "page"
 TICKET = "ticket"
 
 
-@dataclass(frozen=True)
-class Alert:
-    name: str
-    expr: str
-    for_: str
-    severity: str
-    summary: str
-    description: str
+def alert_rule(
+    name: str, expr: str, for_: str, severity: str, summary: str, description: str
+) -> Rule:
+    """An alerting rule of a stack; :func:`stack_rule_files` adds the ``sloplane_stack`` label."""
+    return Rule(
+        expr=expr,
+        alert=name,
+        for_=for_,
+        labels={"severity": severity},
+        annotations={"summary": summary, "description": description},
+    )
 
 
-@dataclass(frozen=True)
-class Record:
-    record: str
-    expr: str
+def recording_rule(record: str, expr: str) -> Rule:
+    return Rule(expr=expr, record=record)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class RecordTest:
 @dataclass(frozen=True)
 class Stack:
     kind: str
-    records: list[Record]
-    alerts: list[Alert]
+    records: list[Rule]
+    alerts: list[Rule]
     alert_tests: list[AlertTest]
     record_tests: list[RecordTest]
 
@@ -78,25 +80,25 @@ _LT = '{instance="127.0.0.1:9465",job="sloplane-exporter",target="main-db"}'
 POSTGRES = Stack(
     kind="postgres",
     records=[
-        Record(
+        recording_rule(
             "instance:pg_connections_used:ratio",
             "sum without (datname, state) (pg_connections) / pg_max_connections",
         ),
-        Record(
+        recording_rule(
             "instance:pg_cache_hit:ratio_rate5m",
             "sum without (datname) (rate(pg_stat_database_blks_hit_total[5m]))\n"
             "/\n"
             "(sum without (datname) (rate(pg_stat_database_blks_hit_total[5m]))"
             " + sum without (datname) (rate(pg_stat_database_blks_read_total[5m])) > 0)",
         ),
-        Record(
+        recording_rule(
             "instance:pg_transactions:rate5m",
             "sum without (datname) (rate(pg_stat_database_xact_commit_total[5m])"
             " + rate(pg_stat_database_xact_rollback_total[5m]))",
         ),
     ],
     alerts=[
-        Alert(
+        alert_rule(
             "PostgresDown",
             "pg_up == 0",
             "1m",
@@ -105,7 +107,7 @@ POSTGRES = Stack(
             "pg_up has been 0 for a minute: the server is down, unreachable, or refuses"
             " the exporter's credentials (see the exporter's log and pg_scrape_errors_total).",
         ),
-        Alert(
+        alert_rule(
             "PostgresReplicationLag",
             "pg_replication_lag_seconds > 30",
             "5m",
@@ -113,7 +115,7 @@ POSTGRES = Stack(
             f"PostgreSQL replica {WHO} lags its primary",
             "The replica has not replayed a transaction from its primary for over 30s.",
         ),
-        Alert(
+        alert_rule(
             "PostgresConnectionsNearLimit",
             "instance:pg_connections_used:ratio > 0.8",
             "5m",
@@ -121,7 +123,7 @@ POSTGRES = Stack(
             f"PostgreSQL {WHO} uses over 80% of max_connections",
             "New clients will be refused when the limit is reached.",
         ),
-        Alert(
+        alert_rule(
             "PostgresLongTransaction",
             "pg_longest_transaction_seconds > 3600",
             "5m",
@@ -182,11 +184,11 @@ _RT = '{instance="127.0.0.1:9465",job="sloplane-exporter",target="cache"}'
 REDIS = Stack(
     kind="redis",
     records=[
-        Record(
+        recording_rule(
             "instance:redis_memory_used:ratio",
             "redis_memory_used_bytes / (redis_memory_max_bytes > 0)",
         ),
-        Record(
+        recording_rule(
             "instance:redis_keyspace_hit:ratio_rate5m",
             "rate(redis_keyspace_hits_total[5m])\n"
             "/\n"
@@ -194,7 +196,7 @@ REDIS = Stack(
         ),
     ],
     alerts=[
-        Alert(
+        alert_rule(
             "RedisDown",
             "redis_up == 0",
             "1m",
@@ -203,7 +205,7 @@ REDIS = Stack(
             "redis_up has been 0 for a minute: the server is down, unreachable, or refuses"
             " the exporter's credentials.",
         ),
-        Alert(
+        alert_rule(
             "RedisMemoryNearMax",
             "instance:redis_memory_used:ratio > 0.9",
             "5m",
@@ -211,7 +213,7 @@ REDIS = Stack(
             f"Redis {WHO} uses over 90% of maxmemory",
             "At maxmemory Redis evicts keys or refuses writes, depending on maxmemory-policy.",
         ),
-        Alert(
+        alert_rule(
             "RedisEvictingKeys",
             "rate(redis_evicted_keys_total[5m]) > 0",
             "5m",
@@ -219,7 +221,7 @@ REDIS = Stack(
             f"Redis {WHO} is evicting keys",
             "Keys are being evicted to stay under maxmemory: the cache is too small for its data.",
         ),
-        Alert(
+        alert_rule(
             "RedisReplicationLinkDown",
             "redis_master_link_up == 0",
             "2m",
@@ -265,17 +267,17 @@ _Q = '{instance="mq:9419",job="sloplane-exporter",vhost="/",queue="orders"}'
 RABBITMQ = Stack(
     kind="rabbitmq",
     records=[
-        Record(
+        recording_rule(
             "queue:rabbitmq_queue_messages_published:rate5m",
             "rate(rabbitmq_queue_messages_published_total[5m])",
         ),
-        Record(
+        recording_rule(
             "queue:rabbitmq_queue_messages_delivered:rate5m",
             "rate(rabbitmq_queue_messages_delivered_total[5m])",
         ),
     ],
     alerts=[
-        Alert(
+        alert_rule(
             "RabbitMQDown",
             "rabbitmq_up == 0",
             "1m",
@@ -284,7 +286,7 @@ RABBITMQ = Stack(
             "rabbitmq_up has been 0 for a minute: the broker is down, unreachable, or refuses"
             " the exporter's credentials.",
         ),
-        Alert(
+        alert_rule(
             "RabbitMQQueueBacklogGrowing",
             "rabbitmq_queue_messages_ready > 100 and deriv(rabbitmq_queue_messages_ready[10m]) > 0",
             "10m",
@@ -292,7 +294,7 @@ RABBITMQ = Stack(
             f"Queue {{{{ $labels.queue }}}} on {WHO} keeps growing",
             "Over 100 ready messages and still growing for 10 minutes: consumers do not keep up.",
         ),
-        Alert(
+        alert_rule(
             "RabbitMQQueueWithoutConsumers",
             "rabbitmq_queue_consumers == 0 and rabbitmq_queue_messages_ready > 0",
             "10m",
@@ -300,7 +302,7 @@ RABBITMQ = Stack(
             f"Queue {{{{ $labels.queue }}}} on {WHO} has messages and no consumer",
             "Messages are waiting in a queue nobody consumes.",
         ),
-        Alert(
+        alert_rule(
             "RabbitMQResourceAlarm",
             "rabbitmq_node_memory_alarm == 1 or rabbitmq_node_disk_free_alarm == 1"
             " or rabbitmq_connection_blocked == 1",
@@ -369,13 +371,13 @@ _H = '{instance="https://vault:8200/v1/sys/health",job="sloplane-probe"}'
 HTTP = Stack(
     kind="http",
     records=[
-        Record(
+        recording_rule(
             "instance:http_probe_duration_seconds:sum",
             "sum without (phase) (http_probe_duration_seconds)",
         ),
     ],
     alerts=[
-        Alert(
+        alert_rule(
             "ProbeFailing",
             "http_probe_success == 0",
             "2m",
@@ -384,7 +386,7 @@ HTTP = Stack(
             "The endpoint does not answer, or answers with a status or body the probe does not"
             " accept (http_probe_status_code, http_probe_body_match).",
         ),
-        Alert(
+        alert_rule(
             "CertificateExpiringSoon",
             f"http_probe_tls_cert_expiry_timestamp_seconds - time() < {CERT_EXPIRY_DAYS} * 86400",
             "10m",
@@ -438,26 +440,9 @@ def stack_rule_files() -> dict[str, str]:
     files: dict[str, str] = {}
     for stack in STACKS:
         rules = f"stack/{stack.kind}.rules.yml"
-        files[rules] = _dump(_rule_file(stack))
-        files[f"stack/{stack.kind}.rules.test.yml"] = _dump(_test_file(stack, rules))
+        files[rules] = dump_yaml(_rule_file(stack))
+        files[f"stack/{stack.kind}.rules.test.yml"] = dump_yaml(_test_file(stack, rules))
     return files
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes multi-line PromQL as literal blocks, as a person would."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def _dump(doc: dict[str, Any]) -> str:
-    header = "# Generated by sloplane (sloplane.exporters.rules); do not edit.\n"
-    return header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
 
 
 def _rule_file(stack: Stack) -> dict[str, Any]:
@@ -465,28 +450,22 @@ def _rule_file(stack: Stack) -> dict[str, Any]:
         "groups": [
             {
                 "name": f"sloplane-stack-{stack.kind}-records",
-                "rules": [{"record": r.record, "expr": r.expr} for r in stack.records],
+                "rules": [r.to_dict() for r in stack.records],
             },
             {
                 "name": f"sloplane-stack-{stack.kind}-alerts",
-                "rules": [_alert_rule(stack.kind, a) for a in stack.alerts],
+                "rules": [_stack_alert(stack.kind, a).to_dict() for a in stack.alerts],
             },
         ]
     }
 
 
-def _alert_rule(kind: str, alert: Alert) -> dict[str, Any]:
-    return {
-        "alert": alert.name,
-        "expr": alert.expr,
-        "for": alert.for_,
-        "labels": {"severity": alert.severity, "sloplane_stack": kind},
-        "annotations": {"summary": alert.summary, "description": alert.description},
-    }
+def _stack_alert(kind: str, alert: Rule) -> Rule:
+    return replace(alert, labels={**alert.labels, "sloplane_stack": kind})
 
 
 def _test_file(stack: Stack, rule_path: str) -> dict[str, Any]:
-    alerts = {a.name: a for a in stack.alerts}
+    alerts = {a.alert: a for a in stack.alerts}
     tests: list[dict[str, Any]] = []
     for case in stack.alert_tests:
         alert = alerts[case.alert]
@@ -498,13 +477,12 @@ def _test_file(stack: Stack, rule_path: str) -> dict[str, Any]:
             base = {k: v for k, v in base.items() if shared.get(k) == v}
         expected = []
         for extra in case.fires:
-            labels = {**base, **extra, "severity": alert.severity, "sloplane_stack": stack.kind}
+            labels = {**base, **extra, **alert.labels, "sloplane_stack": stack.kind}
             expected.append(
                 {
                     "exp_labels": dict(sorted(labels.items())),
                     "exp_annotations": {
-                        "summary": _render(alert.summary, labels),
-                        "description": _render(alert.description, labels),
+                        key: _render(text, labels) for key, text in alert.annotations.items()
                     },
                 }
             )

@@ -146,3 +146,18 @@ def test_docs_list_every_metric() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "exporters.md").read_text()
     missing = [n for names in KNOWN_METRICS.values() for n in names if f"`{n}`" not in docs]
     assert missing == []
+
+
+def test_stack_files_carry_the_shared_header_so_stale_ones_are_deleted(tmp_path: Path) -> None:
+    """A stack kind that is dropped (or renamed) leaves no stale rule file behind."""
+    from sloplane.artifacts import HEADER
+    from sloplane.generate import write_artifacts
+
+    files = {f"prometheus/{rel}": text for rel, text in stack_rule_files().items()}
+    assert all(HEADER in text.splitlines()[0] for text in files.values())
+    write_artifacts(tmp_path, files)
+    kept = {rel: text for rel, text in files.items() if "/postgres." not in rel}
+    written, deleted = write_artifacts(tmp_path, kept)
+    assert (written, deleted) == (0, 2)
+    assert not (tmp_path / "prometheus/stack/postgres.rules.yml").exists()
+    assert (tmp_path / "prometheus/stack/redis.rules.yml").exists()
