@@ -22,6 +22,7 @@ from sloplane import __version__
 from sloplane.exporters.config import (
     ExporterConfig,
     HttpModule,
+    PgBouncerModule,
     PostgresModule,
     RabbitMQModule,
     RedisModule,
@@ -40,7 +41,8 @@ class ProbeForbidden(PermissionError):
 
 
 def make_backend(
-    module: PostgresModule | RedisModule | RabbitMQModule | HttpModule, address: str
+    module: PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule,
+    address: str,
 ) -> Backend:
     """The backend for one address, talking with one module's settings."""
     parsed = parse_address(module.kind, address)
@@ -48,6 +50,10 @@ def make_backend(
         from sloplane.exporters.postgres import PostgresBackend
 
         return PostgresBackend(module, parsed)
+    if isinstance(module, PgBouncerModule):
+        from sloplane.exporters.pgbouncer import PgBouncerBackend
+
+        return PgBouncerBackend(module, parsed)
     if isinstance(module, RedisModule):
         from sloplane.exporters.redis_collector import RedisBackend
 

@@ -74,7 +74,7 @@ def test_field_errors_name_the_line_the_object_and_the_field(tmp_path: Path) -> 
         ":5: module 'pg': field 'pasword': unknown field 'pasword' (did you mean 'password'?)",
         ":6: module 'pg': field 'timeout_seconds': Input should be greater than 0",
         ":8: module 'web': field 'kind': unknown kind 'htp' (did you mean 'http'?); "
-        "the kinds are postgres, redis, rabbitmq, http",
+        "the kinds are postgres, pgbouncer, redis, rabbitmq, http",
         ":11: module 'cache': field 'tls': expected true or false, got text",
         ":14: module 'db': field 'sslmode': expected 'disable', 'allow', 'prefer', 'require', "
         "'verify-ca' or 'verify-full', got 'requir' (did you mean 'require'?)",

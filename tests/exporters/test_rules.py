@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sloplane.exporters.metrics_catalog import KNOWN_METRICS
+from sloplane.exporters.metrics_catalog import KNOWN_METRICS, PLUGIN_SERIES
 from sloplane.exporters.rules import stack_rule_files
 from tests.support.processes import promtool
 
@@ -40,7 +40,7 @@ def test_rule_files_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     files = write(tmp_path)
     rules = sorted(str(p) for rel, p in files.items() if not rel.endswith(".test.yml"))
     tests = sorted(str(p) for rel, p in files.items() if rel.endswith(".test.yml"))
-    assert len(rules) == len(tests) == 4
+    assert len(rules) == len(tests) == 5
     check = promtool("check", "rules", *rules)
     assert check.returncode == 0, check.stdout + check.stderr
     run = promtool("test", "rules", *tests, cwd=tmp_path / "stack")
@@ -92,7 +92,7 @@ def test_required_alerts_exist_and_each_has_a_test() -> None:
 
 
 def test_rules_only_use_metrics_the_exporters_expose() -> None:
-    known = {name for names in KNOWN_METRICS.values() for name in names}
+    known = {name for names in [*KNOWN_METRICS.values(), *PLUGIN_SERIES.values()] for name in names}
     recorded: set[str] = set()
     used: set[str] = set()
     for rel, content in stack_rule_files().items():
@@ -102,9 +102,16 @@ def test_rules_only_use_metrics_the_exporters_expose() -> None:
             for rule in group["rules"]:
                 if "record" in rule:
                     recorded.add(rule["record"])
+                # Label lists of by/without/on/ignoring name labels, not metrics.
+                expr = re.sub(
+                    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
+                    "",
+                    rule["expr"],
+                )
                 used.update(
                     re.findall(
-                        r"(?<![:\w])((?:pg|redis|rabbitmq|http_probe)_\w+)(?![:\w])", rule["expr"]
+                        r"(?<![:\w])((?:pg|pgbouncer|redis|rabbitmq|http_probe)_\w+)(?![:\w])",
+                        expr,
                     )
                 )
                 used.update(
