@@ -92,12 +92,19 @@ def _server(name: str, base: Path, *extra: str) -> RedisNode:
 
 
 @contextlib.contextmanager
-def redis_topology(down_after_ms: int = 1000) -> Iterator[RedisTopology]:
-    """Master, replica and one Sentinel (quorum 1) monitoring the master, all running."""
+def redis_topology(down_after_ms: int = 1000, quorum: int = 1) -> Iterator[RedisTopology]:
+    """Master, replica and one Sentinel monitoring the master, all running.
+
+    With ``quorum`` above 1 the lone Sentinel can never reach it (CKQUORUM fails).
+    """
     base = Path(tempfile.mkdtemp(prefix="sloplane-redis-"))
     master_name = f"sloptest-{uuid.uuid4().hex[:8]}"
     master = _server("master", base)
-    replica = _server("replica", base, "--replicaof", "127.0.0.1", str(master.port))
+    # Priority 0: the Sentinel never promotes it, so a stopped master stays down (odown) and
+    # the replica's link stays down, instead of a failover racing the test's checks.
+    replica = _server(
+        "replica", base, "--replicaof", "127.0.0.1", str(master.port), "--replica-priority", "0"
+    )
     sentinel_port = free_port()
     sentinel_dir = base / "sentinel"
     sentinel_dir.mkdir()
@@ -108,7 +115,7 @@ def redis_topology(down_after_ms: int = 1000) -> Iterator[RedisTopology]:
                 f"port {sentinel_port}",
                 "bind 127.0.0.1",
                 f"dir {sentinel_dir}",
-                f"sentinel monitor {master_name} 127.0.0.1 {master.port} 1",
+                f"sentinel monitor {master_name} 127.0.0.1 {master.port} {quorum}",
                 f"sentinel down-after-milliseconds {master_name} {down_after_ms}",
                 f"sentinel failover-timeout {master_name} 60000",
                 "",
