@@ -100,6 +100,8 @@ PG_SETTINGS: dict[str, str] = {
     "max_wal_senders": "",
     "max_replication_slots": "",
     "autovacuum_freeze_max_age": "",
+    "autovacuum_vacuum_scale_factor": "",
+    "autovacuum_vacuum_threshold": "",
     "shared_buffers": "_bytes",
     "effective_cache_size": "_bytes",
     "work_mem": "_bytes",
@@ -168,6 +170,11 @@ POSTGRES: list[FamilySpec] = [
     _g("pg_locks_waiting", "Locks awaited (not granted), by database and mode.", *_DB, "mode"),
     _g("pg_replication_is_replica", "1 if the server is in recovery (a replica)."),
     _g(
+        "pg_xlog_position_bytes",
+        "WAL position in bytes: written on a primary, replayed on a replica (the mixin's"
+        " lag-in-bytes alert subtracts one from the other).",
+    ),
+    _g(
         "pg_replication_lag_seconds",
         "On a replica: seconds since the last replayed transaction when WAL is waiting to be"
         " replayed; 0 when caught up and on a primary.",
@@ -201,6 +208,11 @@ POSTGRES: list[FamilySpec] = [
         *_REPLICA,
     ),
     _g("pg_replication_slots_active", "1 if a consumer uses the replication slot now.", *_SLOT),
+    _g(
+        "pg_replication_slots_xmin_age",
+        "Transactions since the oldest xmin the slot holds back vacuum for (absent when none).",
+        *_SLOT,
+    ),
     _g(
         "pg_replication_slots_pg_wal_lsn_diff",
         "Logical slots: WAL bytes past the slot's confirmed flush position.",
@@ -279,6 +291,16 @@ POSTGRES: list[FamilySpec] = [
         "Milliseconds spent syncing files during checkpoints.",
     ),
     _c("pg_stat_bgwriter_buffers_checkpoint", "Buffers written by checkpoints."),
+    _c("pg_stat_bgwriter_buffers_clean", "Buffers written by the background writer."),
+    _c("pg_stat_bgwriter_buffers_alloc", "Buffers allocated."),
+    _c(
+        "pg_stat_bgwriter_buffers_backend",
+        "Buffers written by backends themselves (absent from PostgreSQL 17: pg_stat_io).",
+    ),
+    _c(
+        "pg_stat_bgwriter_buffers_backend_fsync",
+        "fsync calls backends had to make themselves (absent from PostgreSQL 17).",
+    ),
 ]
 
 PGBOUNCER: list[FamilySpec] = [
@@ -461,6 +483,12 @@ RABBITMQ: list[FamilySpec] = [
         "info",
         "Where the metrics came from: 'management' (HTTP API) or 'amqp' (passive declares).",
         ("source",),
+    ),
+    _g(
+        "rabbitmq_build_info",
+        "1, with the broker's RabbitMQ and Erlang versions.",
+        "rabbitmq_version",
+        "erlang_version",
     ),
     _g(
         "rabbitmq_identity_info",

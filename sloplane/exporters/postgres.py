@@ -61,7 +61,9 @@ SELECT version(), current_setting('server_version'),
             THEN greatest(0, pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()))
        END::float8,
        CASE WHEN pg_is_in_recovery()
-            THEN (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming') END;""",
+            THEN (SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming') END,
+       pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                            ELSE pg_current_wal_lsn() END, '0/0')::float8;""",
     "settings": """
 SELECT name, setting::float8, coalesce(unit, '') FROM pg_settings
  WHERE name IN ("""
@@ -93,7 +95,7 @@ SELECT coalesce(r.application_name, ''), coalesce(host(r.client_addr), 'local'),
        coalesce(extract(epoch FROM r.replay_lag), 0)::float8
   FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid;""",
     "slots": """
-SELECT slot_name, coalesce(database, ''), active,
+SELECT slot_name, coalesce(database, ''), active, age(xmin)::float8,
        CASE WHEN pg_is_in_recovery() OR confirmed_flush_lsn IS NULL THEN NULL
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) END::float8,
        CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL
@@ -112,12 +114,15 @@ SELECT archived_count, failed_count,
        extract(epoch FROM now() - last_archived_time)::float8 FROM pg_stat_archiver;""",
     "checkpoints": """
 SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time,
-       buffers_checkpoint FROM pg_stat_bgwriter;""",
+       buffers_checkpoint, buffers_clean, buffers_alloc, buffers_backend, buffers_backend_fsync
+  FROM pg_stat_bgwriter;""",
 }
 
+# PostgreSQL 17 moved checkpoints to pg_stat_checkpointer and backend writes to pg_stat_io.
 _CHECKPOINTS_17 = """
-SELECT num_timed, num_requested, write_time, sync_time, buffers_written
-  FROM pg_stat_checkpointer;"""
+SELECT c.num_timed, c.num_requested, c.write_time, c.sync_time, c.buffers_written,
+       b.buffers_clean, b.buffers_alloc, NULL::bigint, NULL::bigint
+  FROM pg_stat_checkpointer c, pg_stat_bgwriter b;"""
 
 # pg_stat_statements, when the extension is installed in the target's database: the top N
 # statements by total time, and how many there are (so the cut is visible).
@@ -154,6 +159,18 @@ _DATABASE_COUNTERS = (
     "temp_bytes",
     "blk_read_time",
     "blk_write_time",
+)
+
+_BGWRITER = (
+    "checkpoints_timed",
+    "checkpoints_req",
+    "checkpoint_write_time",
+    "checkpoint_sync_time",
+    "buffers_checkpoint",
+    "buffers_clean",
+    "buffers_alloc",
+    "buffers_backend",
+    "buffers_backend_fsync",
 )
 
 _AUTH_FAILURE = re.compile(
@@ -317,18 +334,14 @@ def _emit(out: Families, results: dict[str, Rows], sizes: Rows) -> None:
     out.add("pg_stat_archiver_archived_count", archived)
     out.add("pg_stat_archiver_failed_count", failed)
     out.add("pg_stat_archiver_last_archive_age", age)
-    timed, requested, write_ms, sync_ms, buffers = results["checkpoints"][0]
-    out.add("pg_stat_bgwriter_checkpoints_timed", timed)
-    out.add("pg_stat_bgwriter_checkpoints_req", requested)
-    out.add("pg_stat_bgwriter_checkpoint_write_time", write_ms)
-    out.add("pg_stat_bgwriter_checkpoint_sync_time", sync_ms)
-    out.add("pg_stat_bgwriter_buffers_checkpoint", buffers)
+    for column, value in zip(_BGWRITER, results["checkpoints"][0], strict=True):
+        out.add(f"pg_stat_bgwriter_{column}", value)
     if "statements" in results:
         _emit_statements(out, results["statements"], results["statements_count"][0][0])
 
 
 def _emit_overview(out: Families, row: tuple[Any, ...]) -> None:
-    version, setting, started, in_recovery, lag, lag_bytes, receivers = row
+    version, setting, started, in_recovery, lag, lag_bytes, receivers, position = row
     numbers = re.findall(r"\d+", str(setting).split(" ")[0])[:3]
     short = ".".join([*numbers, *["0"] * (3 - len(numbers))])
     out.add("pg_static", 1, version=str(version), short_version=short)
@@ -336,6 +349,7 @@ def _emit_overview(out: Families, row: tuple[Any, ...]) -> None:
     out.add("pg_replication_is_replica", bool(in_recovery))
     out.add("pg_replication_lag_seconds", lag)
     out.add("pg_replication_lag_bytes", lag_bytes)
+    out.add("pg_xlog_position_bytes", position)
     if receivers is not None:
         out.add("pg_replication_wal_receiver_streaming", receivers > 0)
 
@@ -374,9 +388,10 @@ def _emit_replication(out: Families, replicas: Rows, slots: Rows, in_recovery: b
         out.add("pg_stat_replication_pg_current_wal_lsn_bytes", current, **labels)
         out.add("pg_stat_replication_pg_wal_lsn_diff", diff, **labels)
         out.add("pg_stat_replication_replay_lag_seconds", replay_lag, **labels)
-    for name, database, active, flush_diff, retained in slots:
+    for name, database, active, xmin_age, flush_diff, retained in slots:
         labels = {"slot_name": name, "database": database}
         out.add("pg_replication_slots_active", bool(active), **labels)
+        out.add("pg_replication_slots_xmin_age", xmin_age, **labels)
         out.add("pg_replication_slots_pg_wal_lsn_diff", flush_diff, **labels)
         out.add("pg_replication_slots_retained_wal_bytes", retained, **labels)
 

@@ -35,6 +35,8 @@ _RETRY_MANAGEMENT_AFTER = 300.0
 _OVERVIEW_COLUMNS = ",".join(
     [
         "cluster_name",
+        "rabbitmq_version",
+        "erlang_version",
         "message_stats.publish",
         "message_stats.deliver_get",
         "message_stats.ack",
@@ -279,6 +281,12 @@ class RabbitMQBackend(Backend):
 
 
 def _emit_overview(out: Families, overview: dict[str, Any]) -> None:
+    out.add(
+        "rabbitmq_build_info",
+        1,
+        rabbitmq_version=str(overview.get("rabbitmq_version", "")),
+        erlang_version=str(overview.get("erlang_version", "")),
+    )
     stats = overview.get("message_stats") or {}
     for field, family in _GLOBAL_STATS.items():
         out.add(family, stats.get(field, 0))
