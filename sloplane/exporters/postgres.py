@@ -313,9 +313,7 @@ _TIME_SCALE = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 def _emit(out: Families, results: dict[str, Rows], sizes: Rows) -> None:
     _emit_overview(out, results["overview"][0])
-    for name, setting, unit in results["settings"]:
-        scale = _UNIT_SCALE.get(unit) or _TIME_SCALE.get(unit) or 1.0
-        out.add(f"pg_settings_{name}{PG_SETTINGS[name]}", setting * scale)
+    _emit_settings(out, results["settings"])
     _emit_activity(out, results["activity"])
     for row in results["databases"]:
         datname = row[0]
@@ -338,6 +336,13 @@ def _emit(out: Families, results: dict[str, Rows], sizes: Rows) -> None:
         out.add(f"pg_stat_bgwriter_{column}", value)
     if "statements" in results:
         _emit_statements(out, results["statements"], results["statements_count"][0][0])
+
+
+def _emit_settings(out: Families, rows: Rows) -> None:
+    """pg_settings in base units, as postgres_exporter names them (``_bytes``, ``_seconds``)."""
+    for name, setting, unit in rows:
+        scale = _UNIT_SCALE.get(unit) or _TIME_SCALE.get(unit) or 1.0
+        out.add(f"pg_settings_{name}{PG_SETTINGS[name]}", setting * scale)
 
 
 def _emit_overview(out: Families, row: tuple[Any, ...]) -> None:
