@@ -24,6 +24,8 @@ from tests.exporters.conftest import (
     value,
 )
 
+pytestmark = pytest.mark.integration  # real servers
+
 DB = "sloplane_exporter_test"
 
 

@@ -16,6 +16,8 @@ from sloplane.exporters.rabbitmq import RabbitMQBackend
 from sloplane.exporters.target import Target
 from tests.exporters.conftest import assert_promtool_clean, closed_port, exposition, parse, value
 
+pytestmark = pytest.mark.integration  # real servers
+
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = RabbitMQBackend(
