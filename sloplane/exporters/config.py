@@ -131,6 +131,8 @@ class RabbitMQModule(_CredentialedModule):
     # Management mode: at most this many queues per scrape (most messages ready first);
     # rabbitmq_exporter_queues_omitted counts the rest.
     queue_limit: int = Field(1000, ge=1)
+    # Scraped beside the broker's rabbitmq_prometheus plugin: report only what it lacks.
+    beside_plugin: bool = False
     timeout_seconds: float = Field(5.0, gt=0, le=300)
 
     def secret_or_default(self) -> str:

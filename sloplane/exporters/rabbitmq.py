@@ -80,6 +80,21 @@ _QUEUE_COLUMNS = ",".join(
         "message_stats.redeliver",
     ]
 )
+# beside_plugin: only what the rabbitmq_prometheus plugin lacks.
+_CLUSTER_NODE_COLUMNS = "name,running,partitions"
+_PLACEMENT_COLUMNS = ",".join(
+    [
+        "name",
+        "vhost",
+        "type",
+        "node",
+        "leader",
+        "members",
+        "online",
+        "slave_nodes",
+        "messages_ready",
+    ]
+)
 # Management API field -> family, per node.
 _NODE_FIELDS = {
     "mem_used": "rabbitmq_process_resident_memory_bytes",
@@ -200,6 +215,14 @@ class RabbitMQBackend(Backend):
         return response.json()
 
     def _collect_management(self, out: Families) -> None:
+        if self.module.beside_plugin:
+            # The plugin has the totals, node resources and queue counts: only the cluster
+            # view it lacks, from two lighter requests.
+            nodes = self._get(f"/api/nodes?columns={_CLUSTER_NODE_COLUMNS}")
+            queues = self._get(f"/api/queues?columns={_PLACEMENT_COLUMNS}")
+            _emit_cluster(out, nodes)
+            _emit_queues(out, queues, self.module.queue_limit, counts=False)
+            return
         overview = self._get(f"/api/overview?columns={_OVERVIEW_COLUMNS}")
         nodes = self._get(f"/api/nodes?columns={_NODE_COLUMNS}")
         queues = self._get(f"/api/queues?columns={_QUEUE_COLUMNS}")
@@ -297,22 +320,37 @@ def _emit_overview(out: Families, overview: dict[str, Any]) -> None:
 
 def _emit_nodes(out: Families, nodes: list[dict[str, Any]], cluster: str) -> None:
     """Per node, under the plugin's names with a ``rabbitmq_node`` label; stopped nodes too."""
+    _emit_cluster(out, nodes)
+    for node in sorted(nodes, key=lambda n: str(n.get("name"))):
+        name = str(node.get("name", ""))
+        out.add("rabbitmq_identity_info", 1, rabbitmq_node=name, rabbitmq_cluster=cluster)
+        if not node.get("running"):
+            continue  # a stopped node's figures are its last ones, not now's
+        for field, family in _NODE_FIELDS.items():
+            out.add(family, node.get(field), rabbitmq_node=name)
+
+
+def _emit_cluster(out: Families, nodes: list[dict[str, Any]]) -> None:
+    """The cluster's members: running or not, and the partitions each running node sees."""
     out.add("rabbitmq_cluster_nodes", len(nodes))
     out.add("rabbitmq_cluster_nodes_running", sum(bool(n.get("running")) for n in nodes))
     for node in sorted(nodes, key=lambda n: str(n.get("name"))):
         name = str(node.get("name", ""))
         running = bool(node.get("running"))
         out.add("rabbitmq_node_running", running, rabbitmq_node=name)
-        out.add("rabbitmq_identity_info", 1, rabbitmq_node=name, rabbitmq_cluster=cluster)
-        if not running:
-            continue  # a stopped node's figures are its last ones, not now's
-        out.add("rabbitmq_node_partitions", len(node.get("partitions") or []), rabbitmq_node=name)
-        for field, family in _NODE_FIELDS.items():
-            out.add(family, node.get(field), rabbitmq_node=name)
+        if running:
+            partitions = len(node.get("partitions") or [])
+            out.add("rabbitmq_node_partitions", partitions, rabbitmq_node=name)
 
 
-def _emit_queues(out: Families, queues: list[dict[str, Any]], limit: int) -> None:
-    """The ``limit`` queues with most messages ready, and how many were left out."""
+def _emit_queues(
+    out: Families, queues: list[dict[str, Any]], limit: int, counts: bool = True
+) -> None:
+    """The ``limit`` queues with most messages ready, and how many were left out.
+
+    Without ``counts`` (beside the plugin, whose per-object endpoint has them) only the
+    placement is reported.
+    """
     ranked = sorted(
         queues,
         key=lambda q: (-(q.get("messages_ready") or 0), str(q.get("vhost")), str(q.get("name"))),
@@ -320,18 +358,21 @@ def _emit_queues(out: Families, queues: list[dict[str, Any]], limit: int) -> Non
     out.add("rabbitmq_exporter_queues_omitted", max(0, len(ranked) - limit))
     for queue in sorted(ranked[:limit], key=lambda q: (str(q.get("vhost")), str(q.get("name")))):
         labels = {"vhost": str(queue.get("vhost", "")), "queue": str(queue.get("name", ""))}
-        qstats = queue.get("message_stats") or {}
-        out.add("rabbitmq_queue_messages_ready", queue.get("messages_ready", 0), **labels)
-        out.add(
-            "rabbitmq_queue_messages_unacked", queue.get("messages_unacknowledged", 0), **labels
-        )
-        out.add("rabbitmq_queue_messages", queue.get("messages", 0), **labels)
-        out.add("rabbitmq_queue_consumers", queue.get("consumers", 0), **labels)
-        for field, suffix in _QUEUE_STATS.items():
-            out.add(f"rabbitmq_queue_messages_{suffix}", qstats.get(field, 0), **labels)
-        stamp = queue.get("head_message_timestamp")
-        out.add("rabbitmq_queue_head_message_timestamp", stamp if stamp else None, **labels)
+        if counts:
+            _emit_queue_counts(out, queue, labels)
         _emit_placement(out, queue, labels)
+
+
+def _emit_queue_counts(out: Families, queue: dict[str, Any], labels: dict[str, str]) -> None:
+    qstats = queue.get("message_stats") or {}
+    out.add("rabbitmq_queue_messages_ready", queue.get("messages_ready", 0), **labels)
+    out.add("rabbitmq_queue_messages_unacked", queue.get("messages_unacknowledged", 0), **labels)
+    out.add("rabbitmq_queue_messages", queue.get("messages", 0), **labels)
+    out.add("rabbitmq_queue_consumers", queue.get("consumers", 0), **labels)
+    for field, suffix in _QUEUE_STATS.items():
+        out.add(f"rabbitmq_queue_messages_{suffix}", qstats.get(field, 0), **labels)
+    stamp = queue.get("head_message_timestamp")
+    out.add("rabbitmq_queue_head_message_timestamp", stamp if stamp else None, **labels)
 
 
 def _emit_placement(out: Families, queue: dict[str, Any], labels: dict[str, str]) -> None:

@@ -146,6 +146,28 @@ def test_the_plugin_uses_the_same_names_for_the_same_things(cluster: RabbitClust
     assert CLASSIC in labels  # per-queue series carry vhost and queue, as ours do
 
 
+def test_beside_the_plugin_only_what_it_lacks(cluster: RabbitCluster) -> None:
+    """beside_plugin: true reports the cluster view and placement, nothing the plugin has."""
+    node = cluster.nodes[0]
+    plugin = {
+        sample.name
+        for path in ("/metrics", "/metrics/per-object")
+        for family in text_string_to_metric_families(
+            httpx.get(node.plugin_url.replace("/metrics", path), timeout=10).text
+        )
+        for sample in family.samples
+    }
+    beside = broker_target(cluster, beside_plugin=True)
+    samples = scrape(beside)
+    beside.close()
+    ours = {name for name, _ in samples}
+    assert ours & plugin == set()
+    assert num(samples, "rabbitmq_cluster_nodes_running") == 2
+    assert num(samples, "rabbitmq_queue_members", vhost="/", queue=QUORUM) == 2
+    assert value(samples, "rabbitmq_queue_messages_ready", vhost="/", queue=QUORUM) is None
+    assert num(samples, "rabbitmq_up") == 1
+
+
 def test_killed_node_shows_at_once(cluster: RabbitCluster, target: Target) -> None:
     """Runs last: kills the second node."""
     down = cluster.nodes[1]
