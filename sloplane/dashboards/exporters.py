@@ -774,6 +774,13 @@ def _add(layout: Layout, item: Panel | Stat) -> None:
     )
 
 
+def _target_variable(prefix: str) -> dict[str, Any]:
+    """Targets by name; "All" also matches series without the label (the RabbitMQ plugin's)."""
+    variable = query_variable("target", "Target", f"label_values({prefix}_up, target)")
+    variable["allValue"] = ".*"
+    return variable
+
+
 def exporter_dashboard(kind: str) -> dict[str, Any] | None:
     module = _catalog()
     if module is None or kind not in SECTIONS:
@@ -790,10 +797,7 @@ def exporter_dashboard(kind: str) -> dict[str, Any] | None:
         title=f"Exporters / {title}",
         description=f"{title} servers seen by sloplane's exporter, by question",
         panels=layout.panels,
-        variables=[
-            datasource_variable(),
-            query_variable("target", "Target", f"label_values({prefix}_up, target)"),
-        ],
+        variables=[datasource_variable(), _target_variable(prefix)],
         tags=["exporter", kind],
         time_from="now-3h",
     )

@@ -35,6 +35,7 @@ def test_target_variable_and_target_in_every_legend(kind: str) -> None:
     }
     assert "target" in variables and "instance" not in variables
     assert ", target)" in str(variables["target"]["query"])
+    assert variables["target"]["allValue"] == ".*"  # "All" keeps series without the label
     for title, query in queries(kind):
         assert "{{target}}" in query["legendFormat"], f"{kind} / {title}"
         assert '$target"' in query["expr"], f"{kind} / {title}: not filtered by $target"
