@@ -160,4 +160,4 @@ def test_probe_is_off_by_default_and_every_builtin_module_is_listed(tmp_path: Pa
     cfg.write_text("{}\n")
     probe = load_config(cfg).probe
     assert probe.enabled is False
-    assert probe.builtin_modules == ["postgres", "redis", "rabbitmq", "http"]
+    assert probe.builtin_modules == ["postgres", "pgbouncer", "redis", "rabbitmq", "http"]
