@@ -315,11 +315,9 @@ def _emit(out: Families, results: dict[str, Rows], sizes: Rows) -> None:
     _emit_overview(out, results["overview"][0])
     _emit_settings(out, results["settings"])
     _emit_activity(out, results["activity"])
-    for row in results["databases"]:
-        datname = row[0]
-        for column, value in zip(_DATABASE_COUNTERS, row[1:], strict=False):
+    for datname, *counters, frozen, minmxid in results["databases"]:
+        for column, value in zip(_DATABASE_COUNTERS, counters, strict=True):
             out.add(f"pg_stat_database_{column}", value, datname=datname)
-        frozen, minmxid = row[-2:]
         out.add("pg_database_wraparound_age_datfrozenxid_seconds", frozen, datname=datname)
         out.add("pg_database_wraparound_age_datminmxid_seconds", minmxid, datname=datname)
     for datname, size in sorted(sizes):
