@@ -318,7 +318,7 @@ def start_sloplane(
     )  # fmt: skip
     stack.callback(stop_process, proc)
     wait_http_ok(f"http://127.0.0.1:{port}/-/healthy", timeout=60, proc=proc)
-    return Subject("sloplane", kind, f"http://127.0.0.1:{port}/metrics", proc.pid)
+    return Subject("sloplane", kind.split("-")[0], f"http://127.0.0.1:{port}/metrics", proc.pid)
 
 
 def start_go(
@@ -397,6 +397,11 @@ def bench_rabbitmq(workdir: Path, scrapes: int) -> list[Result]:
         subjects = [start_sloplane(stack, workdir, "rabbitmq", module, node.address)]
         plugin = node.plugin_url.replace("/metrics", "/metrics/per-object")
         subjects.append(Subject("rabbitmq_prometheus (built-in)", "rabbitmq", plugin, None))
+        # The recommended pairing: the plugin for what it has, ours for the cluster view only.
+        beside = start_sloplane(
+            stack, workdir, "rabbitmq-beside", {**module, "beside_plugin": True}, node.address
+        )
+        subjects.append(Subject("sloplane, beside_plugin", "rabbitmq", beside.url, beside.pid))
         return measure(subjects, scrapes)
 
 
