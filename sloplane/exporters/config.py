@@ -9,7 +9,7 @@ address, never a user or password: :func:`parse_address` rejects userinfo.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,11 +27,13 @@ from pydantic import (
 )
 
 from sloplane.errors import SpecError
-from sloplane.exporters.allow import allowed, parse_pattern
+from sloplane.exporters.allow import IP, allowed, ip_of, parse_pattern, special_refusal
+from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
 
-Kind = Literal["postgres", "redis", "rabbitmq", "http"]
+Kind = Literal["postgres", "pgbouncer", "redis", "rabbitmq", "http"]
+KINDS: tuple[Kind, ...] = ("postgres", "pgbouncer", "redis", "rabbitmq", "http")
 DEFAULT_LISTEN = "127.0.0.1:9465"
 
 
@@ -57,6 +59,10 @@ class _Credentials(_Strict):
         return self.password.get_secret_value() if self.password is not None else None
 
 
+#: Asked before a probe connects to a host (name, port, addresses): why not, or None.
+Guard = Callable[["Address", Sequence[IP]], "str | None"]
+
+
 class _Probeable(_Strict):
     """What every module has: where ``/probe`` may send it (see :mod:`.allow`)."""
 
@@ -73,8 +79,17 @@ class _Probeable(_Strict):
         """Whether the module sends a secret, so ``/probe`` must not aim it anywhere."""
         return False
 
-    def probe_refusal(self, name: str, address: Address) -> str | None:
-        """Why ``/probe`` may not use this module for ``address``, or None when it may."""
+    def probe_refusal(self, name: str, address: Address, resolved: Sequence[IP] = ()) -> str | None:
+        """Why ``/probe`` may not use this module for ``address``, or None when it may.
+
+        ``resolved`` are the addresses a host name resolves to (an IP literal needs none):
+        loopback and link-local ones are refused unless ``allowed_targets`` names them.
+        """
+        literal = ip_of(address.host)
+        ips = [literal] if literal is not None else list(resolved)
+        special = special_refusal(self.allowed_targets, address.host, address.port, ips)
+        if special is not None:
+            return special
         if self.allowed_targets is None:
             if not self.has_credentials():
                 return None
@@ -103,6 +118,15 @@ class PostgresModule(_CredentialedModule):
     size_cache_seconds: float = Field(30.0, ge=0)
 
 
+class PgBouncerModule(_CredentialedModule):
+    """PgBouncer's admin console (``SHOW POOLS`` and friends): a user in stats_users or admin_users."""
+
+    kind: Literal["pgbouncer"]
+    user: str = "pgbouncer"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+
 class RedisModule(_CredentialedModule):
     kind: Literal["redis"]
     username: str | None = None
@@ -118,6 +142,11 @@ class RabbitMQModule(_CredentialedModule):
     management_port: int = Field(15672, gt=0, lt=65536)
     management_tls: bool = False
     queues: list[str] = Field(default_factory=list)
+    # Management mode: at most this many queues per scrape (most messages ready first);
+    # rabbitmq_exporter_queues_omitted counts the rest.
+    queue_limit: int = Field(1000, ge=1)
+    # Scraped beside the broker's rabbitmq_prometheus plugin: report only what it lacks.
+    beside_plugin: bool = False
     timeout_seconds: float = Field(5.0, gt=0, le=300)
 
     def secret_or_default(self) -> str:
@@ -167,7 +196,8 @@ class BasicAuth(_Credentials):
 
 
 Module = Annotated[
-    PostgresModule | RedisModule | RabbitMQModule | HttpModule, Field(discriminator="kind")
+    PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule,
+    Field(discriminator="kind"),
 ]
 
 
@@ -177,29 +207,22 @@ class TargetConfig(_Strict):
     address: str
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port``, or ``:port`` (every IPv4 interface, 0.0.0.0).
+class ProbeSettings(_Strict):
+    """Whether and how ``/probe`` answers: off unless enabled, bounded when on."""
 
-    IPv6 addresses need their brackets, so ``::1:9465`` is refused rather than guessed at.
-    """
-    host, sep, port = listen.strip().rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
-    if not 1 <= int(port) <= 65535:
-        raise ValueError(f"listen port must be 1-65535, got {port}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        if not host:
-            raise ValueError(f"no IPv6 address between the brackets in {listen!r}")
-    elif ":" in host or "[" in host or "]" in host:
-        raise ValueError(f"write an IPv6 listen address in brackets, [::1]:PORT, got {listen!r}")
-    return host or "0.0.0.0", int(port)
+    #: ``/probe`` lets whoever reaches the exporter choose the address: off unless asked for.
+    enabled: bool = False
+    #: The built-in modules (named after the kinds) ``/probe`` accepts; ``[]`` for none.
+    builtin_modules: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    #: Probe collections running at once; more are answered 503 at once, never queued.
+    max_concurrent: int = Field(16, ge=1, le=1024)
 
 
 class ExporterConfig(_Strict):
     listen: str = DEFAULT_LISTEN
     modules: dict[str, Module] = Field(default_factory=dict)
     targets: list[TargetConfig] = Field(default_factory=list)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
     probe_cache_size: int = Field(64, ge=1, le=10_000)
 
     @field_validator("listen")
@@ -242,24 +265,42 @@ class ExporterConfig(_Strict):
 
     def module(
         self, name: str
-    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+    ) -> PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule | None:
         """A configured module, or the built-in default named after a kind."""
         if name in self.modules:
             return self.modules[name]
         return BUILTIN_MODULES.get(name)
 
+    def probe_module(
+        self, name: str
+    ) -> PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule | None:
+        """The module ``/probe?module=name`` may use: a configured one, or an enabled built-in."""
+        if name in self.modules:
+            return self.modules[name]
+        if name in self.probe.builtin_modules:
+            return BUILTIN_MODULES.get(name)
+        return None
+
 
 HttpModule.model_rebuild()
 ExporterConfig.model_rebuild()
 
-BUILTIN_MODULES: dict[str, PostgresModule | RedisModule | RabbitMQModule | HttpModule] = {
+BUILTIN_MODULES: dict[
+    str, PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule
+] = {
     "postgres": PostgresModule(kind="postgres"),
+    "pgbouncer": PgBouncerModule(kind="pgbouncer"),
     "redis": RedisModule(kind="redis"),
     "rabbitmq": RabbitMQModule(kind="rabbitmq"),
     "http": HttpModule(kind="http"),
 }
 
-DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
+DEFAULT_PORTS: dict[str, int] = {
+    "postgres": 5432,
+    "pgbouncer": 6432,
+    "redis": 6379,
+    "rabbitmq": 5672,
+}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sloplane.clients.prometheus import PrometheusClient, PrometheusError
 from sloplane.detectors.backtest import (
     PROMETHEUS_MAX_POINTS,
     from_prometheus,
@@ -29,7 +30,7 @@ from sloplane.detectors.backtest import (
     read_prometheus,
     run,
 )
-from sloplane.detectors.prom import PromClient, PromError, format_labels
+from sloplane.detectors.labels import format_labels
 from tests.detectors.conftest import controlled_metric
 from tests.support.processes import (
     Prometheus,
@@ -104,6 +105,7 @@ def _blocks(out: str) -> dict[str, list[str]]:
     return blocks
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_a_level_shift_is_flagged_a_flat_series_is_not_and_each_series_gets_a_png(
     prom: Prometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -159,6 +161,7 @@ def test_a_level_shift_is_flagged_a_flat_series_is_not_and_each_series_gets_a_pn
     assert f"plot written to {plots / expected[0]}" in flat
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_series_with_the_same_readable_name_get_different_files(
     prom: Prometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -190,6 +193,7 @@ def test_series_with_the_same_readable_name_get_different_files(
     assert set(_blocks(out)) == {'bt_path{path="/a"}', 'bt_path{path="_a"}'}
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     prom: Prometheus, capsys: pytest.CaptureFixture[str]
@@ -197,8 +201,9 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     step = 3.0
     n = int((END - START) / step) + 1
     assert n > PROMETHEUS_MAX_POINTS
-    with pytest.raises(PromError, match="exceeded maximum resolution of 11,000 points"):
-        PromClient(prom.url).query_range('bt_value{series="shift"}', START, END, step)
+    unchunked = PrometheusClient(prom.url, max_points=10**9)  # as Prometheus itself sees it
+    with pytest.raises(PrometheusError, match="exceeded maximum resolution of 11,000 points"):
+        unchunked.range('bt_value{series="shift"}', START, END, step)
 
     (series,) = read_prometheus(prom.url, 'bt_value{series="shift"}', START, END, step)
     df = series.frame
@@ -206,7 +211,7 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     assert np.array_equal(df["epoch"].to_numpy(), START + step * np.arange(n))
     assert not df["value"].isna().any()
     # every sample time reads that sample, across the chunk boundary too
-    direct = PromClient(prom.url).query_range('bt_value{series="shift"}', START, END, 60)
+    direct = PrometheusClient(prom.url).range('bt_value{series="shift"}', START, END, 60)
     on_samples = df[(df["epoch"] - START) % 60 == 0]
     assert on_samples["value"].tolist() == [v for _, v in direct[0].points]
 
@@ -221,6 +226,7 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     assert out.splitlines()[0].endswith(f"at step 3s, {n} points each")
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_nan_and_missing_points_score_zero_and_teach_nothing(prom: Prometheus) -> None:
     frames = from_prometheus(prom.url, 'bt_value{series="flat"}', START, END, STEP)
@@ -243,6 +249,7 @@ def test_nan_and_missing_points_score_zero_and_teach_nothing(prom: Prometheus) -
     assert alone["anomaly_score"].max() > 0.9  # the detector is not simply silent
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_a_stale_series_is_missing_points_not_a_repeated_value() -> None:
     """Once a target is gone Prometheus marks its series stale; the range has no value there,
@@ -268,6 +275,7 @@ def test_a_stale_series_is_missing_points_not_a_repeated_value() -> None:
     assert (run(df, "ewma", {"learning": 3})["anomaly_score"][df["value"].isna()] == 0).all()
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("args", "error"),
@@ -318,6 +326,7 @@ def test_prometheus_problems_are_one_line_with_exit_1(
     assert out == ""
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_prometheus_text_is_in_the_error(
     prom: Prometheus, capsys: pytest.CaptureFixture[str]
@@ -331,7 +340,8 @@ def test_prometheus_text_is_in_the_error(
     )
     assert code == 1
     assert err == (
-        f"error: prometheus {prom.url}: bad_data: 1:18: parse error: unclosed left parenthesis\n"
+        f"error: prometheus {prom.url}: HTTP 400: bad_data 1:18: parse error: "
+        "unclosed left parenthesis\n"
     )
 
 

@@ -23,13 +23,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from sloplane.detectors.api import ApiAuth, create_app
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import parse_config
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.routes import ApiAuth, create_app
+from sloplane.detect.service import SeriesState, Service
+from sloplane.detect.store import NAME_MAX, Store
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.service import SeriesState, Service
-from sloplane.detectors.store import NAME_MAX, Store
 from sloplane.errors import SpecError
 from tests.support import processes
 from tests.support.postgres import database_exists, ensure_postgres, fresh_database
@@ -167,6 +167,7 @@ def _ask(svc: Service, action: str, evidence: Evidence = GOOD, **context: Any) -
 # --- the outbox ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_outbox_rows_wait_in_order_and_survive_a_new_store(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -198,6 +199,7 @@ def test_outbox_rows_wait_in_order_and_survive_a_new_store(
     ]
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(90)
 def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -216,7 +218,7 @@ def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
             consecutive=3,
             firing_since=clock.t,
         )
-        svc._send_alert(w, st, clock.t, firing=True)
+        svc.outbox.send(w, st, clock.t, firing=True)
     assert svc.deliver_outbox() == 0
     assert [r.attempts for r in svc.store.pending()] == [3, 0]  # in order: the head blocks
     svc.stop()  # the service restarts while AlertManager is still down
@@ -236,6 +238,7 @@ def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
 # --- the audit log and its API --------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_every_decision_is_audited_and_served_by_the_api(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
     svc = _service(db_url, tmp_path, clock)
@@ -317,6 +320,7 @@ def test_every_decision_is_audited_and_served_by_the_api(db_url: str, tmp_path: 
     svc2.stop()
 
 
+@pytest.mark.integration
 def test_a_long_trigger_and_non_finite_details_are_stored(db_url: str, tmp_path: Path) -> None:
     """A series with many labels makes a long trigger; a NaN value is stored as null.
 
@@ -352,6 +356,7 @@ def test_a_long_trigger_and_non_finite_details_are_stored(db_url: str, tmp_path:
 # --- cooldowns and hourly limits ------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
 
@@ -378,7 +383,7 @@ def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: P
     assert _ask(svc, "restart") == "refused"
     (last,) = list_decisions(svc.store, limit=1)
     assert last.reason == "hourly limit: 2 actions in the last hour, maximum 2"
-    # refused and failed decisions are not actions: they start no cooldown
+    # refused decisions are not actions: they start no cooldown
     assert svc.store.actions_since("deploy/api", 0) == [T0, T0 + 660]
     svc.stop()
 
@@ -390,6 +395,7 @@ def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: P
     svc.stop()
 
 
+@pytest.mark.integration
 def test_dry_runs_and_pending_approvals_count_against_the_target(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -402,16 +408,17 @@ def test_dry_runs_and_pending_approvals_count_against_the_target(
     assert _ask(svc, "careful") == "refused"
     assert _ask(svc, "broken") == "failed"
     clock.t += 1
-    assert _ask(svc, "broken") == "failed"  # a failed hook is no action: no cooldown
+    assert _ask(svc, "broken") == "refused"  # a failed attempt counts too (issue 12)
     assert svc.store.actions_since("deploy/batch", 0) == [T0]
     assert svc.store.actions_since("deploy/web", 0) == [T0]
-    assert svc.store.actions_since("deploy/db", 0) == []
+    assert svc.store.actions_since("deploy/db", 0) == [T0 + 1]
     svc.stop()
 
 
 # --- approvals, deploys, desired scales -----------------------------------------------------
 
 
+@pytest.mark.integration
 def test_approvals_deploys_and_scales_survive_a_restart(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
     svc = _service(db_url, tmp_path, clock)
@@ -468,6 +475,7 @@ def test_names_longer_than_the_columns_are_refused_at_load() -> None:
 # --- concurrency ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_concurrent_writers_on_two_stores_lose_nothing(
     db_url: str, stores: Callable[[str], Store]
@@ -513,9 +521,9 @@ def test_concurrent_writers_on_two_stores_lose_nothing(
 
 _ONE_PROCESS = """
 import json, sys, time
-from sloplane.detectors.config import parse_config
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.service import Service
+from sloplane.detect.config import parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.service import Service
 
 raw, start = json.loads(sys.argv[1]), float(sys.argv[2])
 svc = Service(parse_config(raw))
@@ -532,6 +540,7 @@ print(outcome)
 """
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_two_processes_on_one_database_act_once(db_url: str, tmp_path: Path) -> None:
     """Two ``detect serve`` processes see the same anomaly at the same moment: one acts,
@@ -576,6 +585,7 @@ def test_two_processes_on_one_database_act_once(db_url: str, tmp_path: Path) -> 
     svc.stop()
 
 
+@pytest.mark.integration
 def test_a_lease_is_exclusive_until_it_expires_or_is_released(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -591,6 +601,7 @@ def test_a_lease_is_exclusive_until_it_expires_or_is_released(
     assert a.lease_holder("deploy/api") is None
 
 
+@pytest.mark.integration
 def test_concurrent_lease_takers_on_two_stores_get_one_lease(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -618,16 +629,15 @@ def test_concurrent_lease_takers_on_two_stores_get_one_lease(
     assert len(won) == 1 and a.lease_holder("deploy/api") == (won[0], T0 + 60)
 
 
+@pytest.mark.integration
 def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_run(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path
 ) -> None:
-    from sloplane.detectors import service as service_module
-
-    monkeypatch.setattr(service_module, "LEASE_MARGIN", 0.5)
     raw = _config(db_url, tmp_path)
     raw["actions"][0]["hook"]["timeout"] = "500ms"
     clock = Clock()
     svc = Service(parse_config(raw), clock=clock)
+    svc.gate.lease_margin = 0.5
     assert svc.store.try_lease("deploy/api", "other-host:42:abcd", T0, 3600)
     assert _ask(svc, "rollback") == "refused"
     (d,) = list_decisions(svc.store, action="rollback")
@@ -639,6 +649,7 @@ def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_ru
     svc.stop()
 
 
+@pytest.mark.integration
 def test_an_approval_is_decided_once_even_from_two_stores(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -655,6 +666,7 @@ def test_an_approval_is_decided_once_even_from_two_stores(
 # --- PostgreSQL specifics -------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_postgresql_schema_and_plain_url(pg_url: str, stores: Callable[[str], Store]) -> None:
     """The tables really are in PostgreSQL, with exact types; ``postgresql://`` uses psycopg."""
     db_url = pg_url
@@ -676,6 +688,7 @@ def test_postgresql_schema_and_plain_url(pg_url: str, stores: Callable[[str], St
     assert _sql(db_url, "SELECT at, trigger FROM detect_decisions") == [(T0, "x")]
 
 
+@pytest.mark.integration
 def test_an_older_postgresql_database_gets_text_triggers(
     pg_url: str, stores: Callable[[str], Store]
 ) -> None:

@@ -16,6 +16,8 @@ from sloplane.exporters.rabbitmq import RabbitMQBackend
 from sloplane.exporters.target import Target
 from tests.exporters.conftest import assert_promtool_clean, closed_port, exposition, parse, value
 
+pytestmark = pytest.mark.integration  # real servers
+
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = RabbitMQBackend(
@@ -61,6 +63,7 @@ def queue(
         conn.close()
 
 
+@pytest.mark.integration
 def test_management_mode_reports_queued_and_unacked_messages(
     rabbitmq_management: str, queue: tuple[str, object]
 ) -> None:
@@ -82,13 +85,14 @@ def test_management_mode_reports_queued_and_unacked_messages(
     assert (
         value(samples, "rabbitmq_queue_messages_published_total", vhost="/", queue=name) is not None
     )
-    assert (value(samples, "rabbitmq_node_memory_used_bytes") or 0) > 0
-    assert value(samples, "rabbitmq_node_memory_alarm") == 0
-    assert value(samples, "rabbitmq_node_disk_free_alarm") == 0
+    assert (value(samples, "rabbitmq_process_resident_memory_bytes") or 0) > 0
+    assert value(samples, "rabbitmq_alarms_memory_used_watermark") == 0
+    assert value(samples, "rabbitmq_alarms_free_disk_space_watermark") == 0
     assert_promtool_clean(exposition(target.scrape()))
     target.close()
 
 
+@pytest.mark.integration
 def test_amqp_mode_uses_passive_declares_for_configured_queues(
     rabbitmq_server: str, queue: tuple[str, object]
 ) -> None:
@@ -104,11 +108,12 @@ def test_amqp_mode_uses_passive_declares_for_configured_queues(
     assert value(samples, "rabbitmq_connection_blocked") == 0
     # Not available without the management API:
     assert value(samples, "rabbitmq_queue_messages_unacked", vhost="/", queue=name) is None
-    assert value(samples, "rabbitmq_node_memory_used_bytes") is None
+    assert value(samples, "rabbitmq_process_resident_memory_bytes") is None
     assert_promtool_clean(exposition(target.scrape()))
     target.close()
 
 
+@pytest.mark.integration
 def test_auto_mode_falls_back_to_amqp_when_the_api_does_not_answer(
     rabbitmq_server: str, queue: tuple[str, object]
 ) -> None:
@@ -123,6 +128,7 @@ def test_auto_mode_falls_back_to_amqp_when_the_api_does_not_answer(
     target.close()
 
 
+@pytest.mark.integration
 def test_amqp_connection_is_reused_over_1000_scrapes(
     rabbitmq_management: str, queue: tuple[str, object]
 ) -> None:
@@ -139,6 +145,7 @@ def test_amqp_connection_is_reused_over_1000_scrapes(
     target.close()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("management", ["on", "off"])
 def test_wrong_password_is_an_auth_error(
     rabbitmq_management: str, management: str, caplog: pytest.LogCaptureFixture
@@ -162,6 +169,7 @@ def test_unreachable_broker_is_down() -> None:
     target.close()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("management", ["on", "auto"])
 def test_management_mode_is_down_when_the_named_amqp_port_is(
     rabbitmq_management: str, management: str

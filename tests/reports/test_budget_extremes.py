@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sloplane.api.prometheus import PromClient
+from sloplane.clients.prometheus import AsyncPrometheusClient
 from sloplane.reports.collect import WEEK, build_report
 from sloplane.reports.model import Report
 from sloplane.reports.render import render_all
@@ -68,7 +68,7 @@ def catalog(request: pytest.FixtureRequest) -> Catalog:
 @pytest.fixture(scope="module")
 def report(prom: Prometheus, catalog: Catalog) -> Report:  # noqa: F811
     async def go() -> Report:
-        client = PromClient(prom.url, cache_ttl=0)
+        client = AsyncPrometheusClient(prom.url)
         try:
             return await build_report(catalog, client, "2026-W46")
         finally:
@@ -88,6 +88,7 @@ def client(
         yield c
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("slo_id", ["checkout-availability", "search-availability"])
 def test_report_budget_equals_the_status_budget(
     report: Report, client: TestClient, catalog: Catalog, slo_id: str
@@ -121,6 +122,7 @@ def test_report_budget_equals_the_status_budget(
     assert len(row.burn_down) == 29
 
 
+@pytest.mark.integration
 def test_report_renders(report: Report) -> None:
     out = render_all(report)
     assert "checkout-availability" in out["md"] and "<svg" in out["html"]

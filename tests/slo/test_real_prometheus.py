@@ -18,6 +18,8 @@ from sloplane.slo.rules import compile_rules
 from tests.support.live_counters import drop_target_labels, live_counters
 from tests.support.processes import backfill_openmetrics, prometheus_config, run_prometheus
 
+pytestmark = pytest.mark.integration
+
 SLO_DEF = SLO(
     service="api",
     name="avail",
