@@ -186,7 +186,7 @@ def test_operator_format_with_namespace_and_selector_labels() -> None:
     )
     operator = compile_rules(Catalog.of(EXAMPLES), settings_)
     doc = yaml.safe_load(operator["prometheus-operator/api.yaml"])
-    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 4  # 2 SLOs x 2
+    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 6  # 2 SLOs x 3
     assert doc["metadata"]["namespace"] == "monitoring"
     assert doc["metadata"]["labels"]["prometheus"] == "k8s"
 
