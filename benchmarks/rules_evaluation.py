@@ -1,4 +1,4 @@
-"""Rule evaluation cost in a real Prometheus: sloplane's rule shape against Sloth's.
+"""Rule evaluation cost in a real Prometheus: sloplane's rule shape against Sloth's and Pyrra's.
 
 Run: ``.venv/bin/python benchmarks/rules_evaluation.py [--slos 200] [--minutes 3] [--out FILE.md]``
 
@@ -13,14 +13,17 @@ higher at night, and a few incidents), written as OpenMetrics and backfilled wit
 counters exactly as Prometheus 2.x computes ``rate(x[5m])`` on step-aligned samples
 (``increase / 300``: the inclusive range holds the samples at both ends, so nothing is
 extrapolated); a sample of them is checked against Prometheus' own evaluation of the rule
-expressions. ``promtool tsdb create-blocks-from rules`` would take far longer (one range
+expressions. The roll-up tier's history (hour buckets at :10 and :40, the hour so far near
+the two ends of the window, the head at the end) is computed from them the way the rules
+record it (:func:`write_rollup_series`). ``promtool tsdb create-blocks-from rules`` would take far longer (one range
 query per rule per block).
 
 After the backfill the counters continue live: a small scrape target in this process
 serves them at wall-clock time (``job``/``instance`` are dropped so scraped and backfilled
-samples are the same series). Prometheus then runs three times on a fresh copy of the
-data: without rules (baseline: scraping and TSDB), with sloplane's rules, and with the same
-SLOs in Sloth's shape (generated below from Sloth's ``examples/_gen`` output: three groups
+samples are the same series). Prometheus then runs on a fresh copy of the data per rule set
+(``--shapes``): without rules (baseline: scraping and TSDB), with sloplane's rules, with
+Pyrra's shape (``increase`` of the raw counters over 30d every 2m30s, burn rates every 30s)
+and with the same SLOs in Sloth's shape (generated below from Sloth's ``examples/_gen`` output: three groups
 per SLO, seven windows from the raw counters, the period as the average of 5m ratios). Each
 run waits for every group's first (cold) evaluation and one more interval, then measures
 for ``--minutes``: per-group ``prometheus_rule_group_last_duration_seconds`` at each
