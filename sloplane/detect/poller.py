@@ -16,14 +16,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from sloplane.clients.prometheus import MAX_CLOCK_SKEW, PromReader, Series
 from sloplane.detect.config import DetectConfig, WatchConfig
+from sloplane.detect.describe import describe, series_name
 from sloplane.detect.events import Events
 from sloplane.detect.guards import Evidence
 from sloplane.detect.outbox import AlertOutbox
 from sloplane.detect.state import SeriesState, WatchState
 from sloplane.detect.store import utc_iso
-from sloplane.detectors.detectors import make_detector
+from sloplane.detect.warmup import eta_text, history_seconds, points_left
 from sloplane.detectors.labels import format_labels
 from sloplane.errors import BackendError
 
@@ -62,47 +65,110 @@ class Poller:
     def tick(self, name: str) -> None:
         """Read new points of one watched query, score them, alert and act.
 
-        The read happens outside the lock: a slow Prometheus delays this watch only,
-        never ``/metrics`` (the scheduler runs one tick per watch at a time).
+        The reads happen outside the lock: a slow Prometheus delays this watch only,
+        never ``/metrics`` (the scheduler runs one tick per watch at a time). A series
+        seen for the first time is primed from its own history (see
+        :mod:`sloplane.detect.warmup`), also outside the lock, so it scores from its
+        first live point; the first poll after a start reads that history directly.
         """
         with self.lock:
             ws = self.watches[name]
             w = ws.config
             now = self.clock()
-            start = ws.polled_until + w.step if ws.polled_until is not None else now - w.lookback
+            first = ws.polled_until is None
+            if ws.polled_until is not None:
+                start = ws.polled_until + w.step
+            else:
+                start = now - history_seconds(w)
             start = math.floor(start / w.step) * w.step
             if start > now:  # no new point is due yet; an empty range is not an outage
                 return
+            known = set(ws.series)
         try:
             result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
         except BackendError as exc:  # down, slow, an error, or an answer not to trust
             with self.lock:
                 self._outage(ws, str(exc))
             return
+        result = self._refuse_future(w, result, now)
+        fresh = {k: rs for rs in result if (k := format_labels(rs.labels)) not in known}
+        history = self._history(w, set(fresh), start) if fresh and not first else {}
+        primed = {k: self._prime(w, rs, history.get(k, ())) for k, rs in fresh.items()}
         with self.lock:
-            result = self._refuse_future(w, result, now)
-            if ws.error is not None:
-                log.info("watch %s: Prometheus answers again", name)
-            ws.error = None
-            ws.refused_during_outage = False
-            if not result and ws.returned != 0:
-                log.warning(
-                    "watch %s: the query returned no series since %s: nothing is being scored",
-                    name,
-                    utc_iso(start),
-                )
-            ws.returned = len(result)
-            ws.polled_until = max((p[0] for s in result for p in s.points), default=ws.polled_until)
-            for rs in result:
-                key = format_labels(rs.labels)
-                st = ws.series.get(key)
-                if st is None:
-                    st = ws.series[key] = SeriesState(
-                        dict(rs.labels), make_detector(w.detector, **w.params)
-                    )
-                self.feed(st, w, rs.points)
-            for st in ws.series.values():
-                self.evaluate(ws, st, now)
+            self._apply(ws, result, primed, start, now)
+
+    def _apply(
+        self,
+        ws: WatchState,
+        result: list[Series],
+        primed: dict[str, SeriesState],
+        start: float,
+        now: float,
+    ) -> None:
+        """Under the lock: record the poll, feed the known series, evaluate every series."""
+        w = ws.config
+        if ws.error is not None:
+            log.info("Watch %s: Prometheus answers again.", w.name)
+        ws.error = None
+        ws.refused_during_outage = False
+        if not result and ws.returned != 0:
+            log.warning(
+                "Watch %s: the query returned no series since %s, so nothing is being scored.",
+                w.name,
+                utc_iso(start),
+            )
+        ws.returned = len(result)
+        ws.polled_until = max((p[0] for s in result for p in s.points), default=ws.polled_until)
+        for rs in result:
+            key = format_labels(rs.labels)
+            if key in primed:
+                ws.series[key] = primed[key]
+            else:
+                self.feed(ws.series[key], w, rs.points)
+        for st in ws.series.values():
+            self.evaluate(ws, st, now)
+
+    def _history(
+        self, w: WatchConfig, keys: set[str], start: float
+    ) -> dict[str, tuple[tuple[float, float], ...]]:
+        """The new series' points before ``start``: one range query for all of them.
+
+        A failed read is not fatal: those series warm up from live points, and until
+        they are warm their evidence refuses every action.
+        """
+        end = start - w.step
+        begin = math.floor((start - history_seconds(w)) / w.step) * w.step
+        if end < begin:
+            return {}
+        try:
+            series = self.prom.range(w.query, begin, end, w.step)
+        except BackendError as exc:
+            log.warning(
+                "Watch %s: the history of %d new series could not be read (%s), "
+                "so they warm up from live points.",
+                w.name,
+                len(keys),
+                exc,
+            )
+            return {}
+        found = ((format_labels(s.labels), s.finite()) for s in series)
+        return {k: s.points for k, s in found if k in keys}
+
+    def _prime(
+        self, w: WatchConfig, rs: Series, history: Iterable[tuple[float, float]]
+    ) -> SeriesState:
+        """A new series' state, its detector fed its history and then the live points."""
+        st = SeriesState(dict(rs.labels), w.build_detector())
+        self.feed(st, w, [*history, *rs.points])
+        left = points_left(st.detector)
+        if left != 0:
+            log.info(
+                "Watch %s: %s has too little history to score yet; it needs %s more.",
+                w.name,
+                series_name(st),
+                eta_text(left, w.step),
+            )
+        return st
 
     def _refuse_future(self, w: WatchConfig, result: list[Series], now: float) -> list[Series]:
         """Drop points dated after now (beyond the clock skew allowed), counting each.
@@ -117,7 +183,7 @@ class Poller:
             refused = len(s.points) - len(points)
             if refused:
                 log.warning(
-                    "watch %s: %s: refused %d point(s) dated after %s",
+                    "Watch %s: %s: %d point(s) dated after %s were refused.",
                     w.name,
                     format_labels(s.labels),
                     refused,
@@ -129,18 +195,36 @@ class Poller:
         return kept
 
     def feed(self, st: SeriesState, w: WatchConfig, points: Iterable[tuple[float, float]]) -> None:
-        """Score the points newer than the series' last one."""
+        """Score the points newer than the series' last one, in one batch.
+
+        ``score_many`` gives exactly the scores of point-by-point updates, faster.
+        Reaching ``consecutive`` breaches marks an episode, even inside history read
+        at start-up: a shift under way when the service started still alerts.
+        """
+        newer: list[tuple[float, float]] = []
+        last = st.last_t
         for t, v in points:
-            if st.last_t is not None and t <= st.last_t:
-                continue
-            st.last_score = st.detector.update(t, v)
-            st.last_t, st.last_value = t, v
-            st.expected = st.detector.expected_range
-            breach = st.last_score >= w.threshold
-            st.consecutive = st.consecutive + 1 if breach else 0
-            if breach:
+            if last is None or t > last:
+                newer.append((t, v))
+                last = t
+        if not newer:
+            return
+        ts = np.fromiter((p[0] for p in newer), float, len(newer))
+        xs = np.fromiter((p[1] for p in newer), float, len(newer))
+        scores = st.detector.score_many(ts, xs)
+        level = w.alert_level
+        for (t, _), score in zip(newer, scores.tolist(), strict=True):
+            if score >= level:
+                st.consecutive += 1
                 st.last_breach_t = t
-            self.events.count("points", w.name)
+                if st.consecutive >= w.consecutive and st.firing_since is None:
+                    st.episode_pending = True
+            else:
+                st.consecutive = 0
+        st.last_t, st.last_value = newer[-1]
+        st.last_score = float(scores[-1])
+        st.expected = st.detector.expected_range
+        self.events.count("points", w.name, len(newer))
 
     def staleness(self, st: SeriesState, now: float) -> str | None:
         """Why the series' data cannot be trusted now, or None."""
@@ -157,10 +241,15 @@ class Poller:
         if self.staleness(st, now):
             return  # missing data is not evidence either way: no alert change, no action
         if st.firing_since is None:
-            if st.consecutive >= w.consecutive:
+            if st.episode_pending and not _recovered(w, st):
                 self._start_firing(w, st, now)
+            st.episode_pending = False  # started, or over before it could be seen
         elif _recovered(w, st):
-            log.info("watch %s: %s recovered, alert resolved", w.name, format_labels(st.labels))
+            log.info(
+                "Watch %s: %s is back within its expected range, so its alert is resolved.",
+                w.name,
+                series_name(st),
+            )
             self.outbox.send(w, st, now, firing=False)
             st.firing_since = None
         elif now - st.last_sent >= self.config.alertmanager.resend_every:
@@ -170,13 +259,7 @@ class Poller:
         """A new episode: alert, and ask for the watch's actions once."""
         st.firing_since = now
         series = format_labels(st.labels)
-        log.info(
-            "watch %s: %s anomalous (score %.3f, value %g), alert firing",
-            w.name,
-            series,
-            st.last_score,
-            st.last_value,
-        )
+        log.info("%s The alert fires.", describe(w, st))
         self.outbox.send(w, st, now, firing=True)
         if not w.actions:
             return
@@ -200,7 +283,7 @@ class Poller:
             except BackendError as exc:
                 traffic_error = str(exc)
         return Evidence(
-            data_error=ws.error or self.staleness(st, now),
+            data_error=ws.error or self.staleness(st, now) or _warming(w, st),
             breaches=st.consecutive,
             required_breaches=w.consecutive,
             traffic=traffic,
@@ -228,7 +311,11 @@ class Poller:
 
     def _outage(self, ws: WatchState, error: str) -> None:
         # once per outage (and when the error changes), not on every poll while it lasts
-        (log.debug if error == ws.error else log.warning)("watch %s: %s", ws.config.name, error)
+        (log.debug if error == ws.error else log.warning)(
+            "Watch %s: the poll failed, so nothing fires, resolves or acts: %s.",
+            ws.config.name,
+            error.rstrip("."),
+        )
         ws.error = error
         self.events.count("poll_errors", ws.config.name)
         breaching = any(st.consecutive > 0 or st.firing_since for st in ws.series.values())
@@ -237,8 +324,15 @@ class Poller:
             self.on_outage(ws.config, error)
 
 
+def _warming(w: WatchConfig, st: SeriesState) -> str | None:
+    """Why a series that has not learnt its data yet cannot justify an action."""
+    if not st.detector.warming_up:
+        return None
+    return f"the series is still warming up ({eta_text(points_left(st.detector), w.step)} left)"
+
+
 def _recovered(w: WatchConfig, st: SeriesState) -> bool:
-    """Below the threshold, and ``keep_firing_for`` past the last breach (in data time)."""
-    if st.last_score >= w.threshold or st.last_t is None:
+    """Below the alert level, and ``keep_firing_for`` past the last breach (in data time)."""
+    if st.last_score >= w.alert_level or st.last_t is None:
         return False
     return st.last_breach_t is None or st.last_t - st.last_breach_t >= w.keep_firing_for
