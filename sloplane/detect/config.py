@@ -31,6 +31,7 @@ from sloplane.slo.durations import parse_seconds as parse_duration
 from sloplane.yamldoc import load_mapping
 
 if TYPE_CHECKING:
+    from sloplane.detect.shard import Shard
     from sloplane.detectors.base import Detector
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -330,6 +331,21 @@ class DetectConfig(_Strict):
     actions: list[ActionConfig] = Field(default_factory=list)
     rollbacks: list[DeployRollback] = Field(default_factory=list)
     outbox_interval: PositiveDuration = 5.0
+    shard: str = "0/1"
+    """``I/N``: this replica scores the series whose hashmod is I (``--shard`` overrides)."""
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str) -> str:
+        from sloplane.detect.shard import parse_shard
+
+        return str(parse_shard(value))
+
+    @property
+    def shard_of(self) -> Shard:
+        from sloplane.detect.shard import parse_shard
+
+        return parse_shard(self.shard)
 
     @field_validator("listen")
     @classmethod

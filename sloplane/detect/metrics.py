@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from sloplane.detect.events import Events
+from sloplane.detect.shard import Shard
 from sloplane.detect.state import WatchState
 
 
@@ -19,9 +20,14 @@ class ServiceMetrics(Collector):
     """Scores and health of every series, and the event counters."""
 
     def __init__(
-        self, watches: Mapping[str, WatchState], events: Events, lock: threading.RLock
+        self,
+        watches: Mapping[str, WatchState],
+        events: Events,
+        lock: threading.RLock,
+        shard: Shard | None = None,
     ) -> None:
         self.watches = watches
+        self.shard = shard
         self.events = events
         self.lock = lock
 
@@ -98,7 +104,14 @@ class ServiceMetrics(Collector):
                     (firing, 1.0 if st.firing_since else 0.0),
                 ):
                     fam.samples.append(_sample(fam.name, names, vals, v))
-        return [score, value, firing, up, threshold, series, warming, left, eta]
+        shard = GaugeMetricFamily(
+            "sloplane_detector_shard",
+            "1, labelled with this replica's shard: it scores series whose hashmod is index.",
+            labels=["index", "count"],
+        )
+        if self.shard is not None:
+            shard.add_metric([str(self.shard.index), str(self.shard.count)], 1.0)
+        return [score, value, firing, up, threshold, series, warming, left, eta, shard]
 
 
 def _sample(name: str, names: list[str], vals: list[str], v: float) -> Any:

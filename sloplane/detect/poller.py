@@ -61,6 +61,7 @@ class Poller:
         self.on_anomaly = on_anomaly
         self.on_outage = on_outage
         self.watches = {w.name: WatchState(w) for w in config.watches}
+        self.shard = config.shard_of
 
     def tick(self, name: str) -> None:
         """Read new points of one watched query, score them, alert and act.
@@ -85,21 +86,22 @@ class Poller:
                 return
             known = set(ws.series)
         try:
-            result = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
+            returned = [s.finite() for s in self.prom.range(w.query, start, now, w.step)]
         except BackendError as exc:  # down, slow, an error, or an answer not to trust
             with self.lock:
                 self._outage(ws, str(exc))
             return
-        result = self._refuse_future(w, result, now)
+        result = self._refuse_future(w, self._mine(returned), now)
         fresh = {k: rs for rs in result if (k := format_labels(rs.labels)) not in known}
         history = self._history(w, set(fresh), start) if fresh and not first else {}
         primed = {k: self._prime(w, rs, history.get(k, ())) for k, rs in fresh.items()}
         with self.lock:
-            self._apply(ws, result, primed, start, now)
+            self._apply(ws, len(returned), result, primed, start, now)
 
     def _apply(
         self,
         ws: WatchState,
+        returned: int,
         result: list[Series],
         primed: dict[str, SeriesState],
         start: float,
@@ -111,13 +113,13 @@ class Poller:
             log.info("Watch %s: Prometheus answers again.", w.name)
         ws.error = None
         ws.refused_during_outage = False
-        if not result and ws.returned != 0:
+        if not returned and ws.returned != 0:
             log.warning(
                 "Watch %s: the query returned no series since %s, so nothing is being scored.",
                 w.name,
                 utc_iso(start),
             )
-        ws.returned = len(result)
+        ws.returned = returned  # the whole query's, whatever this replica's shard
         ws.polled_until = max((p[0] for s in result for p in s.points), default=ws.polled_until)
         for rs in result:
             key = format_labels(rs.labels)
@@ -151,7 +153,7 @@ class Poller:
                 exc,
             )
             return {}
-        found = ((format_labels(s.labels), s.finite()) for s in series)
+        found = ((format_labels(s.labels), s.finite()) for s in self._mine(series))
         return {k: s.points for k, s in found if k in keys}
 
     def _prime(
@@ -169,6 +171,12 @@ class Poller:
                 eta_text(left, w.step),
             )
         return st
+
+    def _mine(self, result: list[Series]) -> list[Series]:
+        """The series of this replica's shard (all of them without sharding)."""
+        if self.shard.count == 1:
+            return result
+        return [s for s in result if self.shard.owns(format_labels(s.labels))]
 
     def _refuse_future(self, w: WatchConfig, result: list[Series], now: float) -> list[Series]:
         """Drop points dated after now (beyond the clock skew allowed), counting each.
