@@ -40,8 +40,11 @@ class AlertOutbox:
         self.clock = clock
         self._delivering = threading.Lock()
 
-    def send(self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool) -> None:
-        """Queue the series' alert (firing, or resolved now) and try to deliver the queue."""
+    def send(
+        self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool, deliver: bool = True
+    ) -> None:
+        """Queue the series' alert (firing, or resolved now) and, unless told not to (the
+        poller delivers after releasing its lock), try to deliver the queue."""
         am = self.config.alertmanager
         body = Alert(
             labels=self._labels(w, st),
@@ -54,7 +57,8 @@ class AlertOutbox:
         if am.url:
             self.store.enqueue([body], now)
             self.events.count("alerts_firing" if firing else "alerts_resolved", w.name)
-        self.deliver()
+        if deliver:
+            self.deliver()
 
     @staticmethod
     def _labels(w: WatchConfig, st: SeriesState) -> dict[str, str]:

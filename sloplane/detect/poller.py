@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,21 @@ log = logging.getLogger("sloplane.detectors")
 OnAnomaly = Callable[[WatchConfig, SeriesState, str, Evidence, dict[str, Any]], None]
 #: ``(watch, error)``: a poll failed while a series breached; the actions refuse once.
 OnOutage = Callable[[WatchConfig, str], None]
+
+
+@dataclass
+class Deferred:
+    """Work a tick found under the lock and does after it: delivering the alert queue
+    and asking for actions (whose traffic read may be slow)."""
+
+    deliver: bool = False
+    calls: list[Callable[[], None]] = field(default_factory=list)
+
+    def run(self, outbox: AlertOutbox) -> None:
+        if self.deliver:
+            outbox.deliver()
+        for call in self.calls:
+            call()
 
 
 class Poller:
@@ -95,8 +110,10 @@ class Poller:
         fresh = {k: rs for rs in result if (k := format_labels(rs.labels)) not in known}
         history = self._history(w, set(fresh), start) if fresh and not first else {}
         primed = {k: self._prime(w, rs, history.get(k, ())) for k, rs in fresh.items()}
+        later = Deferred()
         with self.lock:
-            self._apply(ws, len(returned), result, primed, start, now)
+            self._apply(ws, len(returned), result, primed, start, now, later)
+        later.run(self.outbox)
 
     def _apply(
         self,
@@ -106,8 +123,13 @@ class Poller:
         primed: dict[str, SeriesState],
         start: float,
         now: float,
+        later: Deferred,
     ) -> None:
-        """Under the lock: record the poll, feed the known series, evaluate every series."""
+        """Under the lock: record the poll, feed the known series, evaluate every series.
+
+        Nothing here waits on the network: alerts are queued in the store and actions
+        (with their fresh traffic read) are handed to ``later``, run after the lock.
+        """
         w = ws.config
         if ws.error is not None:
             log.info("Watch %s: Prometheus answers again.", w.name)
@@ -128,7 +150,7 @@ class Poller:
             else:
                 self.feed(ws.series[key], w, rs.points)
         for st in ws.series.values():
-            self.evaluate(ws, st, now)
+            self.evaluate(ws, st, now, later)
 
     def _history(
         self, w: WatchConfig, keys: set[str], start: float
@@ -243,14 +265,18 @@ class Poller:
             return f"newest point is {age:.0f}s old (limit {self.config.guards.max_staleness:.0f}s)"
         return None
 
-    def evaluate(self, ws: WatchState, st: SeriesState, now: float) -> None:
-        """Fire, resolve or re-send the series' alert."""
+    def evaluate(
+        self, ws: WatchState, st: SeriesState, now: float, later: Deferred | None = None
+    ) -> None:
+        """Fire, resolve or re-send the series' alert (network work goes to ``later``;
+        without one it runs at once)."""
+        todo = later if later is not None else Deferred()
         w = ws.config
         if self.staleness(st, now):
             return  # missing data is not evidence either way: no alert change, no action
         if st.firing_since is None:
             if st.episode_pending and not _recovered(w, st):
-                self._start_firing(w, st, now)
+                self._start_firing(w, st, now, todo)
             st.episode_pending = False  # started, or over before it could be seen
         elif _recovered(w, st):
             log.info(
@@ -258,46 +284,70 @@ class Poller:
                 w.name,
                 series_name(st),
             )
-            self.outbox.send(w, st, now, firing=False)
+            self._send(w, st, now, False, todo)
             st.firing_since = None
         elif now - st.last_sent >= self.config.alertmanager.resend_every:
-            self.outbox.send(w, st, now, firing=True)
+            self._send(w, st, now, True, todo)
+        if later is None:
+            todo.run(self.outbox)
 
-    def _start_firing(self, w: WatchConfig, st: SeriesState, now: float) -> None:
+    def _send(
+        self, w: WatchConfig, st: SeriesState, now: float, firing: bool, later: Deferred
+    ) -> None:
+        self.outbox.send(w, st, now, firing=firing, deliver=False)
+        later.deliver = True
+
+    def _start_firing(
+        self, w: WatchConfig, st: SeriesState, now: float, later: Deferred | None = None
+    ) -> None:
         """A new episode: alert, and ask for the watch's actions once."""
+        todo = later if later is not None else Deferred()
         st.firing_since = now
         series = format_labels(st.labels)
         log.info("%s The alert fires.", describe(w, st))
-        self.outbox.send(w, st, now, firing=True)
-        if not w.actions:
-            return
-        context = {
-            "watch": w.name,
-            "series": st.labels,
-            "score": st.last_score,
-            "value": st.last_value,
-        }
-        trigger = f"anomaly {w.name} {series} score {st.last_score:.3f}"
-        self.on_anomaly(w, st, trigger, self.evidence(self.watches[w.name], st, now), context)
+        self._send(w, st, now, True, todo)
+        if w.actions:
+            context = {
+                "watch": w.name,
+                "series": st.labels,
+                "score": st.last_score,
+                "value": st.last_value,
+            }
+            trigger = f"anomaly {w.name} {series} score {st.last_score:.3f}"
+            base = self._evidence(self.watches[w.name], st, now)
 
-    def evidence(self, ws: WatchState, st: SeriesState, now: float) -> Evidence:
-        """What the guards need to know about the series now (traffic read fresh)."""
+            def act() -> None:  # after the lock: the traffic query may be slow
+                evidence = self._with_traffic(w, base, now)
+                self.on_anomaly(w, st, trigger, evidence, context)
+
+            todo.calls.append(act)
+        if later is None:
+            todo.run(self.outbox)
+
+    def _evidence(self, ws: WatchState, st: SeriesState, now: float) -> Evidence:
+        """The series' side of the evidence, read under the lock."""
         w = ws.config
-        traffic = traffic_error = None
-        if w.traffic is not None:
-            try:
-                rows = self.prom.instant(w.traffic.query, now)
-                traffic = sum(r.value for r in rows if math.isfinite(r.value)) if rows else None
-            except BackendError as exc:
-                traffic_error = str(exc)
         return Evidence(
             data_error=ws.error or self.staleness(st, now) or _warming(w, st),
             breaches=st.consecutive,
             required_breaches=w.consecutive,
-            traffic=traffic,
             traffic_min=w.traffic.min if w.traffic else None,
-            traffic_error=traffic_error,
         )
+
+    def _with_traffic(self, w: WatchConfig, evidence: Evidence, now: float) -> Evidence:
+        """The evidence with the traffic read fresh; call it without the lock held."""
+        if w.traffic is None:
+            return evidence
+        try:
+            rows = self.prom.instant(w.traffic.query, now)
+        except BackendError as exc:
+            return replace(evidence, traffic_error=str(exc))
+        traffic = sum(r.value for r in rows if math.isfinite(r.value)) if rows else None
+        return replace(evidence, traffic=traffic)
+
+    def evidence(self, ws: WatchState, st: SeriesState, now: float) -> Evidence:
+        """What the guards need to know about the series now (traffic read fresh)."""
+        return self._with_traffic(ws.config, self._evidence(ws, st, now), now)
 
     def fresh_evidence(self, watch: str, labels: Mapping[str, str]) -> Evidence:
         """The evidence an approval re-checks: the series as polled now.
@@ -312,10 +362,11 @@ class Poller:
             st = ws.series.get(format_labels(labels))
             if st is None:
                 return Evidence(data_error="the series has not been polled since the request")
-            evidence = self.evidence(ws, st, self.clock())
+            now = self.clock()
+            evidence = self._evidence(ws, st, now)
             if st.firing_since is not None:
                 evidence = replace(evidence, breaches=max(evidence.breaches, ws.config.consecutive))
-            return evidence
+        return self._with_traffic(ws.config, evidence, now)  # not under the lock: may be slow
 
     def _outage(self, ws: WatchState, error: str) -> None:
         # once per outage (and when the error changes), not on every poll while it lasts

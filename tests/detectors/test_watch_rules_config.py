@@ -127,6 +127,9 @@ def test_the_firing_log_line_is_a_sentence(caplog: pytest.LogCaptureFixture) -> 
         def send(self, *args: Any, **kwargs: Any) -> None:
             pass
 
+        def deliver(self) -> int:
+            return 0
+
     poller = Poller.__new__(Poller)
     poller.outbox = _Outbox()  # type: ignore[assignment]
     s.last_score, s.last_value, s.expected = 1.0, 2.0, (0.0, 0.4)
