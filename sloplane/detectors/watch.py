@@ -23,10 +23,11 @@ change and, in budget mode, a second opinion: how many typical deviations
 the value is off on the harmful side. That opinion is what keeps a sustained
 harmful shift alerting when the detector itself has seen similar shifts
 before. A harmless excursion (with a direction) is not learnt either, so
-the return from it reads as a return to normal. Once an alert starts, the baseline freezes and the alert holds while
-the value stays outside the pre-alert expected range on the harmful side (up
-to ``max_hold`` seconds of data), so a shift alerts for as long as it lasts and its
-end is a recovery, not a new anomaly.
+the return from it reads as a return to normal. Once an alert starts, the
+baseline freezes and the alert holds while the value stays outside the
+pre-alert band on the harmful side (up to ``max_hold`` seconds of data), so
+a shift alerts for as long as it lasts and its end is a recovery, not a new
+anomaly.
 
 Scores keep the detector contract (in [0, 1], causal, ``score_many`` equals
 the ``update`` loop bit for bit); the watch alerts when the score reaches
@@ -53,7 +54,7 @@ _BAND_SIGMAS = 3.0
 _MARGIN = 4.0
 """The budget is aimed at with this safety factor: a tail estimated from a week or
 two of one series is uncertain, and counts and latencies have lumpy, heavy
-tails (BENCHMARKS.md: without it, 1-2.5 false episodes a week on them)."""
+tails (BENCHMARKS.md: without it, about 1-2 false episodes a week on them)."""
 _HOLD_SIGMAS = 2.0
 _LEARN_BELOW = 0.7
 """Points scoring above this share of the alert level are not learnt (about 1 in
