@@ -27,6 +27,7 @@ from sloplane.detect.outbox import AlertOutbox
 from sloplane.detect.state import SeriesState, WatchState
 from sloplane.detect.store import utc_iso
 from sloplane.detect.warmup import eta_text, history_seconds, points_left
+from sloplane.detectors.base import Detector
 from sloplane.detectors.labels import format_labels
 from sloplane.errors import BackendError
 
@@ -239,11 +240,9 @@ class Poller:
                 last = t
         if not newer:
             return
-        ts = np.fromiter((p[0] for p in newer), float, len(newer))
-        xs = np.fromiter((p[1] for p in newer), float, len(newer))
-        scores = st.detector.score_many(ts, xs)
+        scores = _score(st.detector, newer)
         level = w.alert_level
-        for (t, _), score in zip(newer, scores.tolist(), strict=True):
+        for (t, _), score in zip(newer, scores, strict=True):
             if score >= level:
                 st.consecutive += 1
                 st.last_breach_t = t
@@ -252,7 +251,7 @@ class Poller:
             else:
                 st.consecutive = 0
         st.last_t, st.last_value = newer[-1]
-        st.last_score = float(scores[-1])
+        st.last_score = scores[-1]
         st.expected = st.detector.expected_range
         self.events.count("points", w.name, len(newer))
 
@@ -381,6 +380,20 @@ class Poller:
         if breaching and ws.config.actions and not ws.refused_during_outage:
             ws.refused_during_outage = True
             self.on_outage(ws.config, error)
+
+
+#: Up to this many points are scored with ``update``: a vectorised batch costs more
+#: to set up than a live poll's point or two (benchmarks/detect_serve_scale.py).
+BATCH_FROM = 16
+
+
+def _score(detector: Detector, points: list[tuple[float, float]]) -> list[float]:
+    """Scores of ``points`` in order; ``score_many`` equals ``update`` by contract."""
+    if len(points) < BATCH_FROM:
+        return [detector.update(t, v) for t, v in points]
+    ts = np.fromiter((p[0] for p in points), float, len(points))
+    xs = np.fromiter((p[1] for p in points), float, len(points))
+    return [float(v) for v in detector.score_many(ts, xs)]
 
 
 def _warming(w: WatchConfig, st: SeriesState) -> str | None:
