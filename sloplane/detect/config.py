@@ -149,6 +149,8 @@ class WatchConfig(_Strict):
     dashboard_url: HttpUrl | None = None
     """Sent as the alert's ``dashboard_url`` annotation."""
     consecutive: int = Field(3, ge=1)
+    """Breaching points in a row that start an alert: 3 for a bare detector, 1 under the
+    watch rules (their budget is per episode and they already judge a mean of 5 points)."""
     keep_firing_for: Duration = 600.0
     """A firing alert resolves only this long (in data time) after its last breaching point.
 
@@ -167,6 +169,15 @@ class WatchConfig(_Strict):
         "lower_bound",
         "upper_bound",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_consecutive(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "consecutive" not in data:
+            rules = "threshold" not in data or any(k in data for k in cls._RULES)
+            if rules:
+                return {**data, "consecutive": 1}
+        return data
 
     @property
     def uses_rules(self) -> bool:
