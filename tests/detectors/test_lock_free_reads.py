@@ -76,3 +76,39 @@ def test_a_hanging_traffic_query_leaves_metrics_and_the_lock_free(tmp_path: Path
     finally:
         prom.release.set()
         svc.stop()
+
+
+def test_a_slow_alertmanager_post_leaves_the_lock_free(tmp_path: Path) -> None:
+    """The soak's case: AlertManager takes seconds to accept; scrapes must not wait for it."""
+    from tests.support.slow_alertmanager import SlowAlertmanager
+
+    am = SlowAlertmanager(delay=2.0).start()
+    cfg = parse_config(
+        {
+            "prometheus": {"url": "http://127.0.0.1:1"},
+            "alertmanager": {"url": am.url},
+            "database": f"sqlite:///{tmp_path / 'd.db'}",
+            "watches": [
+                {"name": "w", "query": "up", "step": "1m", "threshold": 0.5, "consecutive": 1}
+            ],
+        }
+    )
+    prom = FixedProm()
+    svc = Service(cfg, clock=lambda: T0, prom=prom)
+    try:
+        labels = {"instance": "a"}
+        st = svc.watches["w"].series['{instance="a"}'] = SeriesState(labels, Scripted([1.0]))
+        prom.series = [series(labels, [(T0 - 60, 5.0)])]
+        poll = threading.Thread(target=svc.tick_watch, args=("w",))
+        poll.start()
+        while st.firing_since is None and poll.is_alive():  # set under the lock
+            threading.Event().wait(0.001)
+        with svc.lock:  # AlertManager counts a POST once it has answered it
+            with am.lock:
+                answered = am.posts
+        poll.join(timeout=30)
+        assert answered == 0, "the tick held the lock through its AlertManager POST"
+        assert am.posts == 1
+    finally:
+        svc.stop()
+        am.stop()
