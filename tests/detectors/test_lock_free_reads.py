@@ -103,9 +103,8 @@ def test_a_slow_alertmanager_post_leaves_the_lock_free(tmp_path: Path) -> None:
         poll.start()
         while st.firing_since is None and poll.is_alive():  # set under the lock
             threading.Event().wait(0.001)
-        with svc.lock:  # AlertManager counts a POST once it has answered it
-            with am.lock:
-                answered = am.posts
+        with svc.lock, am.lock:  # AlertManager counts a POST once it has answered it
+            answered = am.posts
         poll.join(timeout=30)
         assert answered == 0, "the tick held the lock through its AlertManager POST"
         assert am.posts == 1
