@@ -111,9 +111,16 @@ class Poller:
         fresh = {k: rs for rs in result if (k := format_labels(rs.labels)) not in known}
         history = self._history(w, set(fresh), start) if fresh and not first else {}
         primed = {k: self._prime(w, rs, history.get(k, ())) for k, rs in fresh.items()}
+        # Scoring the known series is the poll's CPU work: it runs outside the lock too
+        # (only this tick touches their detectors); the results are recorded under it.
+        scored = {
+            k: self.score(ws.series[k], rs.points)
+            for rs in result
+            if (k := format_labels(rs.labels)) not in primed
+        }
         later = Deferred()
         with self.lock:
-            self._apply(ws, len(returned), result, primed, start, now, later)
+            self._apply(ws, len(returned), result, primed, scored, start, now, later)
         later.run(self.outbox)
 
     def _apply(
@@ -122,6 +129,7 @@ class Poller:
         returned: int,
         result: list[Series],
         primed: dict[str, SeriesState],
+        scored: dict[str, Scored],
         start: float,
         now: float,
         later: Deferred,
@@ -149,7 +157,7 @@ class Poller:
             if key in primed:
                 ws.series[key] = primed[key]
             else:
-                self.feed(ws.series[key], w, rs.points)
+                self.record(ws.series[key], w, *scored[key])
         for st in ws.series.values():
             self.evaluate(ws, st, now, later)
 
@@ -232,15 +240,26 @@ class Poller:
         Reaching ``consecutive`` breaches marks an episode, even inside history read
         at start-up: a shift under way when the service started still alerts.
         """
+        self.record(st, w, *self.score(st, points))
+
+    @staticmethod
+    def score(st: SeriesState, points: Iterable[tuple[float, float]]) -> Scored:
+        """The points newer than the series' last one, and their scores (the detector
+        learns them); :meth:`record` then updates the series' state."""
         newer: list[tuple[float, float]] = []
         last = st.last_t
         for t, v in points:
             if last is None or t > last:
                 newer.append((t, v))
                 last = t
+        return newer, _score(st.detector, newer) if newer else []
+
+    def record(
+        self, st: SeriesState, w: WatchConfig, newer: list[tuple[float, float]], scores: list[float]
+    ) -> None:
+        """Breaches, the newest point and the expected range, from scored points."""
         if not newer:
             return
-        scores = _score(st.detector, newer)
         level = w.alert_level
         for (t, _), score in zip(newer, scores, strict=True):
             if score >= level:
@@ -381,6 +400,9 @@ class Poller:
             ws.refused_during_outage = True
             self.on_outage(ws.config, error)
 
+
+Scored = tuple[list[tuple[float, float]], list[float]]
+"""Points newer than a series' last one, and their scores."""
 
 #: Up to this many points are scored with ``update``: a vectorised batch costs more
 #: to set up than a live poll's point or two (benchmarks/detect_serve_scale.py).
