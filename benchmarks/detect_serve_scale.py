@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import random
 import resource
 import subprocess
@@ -51,6 +52,14 @@ def openmetrics(series: int, points: int, step: int, end: int) -> str:
             v = level * (1 + 0.02 * rng.gauss(0, 1)) + shift * level * 0.1
             lines.append(f'scale_metric{{pod="p{s:05d}"}} {v:.4f} {t}')
     return "\n".join(lines) + "\n"
+
+
+def rss_mib() -> int:
+    """The process's resident memory now (VmRSS), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,6 +111,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps(polls[-1]), file=sys.stderr)
             ws = svc.watches["scale"]
             series, warming = len(ws.series), ws.warming_up()
+            one = next(iter(ws.series.values())).detector
+            detector_kib = round(len(pickle.dumps(one)) / 1024, 1)
             firing = sum(1 for st in ws.series.values() if st.firing_since is not None)
             scrape = time.perf_counter()
             from prometheus_client import generate_latest
@@ -131,7 +142,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "series_firing": firing,
         "metrics_scrape_s": round(scrape_s, 3),
         "metrics_bytes": len(body),
+        "rss_after_mib": rss_mib(),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "detector_pickle_kib": detector_kib,
         "python": sys.version.split()[0],
     }
 
