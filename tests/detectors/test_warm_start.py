@@ -7,6 +7,7 @@ needs, and its evidence refuses actions until it is warm.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from prometheus_client import generate_latest
 
+from sloplane.clients.prometheus import PrometheusError
 from sloplane.detect.config import parse_config
 from sloplane.detect.routes import watch_status
 from sloplane.detect.service import Service
@@ -164,3 +166,40 @@ def test_a_restart_during_a_level_shift_alerts_on_the_first_poll(
     assert st.firing_since is not None
     assert not math.isnan(st.last_value) and st.expected is not None
     assert st.last_value > st.expected[1]
+
+
+class HistoryDown(HistoryProm):
+    """Answers the live reads, fails every read that ends before the live range."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live_from = -math.inf  # nothing fails until the test says
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Any]:
+        if end < self.live_from:
+            self.range_calls.append((query, start, end, step))
+            raise PrometheusError("http://history", "query timed out in expression evaluation")
+        return super().range(query, start, end, step)
+
+
+def test_a_failed_history_read_warms_live_and_refuses_actions(
+    tmp_path: Path, made: list[Service], caplog: pytest.LogCaptureFixture
+) -> None:
+    prom = HistoryDown()
+    prom.add({"instance": "old"}, points(noise(N, seed=7)))
+    now = T0 + (N - 2) * MIN
+    svc = service(tmp_path, prom, now, made)
+    svc.tick_watch("w")
+    prom.add({"instance": "new"}, points(noise(N, seed=8)))
+    prom.live_from = now + MIN
+    svc.clock.t = now + MIN
+    with caplog.at_level(logging.WARNING, logger="sloplane.detectors"):
+        svc.tick_watch("w")
+    assert "the history of 1 new series could not be read" in caplog.text
+    ws = svc.watches["w"]
+    assert ws.error is None  # the live poll succeeded: the watch is up
+    new = ws.series[format_labels({"instance": "new"})]
+    assert new.detector.warming_up and new.last_t == now + MIN
+    evidence = svc.poller.fresh_evidence("w", {"instance": "new"})
+    assert evidence.data_error is not None and "still warming up" in evidence.data_error
+    assert svc.poller.fresh_evidence("w", {"instance": "old"}).data_error is None
