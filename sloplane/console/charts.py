@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from sloplane.console.views import number, pct, when
+from sloplane.console.views import number, when
 
 Point = tuple[float, float | None]
 
@@ -30,21 +30,20 @@ def _f(x: float) -> str:
 
 
 def budget_bar(ratio: object, width: int = 100) -> Markup:
-    """Remaining budget as a bar; an overspent budget is a full bar in the breach colour."""
+    """Remaining budget as a bar; an overspent budget is a full bar in the breach colour.
+
+    Decorative (``aria-hidden``): the percentage is always written next to it. Kept
+    small, since the list page draws one per SLO."""
     r = number(ratio)
     if r is None:
-        return Markup(
-            f'<svg class="bar" viewBox="0 0 {width} 10" width="{width}" height="10" '
-            'role="img" aria-label="no data"><rect class="bar-bg" x="0" y="0" '
-            f'width="{width}" height="10" rx="2"/></svg>'
-        )
-    level = "bad" if r < 0 else "warn" if r < 0.25 else "good"
-    filled = width if r < 0 else max(0.0, min(1.0, r)) * width
+        fill = ""
+    else:
+        level = "bad" if r < 0 else "warn" if r < 0.25 else "good"
+        filled = width if r < 0 else max(0.0, min(1.0, r)) * width
+        fill = f'<rect class="bar-{level}" width="{_f(filled)}" height="10"/>'
     return Markup(
-        f'<svg class="bar" viewBox="0 0 {width} 10" width="{width}" height="10" role="img" '
-        f'aria-label="{escape(pct(r, 1))} of the error budget left">'
-        f'<rect class="bar-bg" x="0" y="0" width="{width}" height="10" rx="2"/>'
-        f'<rect class="bar-{level}" x="0" y="0" width="{_f(filled)}" height="10" rx="2"/></svg>'
+        f'<svg class="bar" viewBox="0 0 {width} 10" width="{width}" height="10" '
+        f'aria-hidden="true"><rect class="bar-bg" width="{width}" height="10"/>{fill}</svg>'
     )
 
 
@@ -97,7 +96,7 @@ def line_chart(
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="{chart_id}-t {chart_id}-d"">',
+        f'aria-labelledby="{chart_id}-t {chart_id}-d">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
         f'<rect class="plot" x="{left}" y="{top}" width="{pw}" height="{ph}"/>',

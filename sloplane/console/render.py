@@ -91,7 +91,8 @@ class Page:
         return await self.console.api.get(path, self.visitor.token, query)
 
     def link(self, path: str, **params: str | None) -> str:
-        """A console URL keeping ``at`` (the time the pages look at)."""
+        """A console URL keeping ``at`` (the time the pages look at); ``link('')`` is just
+        the query string, for templates that build many links."""
         return with_params(path, at=self.at, **params)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> Response:

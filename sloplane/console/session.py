@@ -73,7 +73,8 @@ class Csrf:
     def check(self, nonce: str | None, given: str | None) -> bool:
         if not nonce or not given:
             return False
-        return hmac.compare_digest(self.token_for(nonce), given)
+        # bytes: a non-ASCII form value is a mismatch, not a TypeError
+        return hmac.compare_digest(self.token_for(nonce).encode(), given.encode())
 
 
 def nonce_of(request: Request) -> tuple[str, bool]:
