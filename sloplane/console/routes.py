@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sloplane.console import charts, detectors, views
+from sloplane.console import charts, detectors, incidents, views
 from sloplane.console.render import (
     SECURITY_HEADERS,
     ApiFailed,
@@ -122,6 +122,10 @@ async def slo_page(request: Request, slo_id: str) -> Response:
     history = await page.try_get(f"{base}/history", start=iso(start), end=iso(end), at=None)
     groups = await page.try_get(f"{base}/groups")
     alerts = await page.try_get(f"{base}/alerts", start=iso(start), end=iso(end), at=None)
+    if alerts.ok and isinstance(alerts.body, list):
+        found = incidents.Incidents([incidents.interval(i) for i in alerts.body], source="api")
+    else:
+        found = await incidents.from_reports(page, definition, start, end)
     return page.render(
         "slo.html",
         slo=definition,
@@ -133,7 +137,8 @@ async def slo_page(request: Request, slo_id: str) -> Response:
         groups=sorted(groups.body, key=views.worst_key)
         if groups.ok and isinstance(groups.body, list)
         else None,
-        intervals=alert_timeline(alerts.body, start, end) if alerts.ok else None,
+        incidents=found,
+        timeline=charts.timeline(found.intervals, start, end),
         extra=definition_extras(definition),
         budget_bar=charts.budget_bar,
     )
@@ -205,23 +210,6 @@ def slo_charts(status: dict[str, Any], history: dict[str, Any]) -> dict[str, Any
             span=span,
         ),
     }
-
-
-def alert_timeline(body: Any, start: float, end: float) -> Any:
-    """Firing intervals if the API lists them as ``[{alertname, severity, start, end}]``."""
-    if not isinstance(body, list):
-        return None
-    intervals = [
-        charts.Interval(
-            float(i["start"]),
-            float(i["end"]),
-            f"{i['alertname']} ({i.get('severity', '')})",
-            "bar-bad" if i.get("severity") == "page" else "bar-warn",
-        )
-        for i in body
-        if isinstance(i, dict) and {"start", "end", "alertname"} <= i.keys()
-    ]
-    return {"chart": charts.timeline(intervals, start, end), "items": intervals}
 
 
 KNOWN_DEFINITION = {

@@ -170,6 +170,27 @@ def test_reports_generate_list_and_open(context: Any, server: Server) -> None:
     assert "2026-W46" in frame.locator("body").inner_text()
 
 
+def test_firing_intervals_come_from_the_stored_reports(context: Any, server: Server) -> None:
+    httpx.post(
+        f"{server.url}/api/v1/reports/all/2026-W46",
+        headers={"authorization": f"Bearer {ADMIN}"},
+        timeout=120,
+    ).raise_for_status()
+    report = server.api("/api/v1/reports/all/2026-W46", format="json")
+    (row,) = [r for r in report["slos"] if r["id"] == "checkout-availability"]
+    assert row["incidents"]
+    page = context.new_page()
+    login(page, server, ADMIN)
+    page.goto(f"{server.url}/ui/slos/checkout-availability?at={AT}")
+    shown = page.locator("[data-field=intervals] li").all_inner_texts()
+    assert len(shown) == len(row["incidents"])
+    assert shown[0].startswith(row["incidents"][0]["alertname"])
+    assert "2026-11-10 12:0" in shown[0]
+    assert "2026-W46" in page.locator("[data-field=incident-weeks]").inner_text()
+    # the window's other weeks have no stored report: named, not read as "no alerts"
+    assert "2026-W45" in page.locator("[data-degraded=alert-intervals]").inner_text()
+
+
 def test_admin_approves_a_pending_rollback(
     context: Any, server: Server, detector: Detector
 ) -> None:

@@ -150,3 +150,16 @@ def test_csrf_accepts_only_the_token_of_the_same_nonce(nonce: str, other: str) -
 def test_login_redirects_stay_in_the_console(target: str) -> None:
     out = safe_next(target)
     assert out.startswith("/ui/") and not out.startswith("//")
+
+
+def test_weeks_of_a_window_and_their_mondays() -> None:
+    from sloplane.console.incidents import week_start, weeks_between
+
+    start = week_start("2026-W45")
+    assert weeks_between(start, start + 14 * 86400) == ["2026-W45", "2026-W46"]
+    assert weeks_between(start + 3600, start + 7 * 86400 + 1) == ["2026-W45", "2026-W46"]
+    assert weeks_between(week_start("2025-W52"), week_start("2026-W02")) == [
+        "2025-W52",
+        "2026-W01",
+    ]
+    assert len(weeks_between(0, 400 * 86400)) == 14  # the newest weeks only
