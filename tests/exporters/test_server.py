@@ -27,7 +27,7 @@ from sloplane.exporters.redis_collector import CLIENT_NAME
 from sloplane.exporters.server import ExporterServer
 from sloplane.listen import parse_listen
 from tests.exporters.conftest import PrivateRedis, assert_promtool_clean, names, parse, value
-from tests.support.processes import free_port
+from tests.support.processes import free_port, outward_ip
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "exporters" / "exporters.yaml"
@@ -39,11 +39,19 @@ def config_file(
 ) -> Path:
     doc = {
         "listen": "127.0.0.1:9465",  # not bound: the tests serve on free ports
+        # The servers are on loopback, which /probe refuses unless a module names it.
+        "probe": {"enabled": True},
         "modules": {
-            "pg": {"kind": "postgres", "user": "postgres"},
+            "pg": {"kind": "postgres", "user": "postgres", "allowed_targets": ["127.0.0.1"]},
             "pg_bad": {"kind": "postgres", "user": "sloplane_no_such_role"},
             "rabbit": {"kind": "rabbitmq", "management": "on"},
-            "health": {"kind": "http", "fail_if_body_not_matches_regexp": ["OK"]},
+            "health": {
+                "kind": "http",
+                "fail_if_body_not_matches_regexp": ["OK"],
+                "allowed_targets": ["127.0.0.1"],
+            },
+            # Replaces the built-in 'redis' module, adding loopback to what it may probe.
+            "redis": {"kind": "redis", "allowed_targets": ["127.0.0.0/8"]},
         },
         "targets": [
             {"name": "main-db", "module": "pg", "address": postgres_server},
@@ -112,7 +120,7 @@ def test_probe_endpoint_multi_target(
     samples = parse(pg.text)
     assert value(samples, "pg_up") == 1
     assert all("target" not in dict(labels) for _, labels in samples)  # Prometheus sets instance
-    # Built-in modules are named after the kinds.
+    # Modules named after the kinds replace the built-in ones.
     rd = httpx.get(
         server.url + "/probe", params={"module": "redis", "target": redis_server}, timeout=30
     )
@@ -157,6 +165,7 @@ def test_probe_sends_credentials_only_to_allowed_targets(
     config.write_text(
         yaml.safe_dump(
             {
+                "probe": {"enabled": True},
                 "modules": {
                     "cache": {
                         "kind": "redis",
@@ -164,17 +173,21 @@ def test_probe_sends_credentials_only_to_allowed_targets(
                         "allowed_targets": [private_redis.address],
                     },
                     "unlisted": {"kind": "redis", "password": private_redis.password},
-                }
+                },
             }
         )
     )
     exporter = Exporter(load_config(config))
     srv = ExporterServer(("127.0.0.1", 0), exporter)
     srv.serve_in_thread()
-    # A server the caller controls, to see whether the exporter would talk to it.
-    trap = socket.create_server(("127.0.0.1", 0))
+    # A server the caller controls, to see whether the exporter would talk to it; on an
+    # address that is not loopback, which /probe would refuse whatever the module.
+    outside_ip = outward_ip()
+    if outside_ip is None:
+        pytest.skip("this machine has no IPv4 address besides loopback")
+    trap = socket.create_server((outside_ip, 0))
     trap.setblocking(False)
-    trap_address = f"127.0.0.1:{trap.getsockname()[1]}"
+    trap_address = f"{outside_ip}:{trap.getsockname()[1]}"
     try:
         ok = httpx.get(
             srv.url + "/probe",
