@@ -288,5 +288,12 @@ def test_every_page_has_a_strict_csp_no_inline_code_and_screenshots(
                 assert " style=" not in html, name
                 shot(page, f"{name}-{theme}")
             assert problems == []
+            if theme == "light":  # printed: no navigation, no forms, charts kept
+                page.emulate_media(media="print")
+                for name in ("list", "slo"):
+                    page.goto(f"{server.url}{PAGES[name]}")
+                    assert not page.locator("header.top nav").is_visible()
+                    assert not page.locator("form.filters, #whatif").first.is_visible()
+                    shot(page, f"{name}-print")
         finally:
             ctx.close()

@@ -104,3 +104,15 @@ def test_admin_forms_need_csrf_and_admin(client: TestClient) -> None:
     csrf = page.split('name="csrf" value="')[1].split('"')[0]
     r = client.post("/ui/reports/generate", data={"scope": "all", "week": "2026-W46", "csrf": csrf})
     assert r.status_code == 403 and "admin token" in r.text  # open reads, but no admin
+
+
+def test_prometheus_down_is_one_clear_message(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        "http://127.0.0.1:9", f"sqlite:///{tmp_path / 'db'}", open_reads=True, schedule=None
+    )
+    with TestClient(create_app(Catalog.of(SLOS), settings)) as c:
+        r = c.get("/ui/")
+    assert r.status_code == 503
+    assert "Could not read the SLO statuses" in r.text
+    assert "The API answered 503" in r.text and "127.0.0.1:9" in r.text
+    assert "Traceback" not in r.text
