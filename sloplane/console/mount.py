@@ -35,7 +35,11 @@ def mount_console(
 
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(views.FILTERS)
-    templates.env.globals.update(budget_bar=charts.budget_bar, coverage=views.coverage_short)
+    templates.env.globals.update(
+        budget_bar=charts.budget_bar,
+        coverage=views.coverage_short,
+        coverage_ratio=views.coverage_ratio,
+    )
     app.state.sloplane_console = Console(
         api=ApiClient(app),
         templates=templates,

@@ -134,9 +134,7 @@ async def slo_page(request: Request, slo_id: str) -> Response:
         history_error=None if history.ok else history.detail,
         history_charts=slo_charts(status, history.body) if history.ok else {},
         burn=charts.burn_chart(burn_rows(status)),
-        groups=sorted(groups.body, key=views.worst_key)
-        if groups.ok and isinstance(groups.body, list)
-        else None,
+        groups=groups.body if groups.ok and isinstance(groups.body, list) and groups.body else None,
         incidents=found,
         timeline=charts.timeline(found.intervals, start, end),
         extra=definition_extras(definition),

@@ -148,18 +148,34 @@ def flatten_groups(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
     return [s for g in groups for s in g.get("statuses") or []]
 
 
-def coverage_short(status: Mapping[str, Any]) -> str | None:
-    """A short note when the API reports coverage below complete, else None.
+COVERAGE_SHORT = 0.99
+"""Below this share of the SLO window covered by recorded series the API reads the source
+queries instead (the rules' coverage contract); the console flags the same threshold."""
 
-    The API may give ``coverage`` as a ratio or as an object with a ``ratio``; any
-    other shape is shown as the API wrote it rather than guessed at."""
+
+def coverage_ratio(status: Mapping[str, Any]) -> float | None:
+    """How much of the SLO window the recorded series cover, as the API reports it: the
+    ``windows`` entry of the SLO window, else ``coverage`` (a ratio or ``{"ratio": ...}``)."""
+    for reading in status.get("windows") or []:
+        if isinstance(reading, Mapping) and reading.get("window") == status.get("window"):
+            return number(reading.get("coverage_ratio"))
     cov = status.get("coverage")
-    if cov is None:
+    return number(cov.get("ratio") if isinstance(cov, Mapping) else cov)
+
+
+def coverage_short(status: Mapping[str, Any]) -> str | None:
+    """A short note when the API reports coverage under :data:`COVERAGE_SHORT`, else None."""
+    ratio = coverage_ratio(status)
+    if ratio is None or ratio >= COVERAGE_SHORT:
         return None
-    ratio = number(cov.get("ratio") if isinstance(cov, Mapping) else cov)
-    if ratio is None:
-        return None if isinstance(cov, int | float) else str(cov)
-    return None if ratio >= 1 else f"{pct(ratio, 1)} covered"
+    return f"{pct(ratio, 1)} of {status.get('window', 'the window')} recorded"
+
+
+def group_label(group: Any) -> str:
+    """``{"job": "checkout"}`` -> ``job=checkout`` (the API's group of a group_by SLO)."""
+    if not isinstance(group, Mapping) or not group:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in sorted(group.items()))
 
 
 FILTERS = {
@@ -170,4 +186,5 @@ FILTERS = {
     "when": when,
     "exact": exact,
     "status_label": status_label,
+    "group_label": group_label,
 }

@@ -116,3 +116,26 @@ def test_prometheus_down_is_one_clear_message(tmp_path: Path) -> None:
     assert "Could not read the SLO statuses" in r.text
     assert "The API answered 503" in r.text and "127.0.0.1:9" in r.text
     assert "Traceback" not in r.text
+
+
+def test_groups_coverage_and_worst_group_when_the_api_gives_them(client: TestClient) -> None:
+    """The shapes of the API's group_by answers (``group``, ``groups``, ``windows``): a
+    route with that shape is added to the app, as the API will serve it."""
+    app: Any = client.app
+    slo = SLOS[0]
+    worst = _status(slo, -0.5).model_dump(mode="json")
+    fine = _status(slo, 0.8).model_dump(mode="json")
+    for doc, job in ((worst, "a"), (fine, "b")):
+        doc.update(group={"job": job}, groups=2)
+        doc["windows"] = [{"window": "30d", "source": "recording_rules", "coverage_ratio": 0.4}]
+
+    @app.get("/api/v1/slos/{slo_id}/groups")
+    async def groups(slo_id: str) -> list[dict[str, Any]]:
+        return [worst, fine]
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the console's routes
+    r = client.get(f"/ui/slos/{slo.id}")
+    assert r.status_code == 200
+    assert r.text.count('<tr data-group="job=') == 2
+    assert r.text.index('data-group="job=a"') < r.text.index('data-group="job=b"')
+    assert "40.0% of 30d recorded" in r.text

@@ -93,9 +93,14 @@ def test_formats() -> None:
     assert views.minutes(107.99999999) == "1h 48m"
     assert views.minutes(-3000) == "−2d 2h"
     assert views.status_label("insufficient_data") == "Insufficient data"
-    assert views.coverage_short({"coverage": 0.5}) == "50.0% covered"
+    assert views.coverage_short({"coverage": 0.5, "window": "30d"}) == "50.0% of 30d recorded"
     assert views.coverage_short({"coverage": {"ratio": 1.0}}) is None
     assert views.coverage_short({}) is None
+    readings = [{"window": "1h", "coverage_ratio": 0.1}, {"window": "30d", "coverage_ratio": 0.995}]
+    assert views.coverage_short({"window": "30d", "windows": readings}) is None
+    readings[1]["coverage_ratio"] = 0.25
+    assert views.coverage_short({"window": "30d", "windows": readings}) == "25.0% of 30d recorded"
+    assert views.group_label({"job": "a", "route": "/x"}) == "job=a, route=/x"
 
 
 points = st.lists(
