@@ -400,11 +400,9 @@ async def decide(
 
 
 @router.get("/login")
-async def login_form(
-    request: Request, next: str | None = None, error: str | None = None
-) -> Response:
+async def login_form(request: Request, next: str | None = None) -> Response:
     page = await Page.of(request)
-    return page.render("login.html", next=safe_next(next), error=error)
+    return page.render("login.html", next=safe_next(next), error=None)
 
 
 def safe_next(target: str | None) -> str:

@@ -195,26 +195,6 @@ def test_firing_intervals_come_from_the_stored_reports(context: Any, server: Ser
     assert "2026-W45" in page.locator("[data-degraded=alert-intervals]").inner_text()
 
 
-def test_admin_approves_a_pending_rollback(
-    context: Any, server: Server, detector: Detector
-) -> None:
-    page = context.new_page()
-    login(page, server, ADMIN)
-    page.goto(f"{server.url}/ui/decisions")
-    refused = page.locator("tr.outcome-refused")
-    assert refused.count() >= 1 and refused.first.locator("td").last.inner_text()
-    (pending,) = httpx.get(f"{detector.url}/v1/detectors/approvals", timeout=10).json()
-    row = page.locator(f"tr[data-approval='{pending['id']}']")
-    row.locator("button.approve").click()
-    assert "done=" in page.url
-    assert "approved" in page.locator("[role=status]").inner_text()
-    assert httpx.get(f"{detector.url}/v1/detectors/approvals", timeout=10).json() == []
-    outcomes = [
-        d["outcome"] for d in httpx.get(f"{detector.url}/v1/detectors/decisions", timeout=10).json()
-    ]
-    assert outcomes[0] == "executed"
-
-
 def test_read_only_token_sees_no_admin_controls_and_cannot_post(
     context: Any, server: Server
 ) -> None:
@@ -301,3 +281,24 @@ def test_every_page_has_a_strict_csp_no_inline_code_and_screenshots(
                     shot(page, f"{name}-print")
         finally:
             ctx.close()
+
+
+# Last: it decides the only pending approval, which the screenshots above show.
+def test_admin_approves_a_pending_rollback(
+    context: Any, server: Server, detector: Detector
+) -> None:
+    page = context.new_page()
+    login(page, server, ADMIN)
+    page.goto(f"{server.url}/ui/decisions")
+    refused = page.locator("tr.outcome-refused")
+    assert refused.count() >= 1 and refused.first.locator("td").last.inner_text()
+    (pending,) = httpx.get(f"{detector.url}/v1/detectors/approvals", timeout=10).json()
+    row = page.locator(f"tr[data-approval='{pending['id']}']")
+    row.locator("button.approve").click()
+    assert "done=" in page.url
+    assert "approved" in page.locator("[role=status]").inner_text()
+    assert httpx.get(f"{detector.url}/v1/detectors/approvals", timeout=10).json() == []
+    outcomes = [
+        d["outcome"] for d in httpx.get(f"{detector.url}/v1/detectors/decisions", timeout=10).json()
+    ]
+    assert outcomes[0] == "executed"
