@@ -70,10 +70,10 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Detector]:
     rollback waiting for approval."""
     import uvicorn
 
-    from sloplane.detectors.api import ApiAuth, create_app
-    from sloplane.detectors.config import parse_config
-    from sloplane.detectors.guards import Evidence
-    from sloplane.detectors.service import Service
+    from sloplane.detect.routes import ApiAuth, create_app
+    from sloplane.detect.config import parse_config
+    from sloplane.detect.guards import Evidence
+    from sloplane.detect.service import Service
 
     tmp = tmp_path_factory.mktemp("detector")
     marker = tmp / "hook.log"
