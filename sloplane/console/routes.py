@@ -121,6 +121,7 @@ async def slo_page(request: Request, slo_id: str) -> Response:
     start = end - float(definition["window_seconds"])
     history = await page.try_get(f"{base}/history", start=iso(start), end=iso(end), at=None)
     groups = await page.try_get(f"{base}/groups")
+    defn = await page.try_get(f"{base}/definition", at=None)
     alerts = await page.try_get(f"{base}/alerts", start=iso(start), end=iso(end), at=None)
     if alerts.ok and isinstance(alerts.body, list):
         found = incidents.Incidents([incidents.interval(i) for i in alerts.body], source="api")
@@ -138,6 +139,7 @@ async def slo_page(request: Request, slo_id: str) -> Response:
         incidents=found,
         timeline=charts.timeline(found.intervals, start, end),
         extra=definition_extras(definition),
+        defn=defn.body if defn.ok and isinstance(defn.body, dict) else None,
         budget_bar=charts.budget_bar,
     )
 

@@ -70,9 +70,9 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Detector]:
     rollback waiting for approval."""
     import uvicorn
 
-    from sloplane.detect.routes import ApiAuth, create_app
     from sloplane.detect.config import parse_config
     from sloplane.detect.guards import Evidence
+    from sloplane.detect.routes import ApiAuth, create_app
     from sloplane.detect.service import Service
 
     tmp = tmp_path_factory.mktemp("detector")

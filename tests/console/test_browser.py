@@ -139,6 +139,11 @@ def test_firing_alerts_and_grouped_slo(context: Any, server: Server) -> None:
     names = page.locator("#alerts-h + p .alert").all_inner_texts()
     assert names == [f"{a['alertname']} ({a['severity']})" for a in st["firing_alerts"]]
     page.goto(f"{server.url}/ui/slos/shop-availability-by-job?at={AT}")
+    defn = server.api("/api/v1/slos/shop-availability-by-job/definition")
+    assert page.locator("[data-field=source_file]").inner_text().startswith(defn["source_file"])
+    assert page.locator("[data-field=error_ratio_query]").inner_text() == defn["error_ratio_query"]
+    shown = page.locator("[data-field=alert_names] li").all_inner_texts()
+    assert shown == defn["alert_names"]
     groups = httpx.get(
         f"{server.url}/api/v1/slos/shop-availability-by-job/groups",
         params={"at": AT},

@@ -139,3 +139,16 @@ def test_groups_coverage_and_worst_group_when_the_api_gives_them(client: TestCli
     assert r.text.count('<tr data-group="job=') == 2
     assert r.text.index('data-group="job=a"') < r.text.index('data-group="job=b"')
     assert "40.0% of 30d recorded" in r.text
+
+
+def test_the_definition_route_names_queries_source_and_rules(client: TestClient) -> None:
+    slo = SLOS[1]
+    d = client.get(f"/api/v1/slos/{slo.id}/definition").json()
+    assert d["sli"] == {"kind": "events", "errors": 'e{code="5"}', "total": "e"}
+    assert d["source_format"] == "python" and d["group_by"] == []
+    assert "rate(e[30d])" in d["error_ratio_query"]
+    assert f'slo:sli_error:ratio_rate30d{{sloplane_id="{slo.id}"}}' in d["recorded_series"]
+    assert d["alert_names"] == [slo.alert_name("page"), slo.alert_name("ticket")]
+    assert client.get("/api/v1/slos/nope/definition").status_code == 404
+    page = client.get(f"/ui/slos/{slo.id}").text
+    assert 'data-field="error_ratio_query"' in page and 'data-degraded="definition"' not in page
