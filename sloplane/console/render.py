@@ -31,10 +31,13 @@ class LoginRequired(Exception):
 
 
 class ApiFailed(Exception):
-    def __init__(self, answer: ApiAnswer, what: str) -> None:
+    """The API refused or failed: shown as "Could not <verb> <what>" with its detail."""
+
+    def __init__(self, answer: ApiAnswer, what: str, verb: str = "read") -> None:
         super().__init__(f"{what}: {answer.status} {answer.detail}")
         self.answer = answer
         self.what = what
+        self.verb = verb
 
 
 def console_of(request: Request) -> Console:

@@ -278,12 +278,8 @@ async def reports(request: Request, done: str | None = None) -> Response:
     page = await Page.of(request)
     page.require_read()
     listed = await page.get(f"{V1}/reports", "the stored reports", at=None)
-    scopes = ["all"]
-    if page.visitor.is_admin:
-        teams_ = await page.get(f"{V1}/teams", "the teams")
-        services_ = await page.get(f"{V1}/services", "the services")
-        scopes += [f"team:{t['key']}" for t in teams_ if t["key"]]
-        scopes += [f"service:{s['key']}" for s in services_]
+    # suggestions only (any scope can be typed): no status query just to list names
+    scopes = sorted({"all"} | {r["scope"] for r in listed})
     return page.render("reports.html", reports=listed, scopes=scopes, week=last_week(), done=done)
 
 
@@ -340,7 +336,7 @@ async def generate_report(
         )
     answer = await page.console.api.post(f"{V1}/reports/{q(scope)}/{q(week)}", page.visitor.token)
     if not answer.ok:
-        raise ApiFailed(answer, f"generating the report for {scope} {week}")
+        raise ApiFailed(answer, f"the report for {scope} {week}", verb="generate")
     return page.finish(
         RedirectResponse(
             with_params("/ui/reports", done=f"generated {scope} {week}"), status_code=303
@@ -465,7 +461,7 @@ def install_handlers(app: Any) -> None:
         return page.render(
             "message.html",
             status_code=status,
-            title=f"Could not read {exc.what}",
+            title=f"Could not {exc.verb} {exc.what}",
             message=f"The API answered {exc.answer.status}: {exc.answer.detail}",
         )
 

@@ -167,7 +167,7 @@ def test_reports_generate_list_and_open(context: Any, server: Server) -> None:
     page = context.new_page()
     login(page, server, ADMIN)
     page.goto(f"{server.url}/ui/reports")
-    page.select_option("#generate select[name=scope]", "all")
+    page.fill("#generate input[name=scope]", "all")
     page.fill("#generate input[name=week]", "2026-W46")
     page.click("#generate button")
     assert "done=" in page.url

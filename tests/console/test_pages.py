@@ -152,3 +152,18 @@ def test_the_definition_route_names_queries_source_and_rules(client: TestClient)
     assert client.get("/api/v1/slos/nope/definition").status_code == 404
     page = client.get(f"/ui/slos/{slo.id}").text
     assert 'data-field="error_ratio_query"' in page and 'data-degraded="definition"' not in page
+
+
+def test_a_refused_generation_says_why(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        "http://127.0.0.1:9", f"sqlite:///{tmp_path / 'db'}", admin_token="slp_a", schedule=None
+    )
+    with TestClient(create_app(Catalog.of(SLOS), settings)) as c:
+        csrf = c.get("/ui/login").text.split('name="csrf" value="')[1].split('"')[0]
+        r = c.post("/ui/login", data={"token": "slp_a", "csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303
+        csrf = c.get("/ui/reports").text.split('name="csrf" value="')[1].split('"')[0]
+        r = c.post("/ui/reports/generate", data={"scope": "all", "week": "2999-W01", "csrf": csrf})
+    assert r.status_code == 422
+    assert "Could not generate the report for all 2999-W01" in r.text
+    assert "The API answered 422" in r.text
