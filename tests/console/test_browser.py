@@ -115,6 +115,11 @@ def test_slo_page_numbers_links_and_what_if(context: Any, server: Server) -> Non
     assert page.locator("#whatif-status").inner_text() == "At risk"
     page.fill("#whatif-objective", "99.9")
     assert page.locator("#whatif-status").inner_text() == "Breached"
+    # the same requests at 99.9% are checkout-availability-strict: the API's own numbers
+    strict = server.api("/api/v1/slos/checkout-availability-strict/status", at=AT)
+    assert st["source"] == strict["source"]  # both read the same source queries
+    left = strict["error_budget"]["remaining_ratio"]
+    assert page.locator("#whatif-remaining").inner_text().startswith(f"{left * 100:.2f}%")
     page.fill("#whatif-objective", "99")
     assert page.locator("#whatif-status").inner_text() == "OK"
     page.fill("#whatif-objective", "99.75")
