@@ -39,9 +39,10 @@ class ApiClient:
     """``get``/``post`` against the API mounted in the same app."""
 
     def __init__(self, app: Any) -> None:
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url=INTERNAL_BASE, timeout=60.0
-        )
+        # An exception inside an API route is the API's 500 answer (a page saying so),
+        # not an exception raised again in the console's handler.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        self._client = httpx.AsyncClient(transport=transport, base_url=INTERNAL_BASE, timeout=60.0)
 
     async def get(
         self, path: str, token: str | None, params: dict[str, str] | None = None

@@ -167,3 +167,15 @@ def test_a_refused_generation_says_why(tmp_path: Path) -> None:
     assert r.status_code == 422
     assert "Could not generate the report for all 2999-W01" in r.text
     assert "The API answered 422" in r.text
+
+
+def test_an_api_crash_is_a_page_naming_it(client: TestClient) -> None:
+    app: Any = client.app
+
+    async def broken(slos: Any, at: float | None = None) -> list[SLOStatus]:
+        raise RuntimeError("boom")
+
+    app.state.sloplane.service.statuses = broken
+    r = client.get("/ui/")
+    assert r.status_code == 502
+    assert "The API answered 500" in r.text and "Traceback" not in r.text
