@@ -31,7 +31,8 @@ def mount_console(
     app: FastAPI, settings: ApiSettings, console: ConsoleSettings | None = None
 ) -> None:
     """Routes under ``/ui``, static files under ``/ui/static`` and the in-process API client."""
-    from sloplane.console.routes import install_handlers, router
+    from sloplane.console import forms, routes
+    from sloplane.console.render import install_handlers
 
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(views.FILTERS)
@@ -47,6 +48,7 @@ def mount_console(
         settings=console or ConsoleSettings.from_env(),
         open_reads=settings.open_reads,
     )
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(forms.router)
     install_handlers(app)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -128,3 +128,40 @@ def login_redirect(request: Request) -> RedirectResponse:
     response = RedirectResponse(with_params("/ui/login", next=target), status_code=303)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+class Forbidden(Exception):
+    """A form the visitor may not send (no CSRF token, or not an admin): a 403 page."""
+
+    def __init__(self, page: Page, message: str) -> None:
+        super().__init__(message)
+        self.page = page
+        self.message = message
+
+
+def install_handlers(app: Any) -> None:
+    """Login redirects, API failures and refusals as console pages (only console code raises them)."""
+
+    async def on_login(request: Request, exc: Exception) -> Response:
+        return login_redirect(request)
+
+    async def on_failed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiFailed)
+        page = await Page.of(request)
+        status = exc.answer.status if exc.answer.status in (403, 404, 422, 503) else 502
+        return page.render(
+            "message.html",
+            status_code=status,
+            title=f"Could not {exc.verb} {exc.what}",
+            message=f"The API answered {exc.answer.status}: {exc.answer.detail}",
+        )
+
+    async def on_forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Forbidden)
+        return exc.page.render(
+            "message.html", status_code=403, title="Forbidden", message=exc.message
+        )
+
+    app.add_exception_handler(LoginRequired, on_login)
+    app.add_exception_handler(ApiFailed, on_failed)
+    app.add_exception_handler(Forbidden, on_forbidden)

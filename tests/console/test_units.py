@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sloplane.console import charts, views
-from sloplane.console.routes import safe_next
+from sloplane.console.forms import safe_next
 from sloplane.console.session import Csrf
 
 STATUSES = ["ok", "at_risk", "breached", "no_data", "insufficient_data"]
