@@ -18,6 +18,7 @@ from sloplane.console.render import (
     ApiFailed,
     Forbidden,
     Page,
+    q,
     secure,
     with_params,
 )
@@ -33,12 +34,6 @@ from sloplane.console.session import (
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MaybeStr = Annotated[str | None, Form(max_length=500)]
 V1 = "/api/v1"
-
-
-def q(part: str) -> str:
-    from urllib.parse import quote
-
-    return quote(part, safe="")
 
 
 @router.post("/reports/generate")

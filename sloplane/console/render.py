@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -47,6 +47,11 @@ def console_of(request: Request) -> Console:
 
 def secure(request: Request) -> bool:
     return request.url.scheme == "https"
+
+
+def q(part: str) -> str:
+    """One path segment of an API or console URL (an SLO id, a scope)."""
+    return quote(part, safe="")
 
 
 def with_params(path: str, **params: str | None) -> str:

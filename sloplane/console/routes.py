@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,15 +15,12 @@ from sloplane.console.render import (
     ApiFailed,
     LoginRequired,
     Page,
+    q,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MaybeStr = Annotated[str | None, Form(max_length=500)]
 V1 = "/api/v1"
-
-
-def q(part: str) -> str:
-    return quote(part, safe="")
 
 
 def iso(t: float) -> str:
