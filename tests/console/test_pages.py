@@ -98,6 +98,9 @@ def test_pages_render_and_degrade_without_history(client: TestClient) -> None:
 
 
 def test_admin_forms_need_csrf_and_admin(client: TestClient) -> None:
+    # --open-reads: pages without a login, but no admin control and a "Log in" link
+    reports = client.get("/ui/reports").text
+    assert 'id="generate"' not in reports and 'href="/ui/login"' in reports
     r = client.post("/ui/reports/generate", data={"scope": "all", "week": "2026-W46"})
     assert r.status_code == 403
     page = client.get("/ui/login").text
@@ -179,3 +182,13 @@ def test_an_api_crash_is_a_page_naming_it(client: TestClient) -> None:
     r = client.get("/ui/")
     assert r.status_code == 502
     assert "The API answered 500" in r.text and "Traceback" not in r.text
+
+
+def test_closed_reads_send_visitors_to_the_login_page(tmp_path: Path) -> None:
+    settings = ApiSettings("http://127.0.0.1:9", f"sqlite:///{tmp_path / 'db'}", schedule=None)
+    with TestClient(create_app(Catalog.of(SLOS), settings)) as c:
+        r = c.get("/ui/services?at=1", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/ui/login?next=%2Fui%2Fservices%3Fat%3D1"
+        c.cookies.set("sloplane_token", "slp_forged", path="/ui")
+        assert c.get("/ui/", follow_redirects=False).status_code == 303
