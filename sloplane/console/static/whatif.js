@@ -25,7 +25,10 @@
   var out = { total: document.getElementById("whatif-total"),
               remaining: document.getElementById("whatif-remaining"),
               status: document.getElementById("whatif-status") };
-  var labels = { ok: "OK", at_risk: "At risk", breached: "Breached", no_data: "No data" };
+  var labels = { ok: "OK", at_risk: "At risk", breached: "Breached", no_data: "No data",
+                 insufficient_data: "Insufficient data" };
+  // Too little history is a fact about the data, not the objective: it stays whatever the target.
+  var fixedStatus = section.dataset.status === "insufficient_data" ? "insufficient_data" : null;
   function pct(x, d) { return (x * 100).toFixed(d) + "%"; }
   function minutes(m) {
     var a = Math.abs(m), s = m < 0 ? "\u2212" : "";
@@ -48,7 +51,8 @@
       return w.longRatio !== null && w.shortRatio !== null &&
         w.longRatio / budget > w.threshold && w.shortRatio / budget > w.threshold;
     });
-    var status = remaining < 0 ? "breached" : (alerts > 0 || burning || remaining < 0.25) ? "at_risk" : "ok";
+    var status = fixedStatus ||
+      (remaining < 0 ? "breached" : (alerts > 0 || burning || remaining < 0.25) ? "at_risk" : "ok");
     out.remaining.textContent = pct(remaining, 2) + " (" + minutes(remaining * budget * windowMinutes) + ")";
     out.status.textContent = labels[status];
     out.status.className = "status status-" + status;
