@@ -190,5 +190,7 @@ def test_closed_reads_send_visitors_to_the_login_page(tmp_path: Path) -> None:
         r = c.get("/ui/services?at=1", follow_redirects=False)
         assert r.status_code == 303
         assert r.headers["location"] == "/ui/login?next=%2Fui%2Fservices%3Fat%3D1"
+        login = c.get(r.headers["location"]).text
+        assert 'href="/ui/services?at=1" id="continue"' in login  # a Strict cookie's way back
         c.cookies.set("sloplane_token", "slp_forged", path="/ui")
         assert c.get("/ui/", follow_redirects=False).status_code == 303
