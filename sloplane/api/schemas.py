@@ -15,6 +15,9 @@ from sloplane.slo.queries import Source as DataSource
 from sloplane.times import rfc3339
 
 Status = Literal["ok", "at_risk", "breached", "no_data"]
+ListedStatus = Literal["ok", "at_risk", "breached", "no_data", "unknown"]
+"""A status in the SLO list: ``unknown`` when the backend could not be asked (the list is
+an inventory and answers anyway; ``status_cause`` says why)."""
 
 
 class SLOSummary(SLOIdentity):
@@ -27,10 +30,14 @@ class SLOSummary(SLOIdentity):
     window_seconds: int
     labels: dict[str, str]
     runbook_url: str | None
-    status: Status | None = Field(
+    status: ListedStatus | None = Field(
         default=None,
         description="The status now (or at the time asked for) in a list; absent from a "
-        "single SLO's definition (its /status has it)",
+        "single SLO's definition (its /status has it); unknown when the backend failed",
+    )
+    status_cause: str | None = Field(
+        default=None,
+        description="Why the status is unknown: the backend and its failure (else absent)",
     )
 
 

@@ -16,9 +16,10 @@ from functools import partial
 from typing import Any
 
 from sloplane.api.backend import SharedPrometheus
+from sloplane.api.cache import ByteBudgetCache
 from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
 from sloplane.api.status import alerts_from_labels, compute_status, status_windows
-from sloplane.clients.prometheus import Sample, Series
+from sloplane.clients.prometheus import PrometheusError, Sample, Series
 from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration, parse_duration
@@ -39,7 +40,11 @@ class SLOService:
     # while, so a backend without sloplane's rules still costs one query per SLO per period.
     _source_hint: dict[str, float] = field(default_factory=dict)
     # Rendered status documents per (SLO, requested time or None for now).
-    _rendered: dict[tuple[str, float | None], tuple[float, bytes]] = field(default_factory=dict)
+    # Bounded in bytes; an entry lives two periods: fresh for one, then served stale while
+    # one refresh runs.
+    _rendered: ByteBudgetCache[tuple[float, bytes]] = field(
+        default_factory=lambda: ByteBudgetCache(8 * 2**20, lambda v: len(v[1]))
+    )
     _refreshing: dict[tuple[str, float | None], asyncio.Task[bytes]] = field(default_factory=dict)
 
     def _sources(self, slo: SLO, at: float | None) -> tuple[DataSource, ...]:
@@ -81,7 +86,7 @@ class SLOService:
         hit = self._rendered.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        if hit is not None and at is None and hit[0] + self.client.cache_ttl > now:
+        if hit is not None and at is None:
             if key not in self._refreshing:
                 task = asyncio.create_task(self._render(slo, at))
                 self._refreshing[key] = task
@@ -94,14 +99,25 @@ class SLOService:
 
     async def _render(self, slo: SLO, at: float | None) -> bytes:
         body = (await self.status(slo, at)).model_dump_json().encode()
-        now = time.monotonic()
-        if len(self._rendered) > 10_000:
-            self._rendered = {k: v for k, v in self._rendered.items() if v[0] > now}
-        self._rendered[(slo.id, at)] = (now + self.client.cache_ttl, body)
+        ttl = self.client.cache_ttl
+        self._rendered.put((slo.id, at), (time.monotonic() + ttl, body), 2 * ttl)
         return body
 
     async def statuses(self, slos: Sequence[SLO], at: float | None = None) -> list[SLOStatus]:
         return list(await asyncio.gather(*(self.status(s, at) for s in slos)))
+
+    async def statuses_or_errors(
+        self, slos: Sequence[SLO], at: float | None = None
+    ) -> list[SLOStatus | PrometheusError]:
+        """Each SLO's status, or the backend's failure for that SLO (for the inventory)."""
+
+        async def one(slo: SLO) -> SLOStatus | PrometheusError:
+            try:
+                return await self.status(slo, at)
+            except PrometheusError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(s) for s in slos)))
 
     async def history(self, slo: SLO, start: float, end: float, step: float) -> SLOHistory:
         burn_window = _history_burn_window(slo)
