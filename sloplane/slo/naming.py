@@ -40,6 +40,48 @@ SLOTH_INFO = "sloth_slo_info"  # also recorded in Sloth label mode
 LabelMode = Literal["sloplane", "sloth"]
 
 
+# --- the roll-up tier (see docs/architecture.md, "The roll-up tier") ----------------------
+#
+# Long windows are composed from clock-hour buckets of the 5m rates sampled on the absolute
+# 5-minute grid, plus a head and a tail from the 5m series. Every value below is a sum of
+# 5m rates (events / 300 s) or a count of 5-minute grid points, never a ratio: ratios are
+# only ever taken of two sums over the same span.
+GRID = 300  # the absolute grid the 5m rates are sampled on: each point stands for 5 minutes
+BUCKET = 3600  # the roll-up bucket: one clock hour (12 grid points)
+ROLLUP_GROUP_INTERVAL = 1800  # at most 55m, so each clock hour is recorded at least once
+COMPOSED_WINDOW_MIN = 6 * 3600  # whole-hour windows from this long up are composed
+
+ERRORS_BUCKET = "slo:sli_errors:sum1h"  # grid points of the 5m error rate in one clock hour
+TOTAL_BUCKET = "slo:sli_total:sum1h"
+SAMPLES_BUCKET = "slo:sli_samples:count1h"  # grid points with data in the clock hour (0..12)
+ERRORS_PARTIAL = "slo:sli_errors:sum_hour_so_far"  # grid points since the clock hour began
+TOTAL_PARTIAL = "slo:sli_total:sum_hour_so_far"
+SAMPLES_PARTIAL = "slo:sli_samples:count_hour_so_far"
+ERRORS_HEAD = "slo:sli_errors:sum_head"  # the previous clock hour plus the hour so far
+TOTAL_HEAD = "slo:sli_total:sum_head"
+SAMPLES_HEAD = "slo:sli_samples:count_head"
+SOURCE_HISTORY = "slo:sli_source_history:seconds"  # how far back the SLI's source has data
+
+
+def coverage_metric(window: int) -> str:
+    """``slo:sli_coverage:ratio<window>``: the share of ``window`` the recorded series cover.
+
+    1 when every 5-minute grid point of the window has a recorded 5m rate; 0.25 when a
+    quarter has (e.g. the rules were loaded a week ago on a 30d window, with no backfill).
+    """
+    return f"slo:sli_coverage:ratio{format_duration(window)}"
+
+
+def composed(window: int) -> bool:
+    """Whether ``window``'s ratio is composed from the roll-up tier (whole hours, 6h and up)."""
+    return window >= COMPOSED_WINDOW_MIN and window % BUCKET == 0
+
+
+def coverage_windows(slo: SLO) -> tuple[int, ...]:
+    """The composed windows, whose coverage is recorded (the SLO window when it is composed)."""
+    return tuple(w for w in recorded_windows(slo) if composed(w))
+
+
 def ratio_metric(window: int) -> str:
     """``slo:sli_error:ratio_rate<window>``: the error ratio over ``window`` seconds."""
     return f"slo:sli_error:ratio_rate{format_duration(window)}"

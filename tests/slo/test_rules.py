@@ -93,15 +93,14 @@ def test_recorded_series_and_alert_shape() -> None:
     fast, slow = yaml.safe_load(
         compile_rules(Catalog.of([slo]))["prometheus/api-availability.rules.yml"]
     )["groups"]
-    # pages read only the fast group; the days-long windows live in a slower group
+    # every ratio is in the fast group; the roll-up group records clock-hour buckets
     assert fast["name"] == "sloplane-api-availability" and "interval" not in fast
-    assert slow["name"] == "sloplane-api-availability-long" and slow["interval"] == "3m"
+    assert slow["name"] == "sloplane-api-availability-rollup" and slow["interval"] == "30m"
     assert [r["record"] for r in slow["rules"] if "record" in r] == [
-        "slo:sli_error:ratio_rate1d",
-        "slo:sli_error:ratio_rate3d",
-        "slo:sli_error:ratio_rate30d",
-        "slo:period_burn_rate:ratio",
-        "slo:period_error_budget_remaining:ratio",
+        "slo:sli_errors:sum1h",
+        "slo:sli_total:sum1h",
+        "slo:sli_samples:count1h",
+        "slo:sli_source_history:seconds",
     ]
     assert not [r for r in slow["rules"] if "alert" in r]  # alerts run every interval
     assert [r["alert"] for r in fast["rules"] if "alert" in r] == [
@@ -130,10 +129,12 @@ def test_recorded_series_and_alert_shape() -> None:
     assert {"summary", "description", "runbook_url", "dashboard_url"} <= set(page["annotations"])
     assert alerts["ApiAvailabilityErrorBudgetBurnTicket"]["labels"]["severity"] == "ticket"
     assert "absent(" in alerts["ApiAvailabilitySLINoData"]["expr"]
-    # the window ratio is total errors over total events, not an average of 5m ratios
+    # the window ratio is total errors over total events, not an average of 5m ratios:
+    # sums of the roll-up tier's buckets and head, divided
     thirty = next(r for r in group["rules"] if r.get("record") == "slo:sli_error:ratio_rate30d")
     assert (
-        "sum_over_time(slo:sli_errors:rate5m" in thirty["expr"]
+        "sum_over_time(last_over_time(slo:sli_errors:sum1h" in thirty["expr"]
+        and "slo:sli_total:sum_head" in thirty["expr"]
         and "avg_over_time" not in thirty["expr"]
     )
 

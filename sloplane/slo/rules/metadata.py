@@ -18,10 +18,12 @@ from sloplane.slo.naming import (
     SLOTH_INFO,
     TIME_PERIOD_DAYS,
     Labels,
+    composed,
     ratio_metric,
 )
 from sloplane.slo.promql import num
 from sloplane.slo.rules.common import Rule
+from sloplane.slo.rules.rollup import history_gate
 
 
 def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
@@ -54,15 +56,21 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
 
 
 def period_rules(slo: SLO, labels: Labels) -> list[Rule]:
-    """Burn rate and budget left over the whole SLO window (beside the period ratio)."""
+    """Burn rate and budget left over the whole SLO window (beside the period ratio).
+
+    When the window is composed from the roll-up tier, both exist only while its recorded
+    history is complete (:func:`.rollup.history_gate`): twenty minutes of recorded history
+    on a service with twenty days of traffic must not read as a breached budget. Their
+    absence, with ``slo:sli_coverage:ratio<window>``, is the "insufficient data" answer.
+    """
     series_labels = {**slo.labels, **labels.identity(slo)}
     sel = labels.selector(slo)
+    burn = f"{ratio_metric(slo.window)}{sel} / {num(slo.error_budget)}"
+    if composed(slo.window):
+        ignoring = f" ignoring ({labels.window})" if labels.window else ""
+        burn = f"(\n  {burn}\n)\nand{ignoring}\n{history_gate(slo, labels)}"
     return [
-        Rule(
-            record=PERIOD_BURN_RATE,
-            expr=f"{ratio_metric(slo.window)}{sel} / {num(slo.error_budget)}",
-            labels=series_labels,
-        ),
+        Rule(record=PERIOD_BURN_RATE, expr=burn, labels=series_labels),
         Rule(
             record=PERIOD_BUDGET_REMAINING,
             expr=f"1 - {PERIOD_BURN_RATE}{sel}",

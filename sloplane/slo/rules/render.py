@@ -1,13 +1,11 @@
 """Rule groups to files: plain Prometheus rule files or PrometheusRule CRDs.
 
 Two rule groups per SLO. ``sloplane-<id>`` runs at the global evaluation interval
-and holds everything a page needs: the 5m event rates, the short-window ratios and
-the page alert; Prometheus evaluates a group's rules in order, so each ratio sees the
-rates recorded in the same evaluation. ``sloplane-<id>-long`` holds the windows that
-only tickets and the period status read (1d, 3d, 30d for a 30-day SLO) and runs every
-3 minutes: each of its evaluations reads days of samples, and a few minutes of lag
-cost a ticket or a 30-day budget nothing. All alerts are in the fast group. Separate
-SLOs evaluate concurrently.
+and holds every ratio, the coverage, the period status and every alert; Prometheus
+evaluates a group's rules in order, so each rule sees what the rules before it recorded
+in the same evaluation, and every window is as fresh as the 5m rates. Long windows are
+cheap because they read the roll-up tier (:mod:`.rollup`): ``sloplane-<id>-rollup``
+records clock-hour buckets every 30 minutes. Separate SLOs evaluate concurrently.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 from sloplane.slo.naming import (
-    LONG_GROUP_INTERVAL,
     PROMETHEUS_RULE,
+    ROLLUP_GROUP_INTERVAL,
     Labels,
-    long_windows,
     name_problems,
     resource_name,
     service_rule_name,
@@ -34,7 +31,8 @@ from sloplane.slo.naming import (
 from sloplane.slo.rules.alerts import alert_rules
 from sloplane.slo.rules.common import Rule
 from sloplane.slo.rules.metadata import metadata_rules, period_rules
-from sloplane.slo.rules.sli import long_window_sli_rules, sli_rules
+from sloplane.slo.rules.rollup import coverage_rules, fast_rollup_rules, rollup_rules
+from sloplane.slo.rules.sli import ratio_rules, sli_rules
 
 
 def group_name(slo: SLO) -> str:
@@ -42,23 +40,25 @@ def group_name(slo: SLO) -> str:
 
 
 def slo_groups(slo: SLO, settings: GenerateSettings) -> list[dict[str, Any]]:
-    """The fast group, and the long-window group when the SLO has windows only tickets read."""
+    """The fast group, and the roll-up group when the SLO has composed (long) windows."""
     labels = Labels(settings.label_mode)
-    fast: list[Rule] = [*sli_rules(slo, labels), *metadata_rules(slo, labels)]
-    slow: list[Rule] = long_window_sli_rules(slo, labels)
-    period = period_rules(slo, labels)
-    (slow if slo.window in long_windows(slo) else fast).extend(period)
-    # Alerts stay in the fast group: it runs every interval and reads the long ratios
-    # the slow group recorded (at most 3 minutes old), so a ticket never waits for the
-    # slow group's next turn.
-    fast.extend(alert_rules(slo, labels, settings.grafana_url))
+    fast: list[Rule] = [
+        *sli_rules(slo, labels),
+        *fast_rollup_rules(slo, labels),
+        *ratio_rules(slo, labels),
+        *coverage_rules(slo, labels),
+        *metadata_rules(slo, labels),
+        *period_rules(slo, labels),
+        *alert_rules(slo, labels, settings.grafana_url),
+    ]
     groups = [{"name": group_name(slo), "rules": [r.to_dict() for r in fast]}]
-    if slow:
+    rollup = rollup_rules(slo, labels)
+    if rollup:
         groups.append(
             {
-                "name": f"{group_name(slo)}-long",
-                "interval": format_duration(LONG_GROUP_INTERVAL),
-                "rules": [r.to_dict() for r in slow],
+                "name": f"{group_name(slo)}-rollup",
+                "interval": format_duration(ROLLUP_GROUP_INTERVAL),
+                "rules": [r.to_dict() for r in rollup],
             }
         )
     return groups

@@ -23,7 +23,7 @@ from sloplane.slo.naming import (
     SHORT_WINDOW_MAX,
     TOTAL_RATE,
     Labels,
-    long_windows,
+    composed,
     ratio_metric,
     recorded_windows,
 )
@@ -148,21 +148,19 @@ def _latency_good(sli: LatencySLI, window: str, by: str) -> str:
 
 
 def sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
-    """The 5m event rates and the error ratio over every window a page reads (fast group)."""
+    """The 5m event rates (the first rules of the fast group)."""
     queries = SliQueries(slo.sli, slo.group_by)
     series_labels = {**slo.labels, **labels.identity(slo)}
-    slow = set(long_windows(slo))
     return [
         Rule(record=ERRORS_RATE, expr=queries.errors(BASE_WINDOW), labels=series_labels),
         Rule(record=TOTAL_RATE, expr=queries.total(BASE_WINDOW), labels=series_labels),
-        *(_ratio_rule(slo, labels, queries, w) for w in recorded_windows(slo) if w not in slow),
     ]
 
 
-def long_window_sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
-    """The error ratio over the long windows only tickets and the period read (slow group)."""
+def ratio_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """The error ratio over every recorded window (after the roll-up tier's fast rules)."""
     queries = SliQueries(slo.sli, slo.group_by)
-    return [_ratio_rule(slo, labels, queries, w) for w in long_windows(slo)]
+    return [_ratio_rule(slo, labels, queries, w) for w in recorded_windows(slo)]
 
 
 def _ratio_rule(slo: SLO, labels: Labels, queries: SliQueries, window: int) -> Rule:
@@ -190,5 +188,9 @@ def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
         return f"{ERRORS_RATE}{sel} / ({TOTAL_RATE}{sel} > 0)"
     if window <= SHORT_WINDOW_MAX:
         return queries.ratio(window)
+    if composed(window):
+        from sloplane.slo.rules.rollup import composed_ratio
+
+        return composed_ratio(sel, window)
     w = format_duration(window)
     return f"sum_over_time({ERRORS_RATE}{sel}[{w}])\n/\n(sum_over_time({TOTAL_RATE}{sel}[{w}]) > 0)"

@@ -25,7 +25,7 @@ from sloplane.artifacts import Artifacts, GenerateSettings
 from sloplane.slo.burn import SEVERITIES, BurnRateWindow, Severity
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
-from sloplane.slo.naming import BASE_WINDOW, SHORT_WINDOW_MAX, Labels
+from sloplane.slo.naming import BASE_WINDOW, GRID, SHORT_WINDOW_MAX, Labels, composed
 from sloplane.slo.promql import num
 from sloplane.slo.rules.alerts import alert_labels
 from sloplane.slo.rules.render import dump_yaml, rule_file_name
@@ -91,6 +91,8 @@ def _fires(slo: SLO, w: BurnRateWindow, healthy: int, outage: int) -> tuple[bool
 def _inside_outage(window: int, outage: int) -> bool:
     """True when every sample the window's ratio reads lies inside the outage."""
     lag = BASE_WINDOW if window > SHORT_WINDOW_MAX else 0
+    if composed(window):  # read on the 5-minute grid: up to 5 more minutes behind
+        lag += GRID
     return window + lag <= outage
 
 
