@@ -14,8 +14,8 @@ from sloplane.slo.facts import SLOFacts, SLOIdentity
 from sloplane.slo.queries import Source as DataSource
 from sloplane.times import rfc3339
 
-Status = Literal["ok", "at_risk", "breached", "no_data"]
-ListedStatus = Literal["ok", "at_risk", "breached", "no_data", "unknown"]
+Status = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data"]
+ListedStatus = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data", "unknown"]
 """A status in the SLO list: ``unknown`` when the backend could not be asked (the list is
 an inventory and answers anyway; ``status_cause`` says why)."""
 
@@ -66,6 +66,18 @@ class FiringAlert(BaseModel):
     labels: dict[str, str]
 
 
+class WindowReading(BaseModel):
+    """Where one window's number came from and how much of the window the recorded series
+    cover, so an answer never mixes sources or freshness without saying so."""
+
+    window: str
+    source: DataSource
+    coverage_ratio: float | None = Field(
+        description="Share of the window the recorded series cover (composed windows, 6h and "
+        "up); null when not recorded (short windows read the source counters directly)"
+    )
+
+
 class SLOStatus(SLOFacts):
     sli: float | None = Field(description="Good ratio over the SLO window (1 - error ratio)")
     error_ratio: float | None
@@ -78,6 +90,19 @@ class SLOStatus(SLOFacts):
         description="recording_rules when sloplane's recorded series answered, else source_query"
     )
     evaluated_at: float = Field(description="Unix time the values refer to")
+    windows: list[WindowReading] = Field(
+        default_factory=list, description="Per window: the source used and the coverage"
+    )
+    covered_seconds: float | None = Field(
+        default=None,
+        description="Seconds of the SLO window the recorded series cover (null: not recorded)",
+    )
+    group: dict[str, str] | None = Field(
+        default=None,
+        description="For group_by SLOs: the group these numbers are for (in an SLO's status, "
+        "the worst group: breached before at risk before ok, then the least budget left)",
+    )
+    groups: int | None = Field(default=None, description="For group_by SLOs: groups seen")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -106,6 +131,11 @@ class SLOHistory(BaseModel):
     step: float
     burn_rate_window: str
     source: DataSource
+    coverage_ratio_at_start: float | None = Field(
+        default=None,
+        description="Share of the SLO window the recorded series covered at ``start``; below "
+        "0.99 the whole history is read from the source queries (null: not recorded)",
+    )
     points: list[HistoryPoint]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -127,6 +157,7 @@ class GroupSummary(BaseModel):
     ok: int
     at_risk: int
     breached: int
+    insufficient_data: int = 0
     no_data: int
     worst_budget_remaining_ratio: float | None
     statuses: list[SLOStatus]

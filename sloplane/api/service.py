@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from sloplane.api import reading
 from sloplane.api.backend import SharedPrometheus
 from sloplane.api.cache import ByteBudgetCache
-from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
+from sloplane.api.schemas import (
+    DataSource,
+    HistoryPoint,
+    SLOHistory,
+    SLOStatus,
+    WindowReading,
+)
 from sloplane.api.status import alerts_from_labels, compute_status, status_windows
 from sloplane.clients.prometheus import PrometheusError, Sample, Series
 from sloplane.slo import queries
@@ -60,19 +67,39 @@ class SLOService:
         return math.floor(time.time() / ttl) * ttl
 
     async def status(self, slo: SLO, at: float | None = None) -> SLOStatus:
+        """The SLO's status: for ``group_by`` SLOs the worst group's, naming it."""
+        return (await self.group_statuses(slo, at))[0]
+
+    async def group_statuses(self, slo: SLO, at: float | None = None) -> list[SLOStatus]:
+        """Every group's status, worst first (one entry for an SLO without ``group_by``).
+
+        One query reads every window's recorded ratio per group, the coverage of the
+        composed windows and the firing alerts; a second one, only when needed, reads
+        from the source queries the windows the recorded series do not have or do not
+        cover enough (rules loaded recently, no backfill)."""
         t = self.eval_time(at)
         windows = status_windows(slo)
-        for source in self._sources(slo, at):
-            # one query per SLO: every window's ratio and the firing alerts together
-            expr = f"{queries.multi_window(slo, windows, source)} or {queries.firing_alerts(slo)}"
+        alerts = queries.firing_alerts(slo)
+        if self._sources(slo, at) == ("source_query",):
+            expr = f"{queries.multi_window(slo, windows, 'source_query', True)} or {alerts}"
             samples = await self.client.instant(expr, at=t)
-            ratios = _ratios(samples)
-            if ratios.get(slo.window) is not None or source == "source_query":
-                if source == "source_query" and at is None:
+            found = reading.readings(slo, samples, "source_query")
+        else:
+            parts = [queries.multi_window(slo, windows, "recording_rules", True)]
+            parts += [c for c in [queries.coverage(slo, windows, True)] if c]
+            samples = await self.client.instant(" or ".join([*parts, alerts]), at=t)
+            found = reading.readings(slo, samples, "recording_rules")
+            redo = reading.untrusted_windows(slo, windows, found)
+            if redo:
+                if at is None and not any(slo.window in r.ratios for r in found.values()):
                     self._source_hint[slo.id] = time.monotonic() + SOURCE_HINT_SECONDS
-                alerts = [s.labels for s in samples if s.labels.get("__name__") == "ALERTS"]
-                return compute_status(slo, ratios, alerts_from_labels(alerts), source, t)
-        raise AssertionError("unreachable")
+                expr = queries.multi_window(slo, tuple(sorted(redo)), "source_query", True)
+                reading.merge_source(slo, found, await self.client.instant(expr, at=t), redo)
+        reading.attach_alerts(slo, found, samples)
+        if not found:
+            found = {(): reading.Reading({})}
+        statuses = [_group_status(slo, r, windows, t, len(found)) for r in found.values()]
+        return sorted(statuses, key=_severity)
 
     async def status_json(self, slo: SLO, at: float | None = None) -> bytes:
         """The status document, cached per SLO for one cache period.
@@ -119,12 +146,23 @@ class SLOService:
 
         return list(await asyncio.gather(*(one(s) for s in slos)))
 
+    async def coverage_at(self, slo: SLO, t: float) -> float | None:
+        """Share of the SLO window the recorded series cover at ``t`` (the least covered
+        group's); None when the window is not composed or its coverage is not recorded."""
+        expr = queries.coverage(slo, (slo.window,))
+        if expr is None:
+            return None
+        samples = await self.client.instant(expr, at=t)
+        return min((v for s in samples if (v := clean(s.value)) is not None), default=None)
+
     async def history(self, slo: SLO, start: float, end: float, step: float) -> SLOHistory:
         burn_window = _history_burn_window(slo)
         windows = tuple(sorted({slo.window, burn_window}))
         series: list[Series] = []
         source: DataSource = "recording_rules"
-        for source in SOURCES:
+        covered = await self.coverage_at(slo, start)
+        sources = SOURCES if queries.trusted(covered) else ("source_query",)
+        for source in sources:
             expr = queries.multi_window(slo, windows, source)
             series = await self.client.range(expr, start, end, step)
             if series:
@@ -153,8 +191,46 @@ class SLOService:
             step=step,
             burn_rate_window=_fmt(burn_window),
             source=source,
+            coverage_ratio_at_start=covered,
             points=points,
         )
+
+
+STATUS_ORDER = {"breached": 0, "at_risk": 1, "insufficient_data": 2, "ok": 3, "no_data": 4}
+
+
+def _severity(s: SLOStatus) -> tuple[int, float, list[tuple[str, str]]]:
+    """Worst first: by status, then the least budget left, then the group's labels."""
+    remaining = s.error_budget.remaining_ratio
+    return (
+        STATUS_ORDER[s.status],
+        math.inf if remaining is None else remaining,
+        sorted((s.group or {}).items()),
+    )
+
+
+def _group_status(
+    slo: SLO, r: reading.Reading, windows: tuple[int, ...], t: float, groups: int
+) -> SLOStatus:
+    source = r.sources.get(slo.window, "source_query")
+    st = compute_status(slo, r.ratios, alerts_from_labels(r.alerts), source, t)
+    covered = r.coverage.get(slo.window)
+    return st.model_copy(
+        update={
+            "status": "insufficient_data" if r.insufficient else st.status,
+            "windows": [
+                WindowReading(
+                    window=_fmt(w),
+                    source=r.sources.get(w, "source_query"),
+                    coverage_ratio=r.coverage.get(w),
+                )
+                for w in windows
+            ],
+            "covered_seconds": None if covered is None else covered * slo.window,
+            "group": r.labels if slo.group_by else None,
+            "groups": groups if slo.group_by else None,
+        }
+    )
 
 
 def _forget(tasks: dict[Any, Any], key: Any, _task: object) -> None:

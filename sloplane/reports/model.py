@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.queries import Source as DataSource
@@ -67,6 +67,16 @@ class SLOWeek(SLOFacts):
     trend: Trend
     burn_down: list[BurnPoint]
     source: DataSource
+    window_coverage_ratio: float | None = Field(
+        default=None,
+        description="Share of the SLO window the recorded series cover at the week's end "
+        "(null: not recorded); under 0.99 every number is read from the source queries",
+    )
+    source_query_windows: list[str] = Field(
+        default_factory=list,
+        description="Windows (week, day) read from the source queries although ``source`` "
+        "is recording_rules, because the recorded series could not answer them",
+    )
 
 
 class Report(BaseModel):

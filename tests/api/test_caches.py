@@ -78,7 +78,8 @@ def _matrix(points: int) -> bytes:
 
 @pytest.mark.integration  # slow: 150 answers of 16,000 points
 def test_distinct_history_ranges_stay_within_the_budgets(tmp_path: Path) -> None:
-    answer = Answer(body=_matrix(8000))
+    empty = b'{"status": "success", "data": {"resultType": "vector", "result": []}}'
+    answer = Answer(body=empty, by_path={"/api/v1/query_range": _matrix(8000)})
     budget = 8 * 2**20
     with (
         garbage_prometheus(answer) as url,

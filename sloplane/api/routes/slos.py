@@ -86,6 +86,19 @@ async def slo_status(st: StateDep, slo_id: SloId, at: AtParam = None) -> Respons
 
 
 @router.get(
+    "/slos/{slo_id}/groups",
+    response_model=list[SLOStatus],
+    responses={**BACKEND_ERRORS, **NOT_FOUND},
+)
+async def slo_groups(st: StateDep, slo_id: SloId, at: AtParam = None) -> list[SLOStatus]:
+    """Every group's status (``group_by`` SLOs), worst first: breached, at risk, short of
+    history, ok, no data; then the least budget left. An SLO without ``group_by`` has one
+    entry, the same as its status."""
+    slo = find_slo(st, slo_id)
+    return await st.service.group_statuses(slo, at_time(at))
+
+
+@router.get(
     "/slos/{slo_id}/history",
     response_model=SLOHistory,
     responses={**BACKEND_ERRORS, **NOT_FOUND},
