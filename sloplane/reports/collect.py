@@ -19,7 +19,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sloplane.clients.prometheus import AsyncPromReader, Sample, Series
-from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWeek, Trend
+from sloplane.reports.model import (
+    BurnPoint,
+    DayResult,
+    GroupWeek,
+    Incident,
+    Report,
+    SLOWeek,
+    Trend,
+)
 from sloplane.reports.weeks import days_of, week_bounds
 from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
@@ -96,6 +104,43 @@ async def _source(
     return ("recording_rules" if found and complete else "source_query"), covered_end
 
 
+async def _failing_groups(
+    client: AsyncPromReader, slo: SLO, end: float, src: DataSource
+) -> list[GroupWeek]:
+    """The groups of a ``group_by`` SLO under the objective over the week, worst first;
+    read from the same source as the SLO's numbers (source queries if the recorded
+    series cannot answer a week)."""
+    if not slo.group_by:
+        return []
+    windows = tuple(sorted({WEEK, slo.window}))
+    by_group = await _group_ratios(client, slo, windows, end, src)
+    if src == "recording_rules" and (not by_group or any(WEEK not in r for r in by_group.values())):
+        by_group = await _group_ratios(client, slo, windows, end, "source_query")
+    failing = [
+        GroupWeek(
+            group=dict(zip(slo.group_by, key, strict=True)),
+            week_sli=_sli(r.get(WEEK)),
+            window_sli=_sli(r.get(slo.window)),
+            budget_remaining_ratio=slo.budget_remaining(r.get(slo.window)),
+        )
+        for key, r in by_group.items()
+        if (sli := _sli(r.get(WEEK))) is not None and sli < slo.objective
+    ]
+    return sorted(failing, key=lambda g: (g.week_sli or 0.0, sorted(g.group.items())))
+
+
+async def _group_ratios(
+    client: AsyncPromReader, slo: SLO, windows: tuple[int, ...], at: float, src: DataSource
+) -> dict[tuple[str, ...], dict[int, float | None]]:
+    samples = await client.instant(queries.multi_window(slo, windows, src, True), at=at)
+    out: dict[tuple[str, ...], dict[int, float | None]] = {}
+    for s in samples:
+        key = tuple(s.labels.get(g, "") for g in slo.group_by)
+        window = parse_duration(s.labels[queries.WINDOW_LABEL])
+        out.setdefault(key, {})[window] = clean(s.value)
+    return out
+
+
 async def _nothing() -> list[Sample]:
     return []
 
@@ -142,7 +187,7 @@ async def _slo_week(
     start, end = start_dt.timestamp(), end_dt.timestamp()
     src, covered = await _source(client, slo, start, end)
     fell_back: set[int] = set()
-    now, before, daily, burn_down, alerts = await asyncio.gather(
+    now, before, daily, burn_down, alerts, groups = await asyncio.gather(
         _ratios(client, slo, tuple(sorted({WEEK, slo.window})), end, src, fell_back),
         _ratios(client, slo, (WEEK,), start, src, fell_back),
         asyncio.gather(
@@ -150,6 +195,7 @@ async def _slo_week(
         ),
         client.range(queries.ratio(slo, slo.window, src), start, end, BURN_DOWN_STEP),
         client.samples(queries.firing_alerts(slo), f"{WEEK}s", end),
+        _failing_groups(client, slo, end, src),
     )
     week_ratio, window_ratio = now.get(WEEK), now.get(slo.window)
     prev_ratio = before.get(WEEK)
@@ -179,6 +225,7 @@ async def _slo_week(
         burn_down=_burn_down(slo, burn_down),
         source=src,
         window_coverage_ratio=covered,
+        failing_groups=groups,
         source_query_windows=[format_duration(w) for w in sorted(fell_back)],
     )
 

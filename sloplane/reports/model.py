@@ -19,6 +19,15 @@ class DayResult(BaseModel):
     met: bool | None
 
 
+class GroupWeek(BaseModel):
+    """One group of a ``group_by`` SLO that missed the objective over the week."""
+
+    group: dict[str, str]
+    week_sli: float | None
+    window_sli: float | None
+    budget_remaining_ratio: float | None
+
+
 class Incident(BaseModel):
     alertname: str
     severity: str
@@ -71,6 +80,10 @@ class SLOWeek(SLOFacts):
         default=None,
         description="Share of the SLO window the recorded series cover at the week's end "
         "(null: not recorded); under 0.99 every number is read from the source queries",
+    )
+    failing_groups: list[GroupWeek] = Field(
+        default_factory=list,
+        description="group_by SLOs: every group under the objective over the week, worst first",
     )
     source_query_windows: list[str] = Field(
         default_factory=list,
