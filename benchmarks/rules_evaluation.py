@@ -61,7 +61,19 @@ sys.path.insert(0, str(ROOT))
 from sloplane.artifacts import GenerateSettings  # noqa: E402
 from sloplane.slo.catalog import Catalog  # noqa: E402
 from sloplane.slo.model import SLO, EventsSLI  # noqa: E402
-from sloplane.slo.naming import ERRORS_RATE, TOTAL_RATE  # noqa: E402
+from sloplane.slo.naming import (  # noqa: E402
+    ERRORS_BUCKET,
+    ERRORS_HEAD,
+    ERRORS_PARTIAL,
+    ERRORS_RATE,
+    SAMPLES_BUCKET,
+    SAMPLES_HEAD,
+    SAMPLES_PARTIAL,
+    TOTAL_BUCKET,
+    TOTAL_HEAD,
+    TOTAL_PARTIAL,
+    TOTAL_RATE,
+)
 from sloplane.slo.rules import compile_rules  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     Prometheus,
@@ -73,6 +85,10 @@ from tests.support.processes import (  # noqa: E402
 WORK = ROOT / "benchmarks" / ".work" / "rules_evaluation"
 OBJECTIVES = (99.0, 99.5, 99.9, 99.95)
 CODES = ("200", "404", "429", "500", "503")
+# Groups evaluated less often than the measurement lasts (sloplane's 30m roll-up): their
+# offsets are spread over the interval, so the measured minutes hold their fair share of
+# evaluations; they are left out of the wait for a first evaluation and the cycle sums.
+SLOW_GROUPS = ("-rollup",)
 LIVE_HOURS = 4  # counters are generated this far past the backfill for the live scrapes
 
 
@@ -222,6 +238,79 @@ def write_sloth_rules(slos: list[SLO], dest: Path) -> dict[str, str]:
     return period
 
 
+# -- Pyrra's rule shape (pyrra-dev/pyrra, kubernetes/slo.go: ratio SLO) ------------------
+
+PYRRA_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+PYRRA_ALERTS = (("5m", "1h", 14.0), ("30m", "6h", 7.0), ("2h", "1d", 2.0), ("6h", "3d", 1.0))
+
+
+def _pyrra_errors(i: int) -> str:
+    codes = "5..|429" if i % 4 == 3 else "5.."
+    return f'code=~"{codes}"'
+
+
+def pyrra_groups(i: int, slo: SLO) -> list[dict[str, Any]]:
+    """Pyrra's two groups for one ratio SLO: the window's ``increase`` of the raw counters
+    every 2m30s, and burn rates from the raw counters every 30s (Pyrra's defaults)."""
+    sel = f'service="{_service(i)}"'
+    labels = {"slo": slo.id}
+    increase = [
+        {
+            "record": "http_requests:increase30d",
+            "expr": f"sum by (code) (increase(http_requests_total{{{sel}}}[30d]))",
+            "labels": labels,
+        },
+        {
+            "alert": "SLOMetricAbsent",
+            "expr": f"absent(http_requests_total{{{sel}}}) == 1",
+            "for": "2m",
+            "labels": {**labels, "severity": "critical"},
+        },
+    ]
+    burn: list[dict[str, Any]] = []
+    for w in PYRRA_WINDOWS:
+        burn.append(
+            {
+                "record": f"http_requests:burnrate{w}",
+                "expr": (
+                    f"sum(rate(http_requests_total{{{_pyrra_errors(i)},{sel}}}[{w}]))\n"
+                    f"/\nsum(rate(http_requests_total{{{sel}}}[{w}]))"
+                ),
+                "labels": labels,
+            }
+        )
+    budget = 1 - slo.objective_percent / 100
+    for short, long, factor in PYRRA_ALERTS:
+        burn.append(
+            {
+                "alert": "ErrorBudgetBurn",
+                "expr": (
+                    f'http_requests:burnrate{short}{{slo="{slo.id}"}} > ({factor} * {budget!r})\n'
+                    f'and\nhttp_requests:burnrate{long}{{slo="{slo.id}"}} > ({factor} * {budget!r})'
+                ),
+                "labels": {**labels, "long": long, "short": short, "severity": "warning"},
+            }
+        )
+    return [
+        {"name": f"{slo.id}-increase", "interval": "2m30s", "rules": increase},
+        {"name": slo.id, "interval": "30s", "rules": burn},
+    ]
+
+
+def write_pyrra_rules(slos: list[SLO], dest: Path) -> dict[str, str]:
+    """One file per SLO; returns each SLO's 30d ratio expression (from the raw counters)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    period = {}
+    for i, slo in enumerate(slos):
+        groups = pyrra_groups(i, slo)
+        (dest / f"{slo.id}.yml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        period[slo.id] = (
+            f'sum(increase(http_requests_total{{{_pyrra_errors(i)},service="{_service(i)}"}}[30d]))'
+            f' / sum(increase(http_requests_total{{service="{_service(i)}"}}[30d]))'
+        )
+    return period
+
+
 def write_our_rules(slos: list[SLO], dest: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """sloplane's rule files; returns each SLO's rules by record name."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -340,6 +429,7 @@ def write_openmetrics(
                 prefix = record + _labels(ours[slo.id][record]["labels"])
                 _write_series(out, prefix, rate.tolist(), ts_text[w:])
                 data.samples += len(rate)
+        data.samples += write_rollup_series(out, slos, ours, sums, ts, last, step)
         out.write("# TYPE slo:sli_error:ratio_rate5m gauge\n")
         for slo in slos:
             e, n = sums[slo.id]
@@ -351,6 +441,86 @@ def write_openmetrics(
             data.samples += len(kept_ts)
         out.write("# EOF\n")
     return data
+
+
+def _grid_rates(series: np.ndarray, step: int) -> np.ndarray:
+    """The 5m rate at every step (NaN for the first 5 minutes), as the rules record it."""
+    w = 300 // step
+    rate = np.full(len(series), np.nan)
+    rate[w:] = (series[w:] - series[:-w]) / 300
+    return rate
+
+
+def write_rollup_series(
+    out: Any,
+    slos: list[SLO],
+    ours: dict[str, dict[str, dict[str, Any]]],
+    sums: dict[str, tuple[np.ndarray, np.ndarray]],
+    ts: np.ndarray,
+    last: int,
+    step: int,
+) -> int:
+    """The roll-up tier's history, as the rules would have recorded it (numpy, exact).
+
+    Clock-hour buckets every 30 minutes (at :10 and :40, for the hour that ended at least
+    5 minutes before); the hour so far where the live rules read it (the last two hours,
+    for the head, and around 30 days back, for the tail); the head at the last steps (the
+    exactness check reads the 30d expression at the end of the backfill, before any rule
+    ran).
+    """
+    stamps = ts[: last + 1]
+    on_grid = stamps % 300 == 0
+    written = 0
+    live = LIVE_HOURS * 3600
+    partial_at = (stamps >= stamps[-1] - 2 * 3600) | (
+        (stamps >= stamps[-1] - 30 * 86400 - 3600) & (stamps <= stamps[-1] - 30 * 86400 + live)
+    )
+    head_at = stamps >= stamps[-1] - 600
+    bucket_at = stamps % 1800 == 600
+    tiers = (
+        (ERRORS_BUCKET, ERRORS_PARTIAL, ERRORS_HEAD, 0, False),
+        (TOTAL_BUCKET, TOTAL_PARTIAL, TOTAL_HEAD, 1, False),
+        (SAMPLES_BUCKET, SAMPLES_PARTIAL, SAMPLES_HEAD, 1, True),
+    )
+    grid_idx = np.flatnonzero(on_grid)
+    for bucket, partial, head, pick, count in tiers:
+        for name in (bucket, partial, head):
+            out.write(f"# TYPE {name} gauge\n")
+        for slo in slos:
+            rate = _grid_rates(sums[slo.id][pick], step)
+            grid_vals = rate[grid_idx]
+            present = ~np.isnan(grid_vals)
+            vals = present.astype(float) if count else np.where(present, grid_vals, 0.0)
+            cum = np.concatenate([[0.0], np.cumsum(vals)])  # cum[k] = sum of grid points < k
+            grid_t = stamps[grid_idx]
+
+            def grid_sum(
+                lo: np.ndarray, hi: np.ndarray, cum: np.ndarray = cum, grid_t: np.ndarray = grid_t
+            ) -> np.ndarray:
+                """Sum over grid points g with lo < g <= hi."""
+                a = np.searchsorted(grid_t, lo, side="right")
+                b = np.searchsorted(grid_t, hi, side="right")
+                return cum[b] - cum[a]
+
+            behind = stamps - 300  # the tier reads the grid one step behind
+            g = behind // 300 * 300
+            hour = behind // 3600 * 3600
+            for name, mask, lo, hi in (
+                (partial, partial_at, hour, g),
+                (head, head_at, hour - 3600, g),
+            ):
+                sel = np.flatnonzero(mask)
+                values = grid_sum(lo[sel], hi[sel])
+                prefix = name + _labels(ours[slo.id][name]["labels"])
+                _write_series(out, prefix, values.tolist(), [str(t) for t in stamps[sel]])
+                written += len(sel)
+            sel = np.flatnonzero(bucket_at)
+            end = (stamps[sel] - 300) // 3600 * 3600
+            values = grid_sum(end - 3600, end)
+            prefix = bucket + _labels(ours[slo.id][bucket]["labels"])
+            _write_series(out, prefix, values.tolist(), [str(t) for t in stamps[sel]])
+            written += len(sel)
+    return written
 
 
 # -- live counters -----------------------------------------------------------------------
@@ -453,7 +623,9 @@ def measure(prom: Prometheus, name: str, interval: int, minutes: float) -> RunRe
     while time.monotonic() < deadline:
         m = scrape_metrics(prom.url)
         stamps = [
-            v for _, v in m.get("prometheus_rule_group_last_evaluation_timestamp_seconds", [])
+            v
+            for lb, v in m.get("prometheus_rule_group_last_evaluation_timestamp_seconds", [])
+            if not lb["rule_group"].endswith(SLOW_GROUPS)
         ]
         if all(v > 0 for v in stamps):
             break
@@ -472,6 +644,8 @@ def measure(prom: Prometheus, name: str, interval: int, minutes: float) -> RunRe
         }
         for labels, stamp in m.get("prometheus_rule_group_last_evaluation_timestamp_seconds", []):
             group = labels["rule_group"]
+            if group.endswith(SLOW_GROUPS):
+                continue
             evals = seen.setdefault(group, [])
             if stamp >= wall0 and (not evals or evals[-1][0] != stamp):
                 evals.append((stamp, last[group]))
@@ -557,6 +731,7 @@ def run(
 class Exactness:
     ours: dict[str, float] = field(default_factory=dict)
     sloth: dict[str, float] = field(default_factory=dict)
+    pyrra: dict[str, float] = field(default_factory=dict)
     recorded_checks: list[float] = field(default_factory=list)  # relative differences
 
 
@@ -571,6 +746,7 @@ def check_exactness(
     ours: dict[str, dict[str, dict[str, Any]]],
     sloth_period: dict[str, str],
     sloth_5m: dict[str, str],
+    pyrra_period: dict[str, str],
 ) -> Exactness:
     """Both 30d expressions at the end of the backfill; and backfilled 5m series vs Prometheus."""
     out = Exactness()
@@ -581,6 +757,9 @@ def check_exactness(
             out.ours[slo_id] = ours_v
         if sloth_v is not None:
             out.sloth[slo_id] = sloth_v
+        pyrra_v = _value(prom, pyrra_period[slo_id], data.end)
+        if pyrra_v is not None:
+            out.pyrra[slo_id] = pyrra_v
     # the backfilled 5m series against Prometheus evaluating the rules' own expressions
     for slo_id in list(data.truth)[:5]:
         for days_back in (1, 7, 29):
@@ -685,7 +864,7 @@ def exactness_lines(data: Dataset, exact: Exactness) -> list[str]:
         "| 30d error ratio vs truth | SLOs | median rel. error | max rel. error | mean signed rel. error |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, values in (("sloplane", exact.ours), ("Sloth", exact.sloth)):
+    for name, values in (("sloplane", exact.ours), ("Sloth", exact.sloth), ("Pyrra", exact.pyrra)):
         rel = [(values[s] - data.truth[s]) / data.truth[s] for s in values]
         if not rel:
             continue
@@ -705,7 +884,8 @@ def exactness_lines(data: Dataset, exact: Exactness) -> list[str]:
     if example:
         lines.append(
             f"Example {example}: true {data.truth[example]:.6f}, sloplane "
-            f"{exact.ours[example]:.6f}, Sloth {exact.sloth.get(example, math.nan):.6f}."
+            f"{exact.ours[example]:.6f}, Sloth {exact.sloth.get(example, math.nan):.6f}, "
+            f"Pyrra {exact.pyrra.get(example, math.nan):.6f}."
         )
     return lines
 
@@ -730,6 +910,9 @@ def main() -> None:
         "--keep", action="store_true", help="keep benchmarks/.work/rules_evaluation"
     )
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    parser.add_argument(
+        "--shapes", nargs="+", default=["sloplane", "sloth", "pyrra"], help="rule sets to run"
+    )
     args = parser.parse_args()
     if 300 % args.step:
         parser.error("--step must divide 300")
@@ -750,12 +933,13 @@ def _main(args: argparse.Namespace) -> str:
     slos = make_slos(args.slos)
     ours = write_our_rules(slos, WORK / "rules-sloplane")
     sloth_period = write_sloth_rules(slos, WORK / "rules-sloth")
+    pyrra_period = write_pyrra_rules(slos, WORK / "rules-pyrra")
     sloth_files = {
         s.id: yaml.safe_load((WORK / "rules-sloth" / f"{s.id}.yml").read_text()) for s in slos
     }
     sloth_labels = {k: v["groups"][0]["rules"][0]["labels"] for k, v in sloth_files.items()}
     sloth_5m = {k: v["groups"][0]["rules"][0]["expr"] for k, v in sloth_files.items()}
-    for rules in ("rules-sloplane", "rules-sloth"):
+    for rules in ("rules-sloplane", "rules-sloth", "rules-pyrra"):
         check = promtool("check", "rules", *map(str, sorted((WORK / rules).glob("*.yml"))))
         if check.returncode != 0:
             raise SystemExit(
@@ -795,7 +979,7 @@ def _main(args: argparse.Namespace) -> str:
     def after_baseline(prom: Prometheus) -> None:
         nonlocal exact
         log("  checking 30d ratios against the truth")
-        exact = check_exactness(prom, data, ours, sloth_period, sloth_5m)
+        exact = check_exactness(prom, data, ours, sloth_period, sloth_5m, pyrra_period)
 
     with CounterServer(data) as server:
         target = f"127.0.0.1:{server.port}"
@@ -812,7 +996,7 @@ def _main(args: argparse.Namespace) -> str:
                     after_baseline,
                 )
             )
-        for name in ("sloplane", "sloth"):
+        for name in args.shapes:
             log(f"run: {name}")
             rule_dir = WORK / f"rules-{name}"
             after = after_baseline if args.no_baseline and name == "sloplane" else None

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "sloplane.api.cli:serve",
     "report": "sloplane.reports.cli:report",
     "detect": "sloplane.detect.cli:detect",
+    "backfill": "sloplane.backfill.cli:backfill",
 }
 
 

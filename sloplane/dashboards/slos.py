@@ -8,6 +8,7 @@ alert factors) are drawn as thresholds taken from the same model as the rules.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grafanalib.core as g
@@ -40,7 +41,10 @@ from sloplane.slo.naming import (
     OBJECTIVE,
     PERIOD_BUDGET_REMAINING,
     PERIOD_BURN_RATE,
+    TOTAL_RATE,
     Labels,
+    composed,
+    coverage_metric,
     dashboard_uid,
     escape_label_value,
     ratio_metric,
@@ -61,7 +65,10 @@ class Queries:
     def __init__(self, slo: SLO, labels: Labels) -> None:
         self.slo = slo
         self.labels = labels
-        self.sel = "{" + f'{labels.id}="{escape_label_value(slo.id)}", {labels.slo}=~"$slo"' + "}"
+        groups = "".join(f', {k}=~"${group_variable(k)}"' for k in slo.group_by)
+        self.sel = (
+            "{" + f'{labels.id}="{escape_label_value(slo.id)}", {labels.slo}=~"$slo"{groups}' + "}"
+        )
         self.legend = " ".join("{{" + k + "}}" for k in slo.group_by)
 
     def ratio(self, window: int) -> str:
@@ -75,6 +82,21 @@ class Queries:
 
     def firing(self) -> str:
         return f'count(ALERTS{{alertstate="firing", {self.sel[1:-1]}}}) or vector(0)'
+
+
+def group_variable(label: str) -> str:
+    """The dashboard variable that picks groups of a ``group_by`` label (``group_route``)."""
+    return f"group_{label}"
+
+
+def _group_variables(slos: Sequence[SLO], labels: Labels, service: str) -> list[dict[str, Any]]:
+    """One variable per ``group_by`` label of the service's SLOs: which groups to show."""
+    names = list(dict.fromkeys(k for slo in slos for k in slo.group_by))
+    flt = f'{labels.service}="{escape_label_value(service)}"'
+    return [
+        query_variable(group_variable(k), k, f"label_values({TOTAL_RATE}{{{flt}}}, {k})")
+        for k in names
+    ]
 
 
 def _legend(q: Queries, text: str) -> str:
@@ -93,6 +115,7 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
     window = slo.window_text
     layout.add_row(f"{slo.name}: {pct(slo.objective)} over {window}")
     sli_steps = steps(RED, (slo.objective, GREEN))
+    width = 5 if composed(slo.window) else 6
     layout.add(
         stat(
             f"SLI over {window}",
@@ -102,7 +125,7 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
             decimals=3,
             description=f"Share of good events over the SLO window; the objective is {pct(slo.objective)}.",
         ),
-        6,
+        width,
         5,
     )
     layout.add(
@@ -113,7 +136,7 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
             BUDGET_STEPS,
             description=f"Of {num(round(slo.budget_minutes, 2))} minutes of full outage allowed per {window}.",
         ),
-        6,
+        width,
         5,
     )
     layout.add(
@@ -125,7 +148,7 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
             decimals=2,
             description="How many times faster than sustainable the budget burns right now.",
         ),
-        6,
+        width,
         5,
     )
     layout.add(
@@ -136,9 +159,26 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
             steps(GREEN, (1.0, RED)),
             description=f"{slo.alert_name('page')} / {slo.alert_name('ticket')} firing now.",
         ),
-        6,
+        width,
         5,
     )
+    if composed(slo.window):
+        layout.add(
+            stat(
+                f"History recorded over {window}",
+                f"min({coverage_metric(slo.window)}{q.sel})",
+                "percentunit",
+                steps(RED, (0.99, GREEN)),
+                decimals=1,
+                description=(
+                    f"Share of the {window} window the recorded series cover (the least covered "
+                    "group). Under 99%, the SLI and budget cover only the recorded part, and "
+                    "the budget is not stated: run `sloplane backfill`."
+                ),
+            ),
+            4,
+            5,
+        )
     layout.add(
         timeseries(
             "SLI against objective",
@@ -341,6 +381,7 @@ def service_dashboard(catalog: Catalog, service: str, labels: Labels) -> dict[st
             datasource_variable(),
             custom_variable("service", "Service", [service], hide=2),
             custom_variable("slo", "SLO", [s.name for s in slos], multi=True),
+            *_group_variables(slos, labels, service),
         ],
         tags=["slo", f"service:{service}", *(f"team:{t}" for t in teams)],
         links=links,

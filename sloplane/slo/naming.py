@@ -87,17 +87,17 @@ def ratio_metric(window: int) -> str:
     return f"slo:sli_error:ratio_rate{format_duration(window)}"
 
 
-# Windows that only tickets and the period status read are recorded in a second group
-# evaluated this often: each evaluation reads days of samples, and minutes of lag do not
-# matter for a ticket or a 30-day budget. It stays under Prometheus' 5m lookback so
-# instant queries always find a sample.
+# The composed (long) windows are recorded in a second group evaluated this often: their
+# pieces only change on the 5-minute grid, and minutes of lag do not matter for a 6h or a
+# 30-day window. It stays under Prometheus' 5m lookback so instant queries always find a
+# sample, and divides one hour, so the roll-up tier's `offset 1h` and `offset <window>`
+# lookups land on an evaluation of the same group.
 LONG_GROUP_INTERVAL = 180
 
 
 def long_windows(slo: SLO) -> tuple[int, ...]:
-    """Recorded windows evaluated in the slower ``-long`` group (never one a page reads)."""
-    paged = {x for w in slo.burn_windows("page") for x in (w.long, w.short)}
-    return tuple(w for w in recorded_windows(slo) if w > SHORT_WINDOW_MAX and w not in paged)
+    """Recorded windows evaluated in the ``-long`` group: the composed ones."""
+    return tuple(w for w in recorded_windows(slo) if composed(w))
 
 
 def recorded_windows(slo: SLO) -> tuple[int, ...]:

@@ -107,7 +107,11 @@ def test_modern_schema_panels_and_header() -> None:
 def test_service_dashboard_has_service_and_slo_variables_and_all_panel_kinds() -> None:
     data = dashboards()[f"grafana/{dashboard_uid('checkout')}.json"]
     names = [v["name"] for v in data["templating"]["list"]]
-    assert names == ["datasource", "service", "slo"]
+    # the latency SLO is grouped by route: a variable picks the routes shown
+    assert names == ["datasource", "service", "slo", "group_route"]
+    group_var = data["templating"]["list"][3]
+    assert group_var["definition"].startswith("label_values(slo:sli_total:rate5m{")
+    assert group_var["definition"].endswith(", route)")
     slo_var = data["templating"]["list"][2]
     assert [o["value"] for o in slo_var["options"]] == ["$__all", "availability", "latency"]
     titles = [p["title"] for p in data["panels"]]

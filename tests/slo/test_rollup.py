@@ -76,7 +76,8 @@ def _counter(rng: random.Random, route: str, code: str, errors: bool) -> dict[st
 
 
 def _grid_sum(series: str, route: str, window: int) -> str:
-    return f'sum_over_time({series}{{route="{route}"}}[{just_under(window)}:5m])'
+    """The reference: every grid point of the window, read 5 minutes behind as the rules do."""
+    return f'sum_over_time({series}{{route="{route}"}}[{just_under(window)}:5m] offset 5m)'
 
 
 @pytest.mark.integration
@@ -102,7 +103,7 @@ def test_composed_windows_equal_the_grid_sum_at_any_minute(tmp_path: Path) -> No
                 )
                 ours = f'slo:sli_error:ratio_rate{w}{{route="{route}"}}'
                 checks.append((at, f"count(abs({ours} / ({truth}) - 1) < 1e-9)", 1))
-                covered = f'count_over_time(slo:sli_total:rate5m{{route="{route}"}}[{just_under(window)}:5m])'
+                covered = f'count_over_time(slo:sli_total:rate5m{{route="{route}"}}[{just_under(window)}:5m] offset 5m)'
                 coverage = f'{coverage_metric(window)}{{route="{route}"}}'
                 checks.append(
                     (at, f"count(abs({coverage} - ({covered}) / {window // 300}) < 1e-12)", 1)

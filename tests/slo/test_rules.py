@@ -90,19 +90,39 @@ def test_output_is_deterministic_and_marked_generated() -> None:
 
 def test_recorded_series_and_alert_shape() -> None:
     slo = EXAMPLES[0]
-    fast, slow = yaml.safe_load(
+    fast, slow, rollup = yaml.safe_load(
         compile_rules(Catalog.of([slo]))["prometheus/api-availability.rules.yml"]
     )["groups"]
-    # every ratio is in the fast group; the roll-up group records clock-hour buckets
+    # pages read the fast group's short windows; the long windows (whole hours from 6h)
+    # are composed in a slower group from the roll-up tier, which records hour buckets
     assert fast["name"] == "sloplane-api-availability" and "interval" not in fast
-    assert slow["name"] == "sloplane-api-availability-rollup" and slow["interval"] == "30m"
+    assert slow["name"] == "sloplane-api-availability-long" and slow["interval"] == "3m"
     assert [r["record"] for r in slow["rules"] if "record" in r] == [
+        "slo:sli_errors:sum_hour_so_far",
+        "slo:sli_total:sum_hour_so_far",
+        "slo:sli_samples:count_hour_so_far",
+        "slo:sli_errors:sum_head",
+        "slo:sli_total:sum_head",
+        "slo:sli_samples:count_head",
+        "slo:sli_error:ratio_rate6h",
+        "slo:sli_error:ratio_rate1d",
+        "slo:sli_error:ratio_rate3d",
+        "slo:sli_error:ratio_rate30d",
+        "slo:sli_coverage:ratio6h",
+        "slo:sli_coverage:ratio1d",
+        "slo:sli_coverage:ratio3d",
+        "slo:sli_coverage:ratio30d",
+        "slo:period_burn_rate:ratio",
+        "slo:period_error_budget_remaining:ratio",
+    ]
+    assert not [r for r in slow["rules"] if "alert" in r]  # alerts run every interval
+    assert rollup["name"] == "sloplane-api-availability-rollup" and rollup["interval"] == "30m"
+    assert [r["record"] for r in rollup["rules"]] == [
         "slo:sli_errors:sum1h",
         "slo:sli_total:sum1h",
         "slo:sli_samples:count1h",
         "slo:sli_source_history:seconds",
     ]
-    assert not [r for r in slow["rules"] if "alert" in r]  # alerts run every interval
     assert [r["alert"] for r in fast["rules"] if "alert" in r] == [
         "ApiAvailabilityErrorBudgetBurnPage",
         "ApiAvailabilityErrorBudgetBurnTicket",
@@ -166,7 +186,7 @@ def test_operator_format_with_namespace_and_selector_labels() -> None:
     )
     operator = compile_rules(Catalog.of(EXAMPLES), settings_)
     doc = yaml.safe_load(operator["prometheus-operator/api.yaml"])
-    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 4  # 2 SLOs x 2
+    assert doc["kind"] == "PrometheusRule" and len(doc["spec"]["groups"]) == 6  # 2 SLOs x 3
     assert doc["metadata"]["namespace"] == "monitoring"
     assert doc["metadata"]["labels"]["prometheus"] == "k8s"
 

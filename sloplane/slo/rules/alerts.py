@@ -17,6 +17,8 @@ from sloplane.slo.naming import (
     PERIOD_BUDGET_REMAINING,
     TOTAL_RATE,
     Labels,
+    composed,
+    coverage_metric,
     dashboard_uid,
     ratio_metric,
 )
@@ -72,13 +74,27 @@ def alert_labels(slo: SLO, labels: Labels, severity: Severity) -> dict[str, str]
 
 
 def _budget_remaining_template(slo: SLO, labels: Labels) -> str:
-    """Live budget left over the SLO window, read when the alert fires (Prometheus `query`)."""
-    expr = f"min({PERIOD_BUDGET_REMAINING}{labels.selector(slo)})"
-    quoted = expr.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f'{{{{ with query "{quoted}" }}}}{{{{ . | first | value | humanizePercentage }}}}'
-        "{{ else }}unknown{{ end }}"
-    )
+    """Live budget left over the SLO window, read when the alert fires (Prometheus `query`).
+
+    The period series exist only while the recorded history is complete; otherwise the
+    annotation says how much of the window is recorded, never a budget from part of it.
+    """
+    sel = labels.selector(slo)
+    budget = _quoted(f"min({PERIOD_BUDGET_REMAINING}{sel})")
+    text = f'{{{{ with query "{budget}" }}}}{{{{ . | first | value | humanizePercentage }}}}'
+    if composed(slo.window):
+        coverage = _quoted(f"min({coverage_metric(slo.window)}{sel})")
+        text += (
+            f'{{{{ else }}}}{{{{ with query "{coverage}" }}}}insufficient history: '
+            f"{{{{ . | first | value | humanizePercentage }}}} of {slo.window_text} recorded"
+            "{{ else }}unknown{{ end }}{{ end }}"
+        )
+        return text
+    return text + "{{ else }}unknown{{ end }}"
+
+
+def _quoted(expr: str) -> str:
+    return expr.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def alert_annotations(

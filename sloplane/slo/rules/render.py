@@ -1,11 +1,14 @@
 """Rule groups to files: plain Prometheus rule files or PrometheusRule CRDs.
 
-Two rule groups per SLO. ``sloplane-<id>`` runs at the global evaluation interval
-and holds every ratio, the coverage, the period status and every alert; Prometheus
-evaluates a group's rules in order, so each rule sees what the rules before it recorded
-in the same evaluation, and every window is as fresh as the 5m rates. Long windows are
-cheap because they read the roll-up tier (:mod:`.rollup`): ``sloplane-<id>-rollup``
-records clock-hour buckets every 30 minutes. Separate SLOs evaluate concurrently.
+Up to three rule groups per SLO. ``sloplane-<id>`` runs at the global evaluation
+interval and holds the 5m event rates, the short windows (up to 2h, from the source
+query) and every alert; Prometheus evaluates a group's rules in order, so each rule sees
+what the rules before it recorded in the same evaluation. ``sloplane-<id>-long`` (every
+3m) composes the long windows (whole hours from 6h) from the roll-up tier
+(:mod:`.rollup`), records their coverage and the period status; its pieces only change on
+the 5-minute grid, so a few minutes of lag cost nothing, and 3m divides every whole-hour
+window, which the tier's ``offset`` lookups need. ``sloplane-<id>-rollup`` (every 30m)
+records the clock-hour buckets. Separate SLOs evaluate concurrently.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 from sloplane.slo.naming import (
+    LONG_GROUP_INTERVAL,
     PROMETHEUS_RULE,
     ROLLUP_GROUP_INTERVAL,
     Labels,
+    long_windows,
     name_problems,
+    recorded_windows,
     resource_name,
     service_rule_name,
 )
@@ -40,27 +46,36 @@ def group_name(slo: SLO) -> str:
 
 
 def slo_groups(slo: SLO, settings: GenerateSettings) -> list[dict[str, Any]]:
-    """The fast group, and the roll-up group when the SLO has composed (long) windows."""
+    """The fast group; the long and roll-up groups when the SLO has composed windows."""
     labels = Labels(settings.label_mode)
+    long_ = set(long_windows(slo))
     fast: list[Rule] = [
         *sli_rules(slo, labels),
-        *fast_rollup_rules(slo, labels),
-        *ratio_rules(slo, labels),
-        *coverage_rules(slo, labels),
+        *ratio_rules(slo, labels, [w for w in recorded_windows(slo) if w not in long_]),
         *metadata_rules(slo, labels),
-        *period_rules(slo, labels),
-        *alert_rules(slo, labels, settings.grafana_url),
     ]
+    slow: list[Rule] = [
+        *fast_rollup_rules(slo, labels),
+        *ratio_rules(slo, labels, sorted(long_)),
+        *coverage_rules(slo, labels),
+    ]
+    (slow if slo.window in long_ else fast).extend(period_rules(slo, labels))
+    # Alerts stay in the fast group: it runs every interval and reads the long ratios
+    # the long group recorded (at most 3 minutes old), so no alert waits for its turn.
+    fast.extend(alert_rules(slo, labels, settings.grafana_url))
     groups = [{"name": group_name(slo), "rules": [r.to_dict() for r in fast]}]
-    rollup = rollup_rules(slo, labels)
-    if rollup:
-        groups.append(
-            {
-                "name": f"{group_name(slo)}-rollup",
-                "interval": format_duration(ROLLUP_GROUP_INTERVAL),
-                "rules": [r.to_dict() for r in rollup],
-            }
-        )
+    for suffix, interval, rules in (
+        ("long", LONG_GROUP_INTERVAL, slow),
+        ("rollup", ROLLUP_GROUP_INTERVAL, rollup_rules(slo, labels)),
+    ):
+        if rules:
+            groups.append(
+                {
+                    "name": f"{group_name(slo)}-{suffix}",
+                    "interval": format_duration(interval),
+                    "rules": [r.to_dict() for r in rules],
+                }
+            )
     return groups
 
 

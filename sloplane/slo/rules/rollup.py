@@ -17,6 +17,8 @@ total events, exact on the 5-minute grid:
   (``..._hour_so_far``: 0 to 11 points, chosen by the minute of the hour, because a
   PromQL range cannot depend on the time), and the *head*: the last 12 grid points plus
   the hour so far one hour ago, i.e. the previous clock hour and the current one so far.
+* Every piece is read 5 minutes behind (``offset 5m``), so that no reader races the
+  group that writes the newest 5m rate; a window is therefore 5 to 10 minutes old.
 * A window of ``n + 1`` hours at time t is the buckets of the ``n`` clock hours before the
   head (one per hour mark, read with ``last_over_time(..[55m])`` at each mark), plus the
   head, minus ``..._hour_so_far offset <window>``: the grid points at the window's old end
@@ -61,6 +63,11 @@ _TIERS = (
 )
 GRID_STEP = format_duration(GRID)
 POINTS_PER_BUCKET = BUCKET // GRID
+# Everything is read one grid step behind: a 5m rate recorded at the very moment a grid
+# point passes may not be written yet when another group reads it (groups run
+# concurrently), and the pieces of one window must all see the same grid points.
+LAG = GRID
+LAG_TEXT = format_duration(LAG)
 # How far back the source is probed for data, longest first (plus the SLO window).
 SOURCE_PROBES = (21 * 86400, 14 * 86400, 7 * 86400, 3 * 86400, 86400, 6 * 3600, 3600)
 
@@ -75,7 +82,7 @@ def just_under(seconds: int) -> str:
 
 
 def _minute_of_hour_is(slot: int) -> str:
-    return f"(floor((vector(time()) % {BUCKET}) / {GRID}) == {slot})"
+    return f"(floor(((vector(time()) - {LAG}) % {BUCKET}) / {GRID}) == {slot})"
 
 
 def _hour_so_far(series: str, func: str) -> str:
@@ -83,7 +90,7 @@ def _hour_so_far(series: str, func: str) -> str:
     parts = [f"(0 * {series} and on () {_minute_of_hour_is(0)})"]
     for slot in range(1, POINTS_PER_BUCKET):
         parts.append(
-            f"({func}({series}[{just_under(slot * GRID)}:{GRID_STEP}])"
+            f"({func}({series}[{just_under(slot * GRID)}:{GRID_STEP}] offset {LAG_TEXT})"
             f" and on () {_minute_of_hour_is(slot)})"
         )
     return "\nor\n".join(parts)
@@ -101,7 +108,7 @@ def fast_rollup_rules(slo: SLO, labels: Labels) -> list[Rule]:
             Rule(record=partial, expr=_hour_so_far(rate + sel, func), labels=series_labels)
         )
     for rate, _bucket, partial, head, func in _TIERS:
-        last_hour = f"{func}({rate}{sel}[{just_under(BUCKET)}:{GRID_STEP}])"
+        last_hour = f"{func}({rate}{sel}[{just_under(BUCKET)}:{GRID_STEP}] offset {LAG_TEXT})"
         expr = f"{last_hour}\n+\n(\n  {partial}{sel} offset 1h\n  or\n  0 * {rate}{sel}\n)"
         rules.append(Rule(record=head, expr=expr, labels=series_labels))
     return rules
@@ -110,7 +117,10 @@ def fast_rollup_rules(slo: SLO, labels: Labels) -> list[Rule]:
 def composed_sum(bucket: str, partial: str, head: str, sel: str, window: int) -> str:
     """Grid points of one series over ``window``: buckets + head - the tail's extra points."""
     marks = window // BUCKET - 1
-    buckets = f"sum_over_time(last_over_time({bucket}{sel}[55m])[{just_under(marks * BUCKET)}:1h])"
+    buckets = (
+        f"sum_over_time(last_over_time({bucket}{sel}[55m])"
+        f"[{just_under(marks * BUCKET)}:1h] offset {LAG_TEXT})"
+    )
     return (
         f"(\n  {buckets}\n  or\n  0 * {head}{sel}\n)\n+ {head}{sel}\n"
         f"- (\n  {partial}{sel} offset {format_duration(window)}\n  or\n  0 * {head}{sel}\n)"

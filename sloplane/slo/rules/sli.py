@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -25,7 +26,6 @@ from sloplane.slo.naming import (
     Labels,
     composed,
     ratio_metric,
-    recorded_windows,
 )
 from sloplane.slo.promql import render_template, window_query
 from sloplane.slo.rules.common import Rule
@@ -157,10 +157,10 @@ def sli_rules(slo: SLO, labels: Labels) -> list[Rule]:
     ]
 
 
-def ratio_rules(slo: SLO, labels: Labels) -> list[Rule]:
-    """The error ratio over every recorded window (after the roll-up tier's fast rules)."""
+def ratio_rules(slo: SLO, labels: Labels, windows: Iterable[int]) -> list[Rule]:
+    """The error ratio over each of ``windows`` (composed ones after the roll-up tier's rules)."""
     queries = SliQueries(slo.sli, slo.group_by)
-    return [_ratio_rule(slo, labels, queries, w) for w in recorded_windows(slo)]
+    return [_ratio_rule(slo, labels, queries, w) for w in windows]
 
 
 def _ratio_rule(slo: SLO, labels: Labels, queries: SliQueries, window: int) -> Rule:

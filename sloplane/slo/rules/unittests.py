@@ -91,8 +91,8 @@ def _fires(slo: SLO, w: BurnRateWindow, healthy: int, outage: int) -> tuple[bool
 def _inside_outage(window: int, outage: int) -> bool:
     """True when every sample the window's ratio reads lies inside the outage."""
     lag = BASE_WINDOW if window > SHORT_WINDOW_MAX else 0
-    if composed(window):  # read on the 5-minute grid: up to 5 more minutes behind
-        lag += GRID
+    if composed(window):  # read on the 5-minute grid, one step behind: up to 10 minutes more
+        lag += 2 * GRID
     return window + lag <= outage
 
 
