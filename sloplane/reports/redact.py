@@ -21,8 +21,10 @@ def redact(text: str) -> str:
     """Every URL in ``text`` as ``scheme://host[:port]`` (+ ``/…`` when it had more)."""
 
     def short(m: re.Match[str]) -> str:
-        rest = "/…" if m.group(3) not in ("", "/") else ""
-        return f"{m.group(1)}://{_host(m.group(2))}{rest}"
+        tail = m.group(3)
+        kept = tail.rstrip(".,:;)")  # punctuation after a URL belongs to the sentence
+        rest = "/…" if kept not in ("", "/") else ""
+        return f"{m.group(1)}://{_host(m.group(2))}{rest}{tail[len(kept):]}"
 
     return _URL.sub(short, text)
 
