@@ -24,7 +24,7 @@ def redact(text: str) -> str:
         tail = m.group(3)
         kept = tail.rstrip(".,:;)")  # punctuation after a URL belongs to the sentence
         rest = "/…" if kept not in ("", "/") else ""
-        return f"{m.group(1)}://{_host(m.group(2))}{rest}{tail[len(kept):]}"
+        return f"{m.group(1)}://{_host(m.group(2))}{rest}{tail[len(kept) :]}"
 
     return _URL.sub(short, text)
 
