@@ -136,6 +136,11 @@ class SLOHistory(BaseModel):
         description="Share of the SLO window the recorded series covered at ``start``; below "
         "0.99 the whole history is read from the source queries (null: not recorded)",
     )
+    group: dict[str, str] | None = Field(
+        default=None,
+        description="The group asked for (?group=label=value); null: for group_by SLOs each "
+        "point and window is the worst group's at that point",
+    )
     points: list[HistoryPoint]
 
     @computed_field  # type: ignore[prop-decorator]

@@ -155,7 +155,16 @@ class SLOService:
         samples = await self.client.instant(expr, at=t)
         return min((v for s in samples if (v := clean(s.value)) is not None), default=None)
 
-    async def history(self, slo: SLO, start: float, end: float, step: float) -> SLOHistory:
+    async def history(
+        self,
+        slo: SLO,
+        start: float,
+        end: float,
+        step: float,
+        group: dict[str, str] | None = None,
+    ) -> SLOHistory:
+        """``group``: one group of a ``group_by`` SLO (every window that group's); without
+        it, each point and window is the worst group's at that point."""
         burn_window = _history_burn_window(slo)
         windows = tuple(sorted({slo.window, burn_window}))
         series: list[Series] = []
@@ -163,8 +172,10 @@ class SLOService:
         covered = await self.coverage_at(slo, start)
         sources = SOURCES if queries.trusted(covered) else ("source_query",)
         for source in sources:
-            expr = queries.multi_window(slo, windows, source)
+            expr = queries.multi_window(slo, windows, source, by_group=group is not None)
             series = await self.client.range(expr, start, end, step)
+            if group is not None:
+                series = [x for x in series if all(x.labels.get(k) == v for k, v in group.items())]
             if series:
                 break
         by_window: dict[int, dict[float, float]] = {}
@@ -192,6 +203,7 @@ class SLOService:
             burn_rate_window=_fmt(burn_window),
             source=source,
             coverage_ratio_at_start=covered,
+            group=group,
             points=points,
         )
 

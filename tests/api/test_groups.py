@@ -82,3 +82,16 @@ def test_report_has_a_row_per_failing_group(client: TestClient) -> None:
     assert row["failing_groups"][0]["week_sli"] == pytest.approx(1 - 18 / 600, rel=1e-3)
     markdown = client.get(f"/api/v1/reports/all/{week}", params={"format": "md"}).text
     assert "route=/checkout" in markdown and "route=/home" not in markdown
+
+
+def test_history_of_one_group(client: TestClient) -> None:
+    path = "/api/v1/slos/web-availability/history"
+    params = {"start": END - 3600, "end": END, "step": 600}
+    home = client.get(path, params={**params, "group": "route=/home"}).json()
+    assert home["group"] == {"route": "/home"}
+    assert {round(p["sli"], 6) for p in home["points"]} == {round(1 - 1 / 1000, 6)}
+    worst = client.get(path, params=params).json()
+    assert worst["group"] is None
+    assert {round(p["sli"], 6) for p in worst["points"]} == {round(1 - 18 / 600, 6)}
+    bad = client.get(path, params={**params, "group": "team=x"})
+    assert bad.status_code == 422 and bad.json()["field"] == "group"

@@ -112,9 +112,18 @@ async def slo_history(
         str | None,
         Query(max_length=20, description="Seconds or a duration (5m); default about 250 points"),
     ] = None,
+    group: Annotated[
+        list[str] | None,
+        Query(
+            max_length=10,
+            description="For group_by SLOs: label=value for each group label (e.g. "
+            "route=/checkout); default: the worst group at each point",
+        ),
+    ] = None,
 ) -> SLOHistory:
     """SLI, remaining error budget and burn rate over a time range."""
     slo = find_slo(st, slo_id)
+    chosen = parse_group(slo, group)
     t_end = unix(end) or time.time()
     t_start = unix(start) or t_end - 86400
     if t_end <= t_start:
@@ -125,7 +134,23 @@ async def slo_history(
     step_s = parse_step(step, t_start, t_end)
     if (t_end - t_start) / step_s > limits.max_points:
         raise invalid("query", "step", f"more than {limits.max_points} points: use a larger step")
-    return await st.service.history(slo, t_start, t_end, step_s)
+    return await st.service.history(slo, t_start, t_end, step_s, chosen)
+
+
+def parse_group(slo: SLO, group: list[str] | None) -> dict[str, str] | None:
+    """``["route=/checkout"]`` as labels; every group label exactly once, nothing else."""
+    if not group:
+        return None
+    pairs = [g.partition("=") for g in group]
+    labels = {k: v for k, _, v in pairs}
+    if (
+        any(not sep for _, sep, _ in pairs)
+        or sorted(labels) != sorted(slo.group_by)
+        or len(labels) != len(pairs)
+    ):
+        wanted = ", ".join(f"{g}=<value>" for g in slo.group_by) or "none (no group_by)"
+        raise invalid("query", "group", f"give each group label once: {wanted}")
+    return labels
 
 
 def parse_step(step: str | None, start: float, end: float) -> float:
