@@ -26,6 +26,7 @@ from sloplane.api.routes import ROUTERS
 from sloplane.api.settings import ApiSettings
 from sloplane.api.state import State
 from sloplane.console import mount_console
+from sloplane.database import DatabaseUnavailable
 from sloplane.reports import store
 from sloplane.reports.runner import run_report
 from sloplane.reports.scheduler import due_week, start_scheduler
@@ -61,6 +62,7 @@ def create_app(
             if catch_up is not None:
                 catch_up.cancel()
             await st.client.aclose()
+            st.db.close()
 
     app = FastAPI(
         title="sloplane SLO API",
@@ -72,7 +74,7 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     mount_console(app, settings)
-    middleware.install(app, settings.cache_ttl, settings.max_body_bytes)
+    middleware.install(app, settings.cache_ttl, settings.max_body_bytes, settings.cache_max_bytes)
     return app
 
 
@@ -95,5 +97,11 @@ async def _catch_up(st: State) -> None:
     """Run the most recent due week for each scope if it never succeeded (service was down)."""
     assert st.settings.schedule is not None
     week = due_week(datetime.now().astimezone(), st.settings.schedule)
-    for scope in [s for s in st.scopes() if not store.succeeded(st.sessions, s, week)]:
-        await _run_logged(st, week, scope, "catch-up report")
+    for scope in st.scopes():
+        try:
+            done = await st.db.call(store.succeeded, st.sessions, scope, week)
+        except DatabaseUnavailable as exc:
+            log.error("catch-up report %s for %s skipped: %s", week, scope, exc)
+            continue
+        if not done:
+            await _run_logged(st, week, scope, "catch-up report")

@@ -12,11 +12,11 @@ with 503 (or 502) naming the backend and the cause.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sloplane.api.cache import ByteBudgetCache
 from sloplane.clients.prometheus import (
     AsyncPrometheusClient,
     PrometheusError,
@@ -37,10 +37,15 @@ class ClientStats:
     errors: int = 0
 
 
-@dataclass
-class _Entry:
-    expires: float
-    value: Any
+def answer_size(answer: list[Any]) -> int:
+    """Estimated bytes of a decoded answer: ~120 per point (a tuple of two floats) and
+    ~100 per label or sample, which is what the Python objects cost."""
+    total = 0
+    for item in answer:
+        labels = getattr(item, "labels", {})
+        total += 100 + sum(100 + len(k) + len(v) for k, v in labels.items())
+        total += 120 * len(getattr(item, "points", ()))
+    return total
 
 
 @dataclass
@@ -51,16 +56,23 @@ class SharedPrometheus:
     timeout: float = 5.0
     cache_ttl: float = 10.0
     max_concurrency: int = 8
+    cache_max_bytes: int = 32 * 2**20
+    max_answer_bytes: int = 16 * 2**20
+    max_series: int = 10_000
     stats: ClientStats = field(default_factory=ClientStats)
-    _cache: dict[Hashable, _Entry] = field(default_factory=dict, repr=False)
     _inflight: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _sem: asyncio.Semaphore | None = field(default=None, repr=False)
     _reader: AsyncPrometheusClient | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self._cache: ByteBudgetCache[list[Any]] = ByteBudgetCache(self.cache_max_bytes, answer_size)
         self.reader = self._reader or AsyncPrometheusClient(
-            self.base_url, self.timeout, max_connections=self.max_concurrency
+            self.base_url,
+            self.timeout,
+            max_connections=self.max_concurrency,
+            max_bytes=self.max_answer_bytes,
+            max_series=self.max_series,
         )
 
     async def aclose(self) -> None:
@@ -86,11 +98,10 @@ class SharedPrometheus:
         return await self.reader.ready()
 
     async def _shared(self, key: Hashable, fetch: Callable[[], Awaitable[list[T]]]) -> list[T]:
-        now = time.monotonic()
-        entry = self._cache.get(key)
-        if entry is not None and entry.expires > now:
+        cached = self._cache.get(key)
+        if cached is not None:
             self.stats.cache_hits += 1
-            return list(entry.value)
+            return list(cached)
         pending = self._inflight.get(key)
         if pending is not None:
             self.stats.shared_inflight += 1
@@ -105,8 +116,7 @@ class SharedPrometheus:
                 future.exception()  # mark retrieved: followers may not exist
             raise
         else:
-            self._cache[key] = _Entry(time.monotonic() + self.cache_ttl, result)
-            self._evict(now)
+            self._cache.put(key, result, self.cache_ttl)
             future.set_result(result)
             return list(result)
         finally:
@@ -130,8 +140,3 @@ class SharedPrometheus:
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.max_concurrency)
         return self._sem
-
-    def _evict(self, now: float) -> None:
-        if len(self._cache) > 4096:
-            for k in [k for k, e in self._cache.items() if e.expires <= now]:
-                del self._cache[k]

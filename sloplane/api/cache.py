@@ -1,27 +1,131 @@
-"""A response cache in front of the router for the hot read endpoints.
+"""The API's caches: one TTL cache bounded in bytes, and the response cache built on it.
 
-Dashboards poll the same status URLs many times a second. Replaying the bytes of a
-200 answer for the same path, query string and Authorization header skips routing,
-validation, authentication and serialization entirely; the key includes the token,
-so a cached answer is never shown to a caller who could not have fetched it. The
-TTL is the API's cache period, so answers are never older than the backend cache
-already allows (plus one period while a refresh runs).
+Every cache of the API (rendered responses, backend answers, status documents) is a
+:class:`ByteBudgetCache`: entries expire after their TTL and the least recently used are
+dropped as soon as the entries' estimated size passes the budget, so a caller asking for
+many distinct ranges cannot grow the process by more than the budget (an entry count is
+no bound when one answer may be kilobytes or megabytes).
+
+The response cache replays the bytes of a 200 answer for the same path, query string and
+Authorization header, skipping routing, validation and serialization. The key includes
+the token, and the token is checked again on every hit (an in-memory lookup), so a
+revoked token stops being served at once.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
 
 CACHED_PREFIXES = ("/api/v1/slos", "/api/v1/services", "/api/v1/teams")
+ENTRY_OVERHEAD = 200
+"""Bytes counted per entry on top of its value: key, tuple and dict slot."""
+
+
+class ByteBudgetCache(Generic[V]):
+    """A TTL + LRU cache whose entries' estimated sizes never sum above ``max_bytes``.
+
+    ``size`` estimates one value's footprint in bytes; a value larger than the whole
+    budget is not stored at all (it would evict everything else for one caller).
+    """
+
+    def __init__(self, max_bytes: int, size: Callable[[V], int]) -> None:
+        self.max_bytes = max_bytes
+        self._size = size
+        self._entries: OrderedDict[Hashable, tuple[float, int, V]] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, now: float | None = None) -> V | None:
+        """The value if present and not expired (expired entries are dropped on sight)."""
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= (time.monotonic() if now is None else now):
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return hit[2]
+
+    def expiry(self, key: Hashable) -> float | None:
+        """When ``key`` expires (monotonic seconds), expired or not; None when absent."""
+        hit = self._entries.get(key)
+        return None if hit is None else hit[0]
+
+    def peek(self, key: Hashable) -> V | None:
+        """The value even if expired (stale-while-revalidate), without touching recency."""
+        hit = self._entries.get(key)
+        return None if hit is None else hit[2]
+
+    def put(self, key: Hashable, value: V, ttl: float) -> None:
+        size = self._size(value) + ENTRY_OVERHEAD
+        if key in self._entries:
+            self._drop(key)
+        if size > self.max_bytes:
+            return
+        now = time.monotonic()
+        self._entries[key] = (now + ttl, size, value)
+        self.bytes += size
+        if self.bytes > self.max_bytes:
+            self._evict(now)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry[1]
+
+    def _evict(self, now: float) -> None:
+        """Expired entries first, then the least recently used until under budget."""
+        for key in [k for k, e in self._entries.items() if e[0] <= now]:
+            self._drop(key)
+        while self.bytes > self.max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+
+
+def messages_size(messages: list[Any]) -> int:
+    """Bytes of a captured ASGI response: bodies plus headers."""
+    total = 0
+    for m in messages:
+        total += len(m.get("body", b""))
+        total += sum(len(k) + len(v) for k, v in m.get("headers", ()))
+    return total
+
+
+TokenCheck = Callable[[Any, bytes], bool]
+"""(ASGI scope, Authorization header) -> may a cached answer be shown to this caller?"""
+
+
+def _app_token_check(scope: Any, authorization: bytes) -> bool:
+    """Ask the application's token store (through ``scope["app"]``) whether the caller's
+    token is still valid; without a token store (tests of the cache alone) allow."""
+    st = getattr(getattr(scope.get("app"), "state", None), "sloplane", None)
+    if st is None:
+        return True
+    return bool(st.cached_answer_allowed(authorization))
 
 
 class ResponseCache:
-    def __init__(self, app: Any, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        app: Any,
+        ttl: float,
+        max_bytes: int = 32 * 2**20,
+        token_check: TokenCheck = _app_token_check,
+    ) -> None:
         self.app = app
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[tuple[str, bytes, bytes], tuple[float, list[Any]]] = {}
+        self.token_check = token_check
+        self.entries: ByteBudgetCache[list[Any]] = ByteBudgetCache(max_bytes, messages_size)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if (
@@ -33,11 +137,11 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or ())
-        key = (scope["path"], scope.get("query_string", b""), headers.get(b"authorization", b""))
-        now = time.monotonic()
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            for message in hit[1]:
+        authorization = headers.get(b"authorization", b"")
+        key = (scope["path"], scope.get("query_string", b""), authorization)
+        hit = self.entries.get(key)
+        if hit is not None and self.token_check(scope, authorization):
+            for message in hit:
                 await send(message)
             return
         messages: list[Any] = []
@@ -48,11 +152,7 @@ class ResponseCache:
 
         await self.app(scope, receive, capture)
         if messages and messages[0].get("status") == 200 and _complete(messages):
-            if len(self._entries) >= self.max_entries:
-                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-                if len(self._entries) >= self.max_entries:
-                    self._entries.clear()
-            self._entries[key] = (time.monotonic() + self.ttl, messages)
+            self.entries.put(key, messages, self.ttl)
 
 
 def _complete(messages: list[Any]) -> bool:

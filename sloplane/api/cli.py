@@ -127,7 +127,7 @@ def serve(
         click.echo(
             "note: reads need a token; set SLOPLANE_ADMIN_TOKEN or pass --open-reads", err=True
         )
-    sessions = open_checked(database_url)
+    sessions = open_checked(database_url, settings.db_deadline)  # every later wait ends too
     sock = _listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     # The address actually bound (--port 0 picks a free port), before uvicorn's own log.

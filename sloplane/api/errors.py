@@ -14,10 +14,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sloplane.api.schemas import ProblemDetails
 from sloplane.clients.prometheus import PrometheusError
+from sloplane.database import DatabaseUnavailable, describe_error
+from sloplane.errors import BackendError
+from sloplane.reports.redact import redact
 
 log = logging.getLogger("sloplane.api")
 
@@ -73,7 +77,24 @@ def install_error_handlers(app: FastAPI) -> None:
             if exc.status == 503
             else "PromQL backend rejected the query"
         )
-        return problem(exc.status, title, str(exc), backend=exc.backend, cause=exc.cause)
+        backend = redact(exc.backend)
+        cause = redact(exc.cause)
+        return problem(exc.status, title, f"{backend}: {cause}", backend=backend, cause=cause)
+
+    @app.exception_handler(BackendError)
+    async def outside_system_down(_: Request, exc: BackendError) -> JSONResponse:
+        # a delivery (Slack, SMTP) failed: the system we depend on, not this request
+        return problem(503, "Outside system unavailable", redact(str(exc)))
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return problem(503, "Database unavailable", redact(str(exc)), cause=redact(exc.cause))
+
+    @app.exception_handler(OperationalError)
+    async def database_error(_: Request, exc: OperationalError) -> JSONResponse:
+        # a locked SQLite file or a lost connection outside Database.call: still a 503
+        cause = redact(describe_error(exc))
+        return problem(503, "Database unavailable", f"database unavailable: {cause}", cause=cause)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -75,9 +75,9 @@ class BodyLimit:
             await problem(413, "Request too large", str(exc.detail))(scope, receive, send)
 
 
-def install(app: FastAPI, cache_ttl: float, max_body_bytes: int) -> None:
+def install(app: FastAPI, cache_ttl: float, max_body_bytes: int, cache_max_bytes: int) -> None:
     """The response cache innermost, then the body limit, then metrics (outermost)."""
-    app.add_middleware(ResponseCache, ttl=cache_ttl)
+    app.add_middleware(ResponseCache, ttl=cache_ttl, max_bytes=cache_max_bytes)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     _install_metrics(app)
 

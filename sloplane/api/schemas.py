@@ -14,7 +14,10 @@ from sloplane.slo.facts import SLOFacts, SLOIdentity
 from sloplane.slo.queries import Source as DataSource
 from sloplane.times import rfc3339
 
-Status = Literal["ok", "at_risk", "breached", "no_data"]
+Status = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data"]
+ListedStatus = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data", "unknown"]
+"""A status in the SLO list: ``unknown`` when the backend could not be asked (the list is
+an inventory and answers anyway; ``status_cause`` says why)."""
 
 
 class SLOSummary(SLOIdentity):
@@ -27,10 +30,14 @@ class SLOSummary(SLOIdentity):
     window_seconds: int
     labels: dict[str, str]
     runbook_url: str | None
-    status: Status | None = Field(
+    status: ListedStatus | None = Field(
         default=None,
         description="The status now (or at the time asked for) in a list; absent from a "
-        "single SLO's definition (its /status has it)",
+        "single SLO's definition (its /status has it); unknown when the backend failed",
+    )
+    status_cause: str | None = Field(
+        default=None,
+        description="Why the status is unknown: the backend and its failure (else absent)",
     )
 
 
@@ -59,6 +66,18 @@ class FiringAlert(BaseModel):
     labels: dict[str, str]
 
 
+class WindowReading(BaseModel):
+    """Where one window's number came from and how much of the window the recorded series
+    cover, so an answer never mixes sources or freshness without saying so."""
+
+    window: str
+    source: DataSource
+    coverage_ratio: float | None = Field(
+        description="Share of the window the recorded series cover (composed windows, 6h and "
+        "up); null when not recorded (short windows read the source counters directly)"
+    )
+
+
 class SLOStatus(SLOFacts):
     sli: float | None = Field(description="Good ratio over the SLO window (1 - error ratio)")
     error_ratio: float | None
@@ -71,6 +90,19 @@ class SLOStatus(SLOFacts):
         description="recording_rules when sloplane's recorded series answered, else source_query"
     )
     evaluated_at: float = Field(description="Unix time the values refer to")
+    windows: list[WindowReading] = Field(
+        default_factory=list, description="Per window: the source used and the coverage"
+    )
+    covered_seconds: float | None = Field(
+        default=None,
+        description="Seconds of the SLO window the recorded series cover (null: not recorded)",
+    )
+    group: dict[str, str] | None = Field(
+        default=None,
+        description="For group_by SLOs: the group these numbers are for (in an SLO's status, "
+        "the worst group: breached before at risk before ok, then the least budget left)",
+    )
+    groups: int | None = Field(default=None, description="For group_by SLOs: groups seen")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -99,6 +131,16 @@ class SLOHistory(BaseModel):
     step: float
     burn_rate_window: str
     source: DataSource
+    coverage_ratio_at_start: float | None = Field(
+        default=None,
+        description="Share of the SLO window the recorded series covered at ``start``; below "
+        "0.99 the whole history is read from the source queries (null: not recorded)",
+    )
+    group: dict[str, str] | None = Field(
+        default=None,
+        description="The group asked for (?group=label=value); null: for group_by SLOs each "
+        "point and window is the worst group's at that point",
+    )
     points: list[HistoryPoint]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -120,6 +162,7 @@ class GroupSummary(BaseModel):
     ok: int
     at_risk: int
     breached: int
+    insufficient_data: int = 0
     no_data: int
     worst_budget_remaining_ratio: float | None
     statuses: list[SLOStatus]

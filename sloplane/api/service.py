@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from sloplane.api import reading
 from sloplane.api.backend import SharedPrometheus
-from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
+from sloplane.api.cache import ByteBudgetCache
+from sloplane.api.schemas import (
+    DataSource,
+    HistoryPoint,
+    SLOHistory,
+    SLOStatus,
+    WindowReading,
+)
 from sloplane.api.status import alerts_from_labels, compute_status, status_windows
-from sloplane.clients.prometheus import Sample, Series
+from sloplane.clients.prometheus import PrometheusError, Sample, Series
 from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration, parse_duration
@@ -39,7 +47,11 @@ class SLOService:
     # while, so a backend without sloplane's rules still costs one query per SLO per period.
     _source_hint: dict[str, float] = field(default_factory=dict)
     # Rendered status documents per (SLO, requested time or None for now).
-    _rendered: dict[tuple[str, float | None], tuple[float, bytes]] = field(default_factory=dict)
+    # Bounded in bytes; an entry lives two periods: fresh for one, then served stale while
+    # one refresh runs.
+    _rendered: ByteBudgetCache[tuple[float, bytes]] = field(
+        default_factory=lambda: ByteBudgetCache(8 * 2**20, lambda v: len(v[1]))
+    )
     _refreshing: dict[tuple[str, float | None], asyncio.Task[bytes]] = field(default_factory=dict)
 
     def _sources(self, slo: SLO, at: float | None) -> tuple[DataSource, ...]:
@@ -55,19 +67,39 @@ class SLOService:
         return math.floor(time.time() / ttl) * ttl
 
     async def status(self, slo: SLO, at: float | None = None) -> SLOStatus:
+        """The SLO's status: for ``group_by`` SLOs the worst group's, naming it."""
+        return (await self.group_statuses(slo, at))[0]
+
+    async def group_statuses(self, slo: SLO, at: float | None = None) -> list[SLOStatus]:
+        """Every group's status, worst first (one entry for an SLO without ``group_by``).
+
+        One query reads every window's recorded ratio per group, the coverage of the
+        composed windows and the firing alerts; a second one, only when needed, reads
+        from the source queries the windows the recorded series do not have or do not
+        cover enough (rules loaded recently, no backfill)."""
         t = self.eval_time(at)
         windows = status_windows(slo)
-        for source in self._sources(slo, at):
-            # one query per SLO: every window's ratio and the firing alerts together
-            expr = f"{queries.multi_window(slo, windows, source)} or {queries.firing_alerts(slo)}"
+        alerts = queries.firing_alerts(slo)
+        if self._sources(slo, at) == ("source_query",):
+            expr = f"{queries.multi_window(slo, windows, 'source_query', True)} or {alerts}"
             samples = await self.client.instant(expr, at=t)
-            ratios = _ratios(samples)
-            if ratios.get(slo.window) is not None or source == "source_query":
-                if source == "source_query" and at is None:
+            found = reading.readings(slo, samples, "source_query")
+        else:
+            parts = [queries.multi_window(slo, windows, "recording_rules", True)]
+            parts += [c for c in [queries.coverage(slo, windows, True)] if c]
+            samples = await self.client.instant(" or ".join([*parts, alerts]), at=t)
+            found = reading.readings(slo, samples, "recording_rules")
+            redo = reading.untrusted_windows(slo, windows, found)
+            if redo:
+                if at is None and not any(slo.window in r.ratios for r in found.values()):
                     self._source_hint[slo.id] = time.monotonic() + SOURCE_HINT_SECONDS
-                alerts = [s.labels for s in samples if s.labels.get("__name__") == "ALERTS"]
-                return compute_status(slo, ratios, alerts_from_labels(alerts), source, t)
-        raise AssertionError("unreachable")
+                expr = queries.multi_window(slo, tuple(sorted(redo)), "source_query", True)
+                reading.merge_source(slo, found, await self.client.instant(expr, at=t), redo)
+        reading.attach_alerts(slo, found, samples)
+        if not found:
+            found = {(): reading.Reading({})}
+        statuses = [_group_status(slo, r, windows, t, len(found)) for r in found.values()]
+        return sorted(statuses, key=_severity)
 
     async def status_json(self, slo: SLO, at: float | None = None) -> bytes:
         """The status document, cached per SLO for one cache period.
@@ -81,7 +113,7 @@ class SLOService:
         hit = self._rendered.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        if hit is not None and at is None and hit[0] + self.client.cache_ttl > now:
+        if hit is not None and at is None:
             if key not in self._refreshing:
                 task = asyncio.create_task(self._render(slo, at))
                 self._refreshing[key] = task
@@ -94,23 +126,56 @@ class SLOService:
 
     async def _render(self, slo: SLO, at: float | None) -> bytes:
         body = (await self.status(slo, at)).model_dump_json().encode()
-        now = time.monotonic()
-        if len(self._rendered) > 10_000:
-            self._rendered = {k: v for k, v in self._rendered.items() if v[0] > now}
-        self._rendered[(slo.id, at)] = (now + self.client.cache_ttl, body)
+        ttl = self.client.cache_ttl
+        self._rendered.put((slo.id, at), (time.monotonic() + ttl, body), 2 * ttl)
         return body
 
     async def statuses(self, slos: Sequence[SLO], at: float | None = None) -> list[SLOStatus]:
         return list(await asyncio.gather(*(self.status(s, at) for s in slos)))
 
-    async def history(self, slo: SLO, start: float, end: float, step: float) -> SLOHistory:
+    async def statuses_or_errors(
+        self, slos: Sequence[SLO], at: float | None = None
+    ) -> list[SLOStatus | PrometheusError]:
+        """Each SLO's status, or the backend's failure for that SLO (for the inventory)."""
+
+        async def one(slo: SLO) -> SLOStatus | PrometheusError:
+            try:
+                return await self.status(slo, at)
+            except PrometheusError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(s) for s in slos)))
+
+    async def coverage_at(self, slo: SLO, t: float) -> float | None:
+        """Share of the SLO window the recorded series cover at ``t`` (the least covered
+        group's); None when the window is not composed or its coverage is not recorded."""
+        expr = queries.coverage(slo, (slo.window,))
+        if expr is None:
+            return None
+        samples = await self.client.instant(expr, at=t)
+        return min((v for s in samples if (v := clean(s.value)) is not None), default=None)
+
+    async def history(
+        self,
+        slo: SLO,
+        start: float,
+        end: float,
+        step: float,
+        group: dict[str, str] | None = None,
+    ) -> SLOHistory:
+        """``group``: one group of a ``group_by`` SLO (every window that group's); without
+        it, each point and window is the worst group's at that point."""
         burn_window = _history_burn_window(slo)
         windows = tuple(sorted({slo.window, burn_window}))
         series: list[Series] = []
         source: DataSource = "recording_rules"
-        for source in SOURCES:
-            expr = queries.multi_window(slo, windows, source)
+        covered = await self.coverage_at(slo, start)
+        sources = SOURCES if queries.trusted(covered) else ("source_query",)
+        for source in sources:
+            expr = queries.multi_window(slo, windows, source, by_group=group is not None)
             series = await self.client.range(expr, start, end, step)
+            if group is not None:
+                series = [x for x in series if all(x.labels.get(k) == v for k, v in group.items())]
             if series:
                 break
         by_window: dict[int, dict[float, float]] = {}
@@ -137,8 +202,47 @@ class SLOService:
             step=step,
             burn_rate_window=_fmt(burn_window),
             source=source,
+            coverage_ratio_at_start=covered,
+            group=group,
             points=points,
         )
+
+
+STATUS_ORDER = {"breached": 0, "at_risk": 1, "insufficient_data": 2, "ok": 3, "no_data": 4}
+
+
+def _severity(s: SLOStatus) -> tuple[int, float, list[tuple[str, str]]]:
+    """Worst first: by status, then the least budget left, then the group's labels."""
+    remaining = s.error_budget.remaining_ratio
+    return (
+        STATUS_ORDER[s.status],
+        math.inf if remaining is None else remaining,
+        sorted((s.group or {}).items()),
+    )
+
+
+def _group_status(
+    slo: SLO, r: reading.Reading, windows: tuple[int, ...], t: float, groups: int
+) -> SLOStatus:
+    source = r.sources.get(slo.window, "source_query")
+    st = compute_status(slo, r.ratios, alerts_from_labels(r.alerts), source, t)
+    covered = r.coverage.get(slo.window)
+    return st.model_copy(
+        update={
+            "status": "insufficient_data" if r.insufficient else st.status,
+            "windows": [
+                WindowReading(
+                    window=_fmt(w),
+                    source=r.sources.get(w, "source_query"),
+                    coverage_ratio=r.coverage.get(w),
+                )
+                for w in windows
+            ],
+            "covered_seconds": None if covered is None else covered * slo.window,
+            "group": r.labels if slo.group_by else None,
+            "groups": groups if slo.group_by else None,
+        }
+    )
 
 
 def _forget(tasks: dict[Any, Any], key: Any, _task: object) -> None:

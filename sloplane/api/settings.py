@@ -21,6 +21,17 @@ class ApiSettings:
     max_range_seconds: int = 400 * 86400
     max_points: int = 11_000
     max_body_bytes: int = 64 * 1024
+    # every database call (token reloads, reports, readiness) ends within this many seconds
+    db_deadline: float = 5.0
+    # seconds a snapshot of valid token hashes is trusted (revocation through another replica)
+    token_max_age: float = 1.0
+    # readiness: the database must answer within this many seconds
+    ready_deadline: float = 2.0
+    # bytes of rendered answers and of decoded backend answers kept (each)
+    cache_max_bytes: int = 32 * 2**20
+    # a backend answer larger than this, or with more series, is refused (503)
+    max_answer_bytes: int = 16 * 2**20
+    max_series: int = 10_000
     schedule: Schedule | None = field(default_factory=Schedule)
     report_scopes: tuple[str, ...] = ("all",)
     delivery: Delivery = field(default_factory=Delivery)

@@ -16,7 +16,7 @@ from sloplane.api.backend import SharedPrometheus
 from sloplane.api.errors import invalid
 from sloplane.api.service import SLOService
 from sloplane.api.settings import ApiSettings
-from sloplane.database import open_database
+from sloplane.database import Database, open_database
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.model import SLO
 
@@ -40,13 +40,28 @@ class State:
             timeout=settings.query_timeout,
             cache_ttl=settings.cache_ttl,
             max_concurrency=settings.max_concurrency,
+            cache_max_bytes=settings.cache_max_bytes,
+            max_answer_bytes=settings.max_answer_bytes,
+            max_series=settings.max_series,
         )
         self.service = SLOService(catalog, self.client)
-        self.sessions: sessionmaker[Session] = sessions or open_database(settings.database_url)
-        self.tokens = TokenStore(self.sessions)
+        self.sessions: sessionmaker[Session] = sessions or open_database(
+            settings.database_url, settings.db_deadline
+        )
+        self.db = Database(self.sessions, settings.db_deadline)
+        self.tokens = TokenStore(self.db, settings.token_max_age)
         if settings.admin_token:
             self.tokens.ensure("admin (SLOPLANE_ADMIN_TOKEN)", settings.admin_token, ["admin"])
+        self.tokens.load()
         self.report_lock = asyncio.Lock()
+
+    def cached_answer_allowed(self, authorization: bytes) -> bool:
+        """May the response cache replay an answer to this Authorization header? Only while
+        its token is valid (no I/O: the token snapshot), so revocation applies at once."""
+        if self.settings.open_reads:
+            return True
+        kind, _, token = authorization.decode("latin-1").partition(" ")
+        return kind.lower() == "bearer" and self.tokens.valid_now(token.strip())
 
     def scopes(self) -> list[str]:
         """The report scopes to run on schedule, ``teams`` expanded to one per team."""
@@ -79,7 +94,7 @@ def _require(scope: Literal["read", "admin"]) -> Callable[[Request], Awaitable[N
         kind, _, token = header.partition(" ")
         if kind.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required (Authorization: Bearer <token>)")
-        scopes = st.tokens.scopes_of(token.strip())
+        scopes = await st.tokens.scopes_of(token.strip())
         if scopes is None:
             raise HTTPException(401, "unknown or revoked token")
         if not grants(scopes, scope):

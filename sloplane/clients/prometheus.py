@@ -479,9 +479,13 @@ class AsyncPrometheusClient(_Settings):
         reject_warnings: bool = False,
         max_connections: int = 8,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_bytes: int | None = None,
+        max_series: int | None = None,
     ) -> None:
         super().__init__(url, timeout, retries, dict(headers or {}), max_points, reject_warnings)
         self._max_connections = max_connections
+        self.max_bytes = max_bytes
+        self.max_series = max_series
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -517,19 +521,67 @@ class AsyncPrometheusClient(_Settings):
         return resp.status_code < 500
 
     async def run(self, call: Call) -> Data:
+        """Send ``call``; with ``max_bytes``/``max_series`` the answer is decoded on a worker
+        thread (the event loop keeps serving, and a caller's deadline covers decoding) after
+        its size was checked while it streamed in."""
         attempt = 0
         while True:
             sent_at = time.time()
             try:
-                resp = await self._http().get(call.path, params=dict(call.params))
+                resp = await self._get(call)
             except httpx.HTTPError as exc:
                 if not self.again(attempt, exc):
                     raise self.failed(exc) from None
             else:
                 if not self.again(attempt, resp):
-                    return self.decoder.decode(call, resp, sent_at)
+                    if self.max_bytes is None and self.max_series is None:
+                        return self.decoder.decode(call, resp, sent_at)
+                    self._check_series(resp)
+                    return await asyncio.to_thread(self.decoder.decode, call, resp, sent_at)
             await asyncio.sleep(backoff(attempt))
             attempt += 1
+
+    async def _get(self, call: Call) -> httpx.Response:
+        """The answer, read at most ``max_bytes`` far (a PrometheusError beyond)."""
+        if self.max_bytes is None:
+            return await self._http().get(call.path, params=dict(call.params))
+        request = self._http().build_request("GET", call.path, params=dict(call.params))
+        resp = await self._http().send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise PrometheusError(
+                        self.url,
+                        f"answer larger than {self.max_bytes} bytes (refused; ask for fewer "
+                        "series or a shorter range)",
+                    )
+                chunks.append(chunk)
+        finally:
+            await resp.aclose()
+        headers = [
+            (k, v)
+            for k, v in resp.headers.items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            resp.status_code, headers=headers, content=b"".join(chunks), request=request
+        )
+
+    def _check_series(self, resp: httpx.Response) -> None:
+        """Refuse an answer of more than ``max_series`` series before parsing it (one byte
+        scan: every series of a vector or matrix carries a ``"metric"`` object)."""
+        if self.max_series is None:
+            return
+        count = resp.content.count(b'"metric"')
+        if count > self.max_series:
+            raise PrometheusError(
+                self.url,
+                f"answer of {count} series, more than the limit of {self.max_series} "
+                "(refused; the query selects too many series)",
+            )
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:

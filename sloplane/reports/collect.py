@@ -18,12 +18,20 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from sloplane.clients.prometheus import AsyncPromReader, Series
-from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWeek, Trend
+from sloplane.clients.prometheus import AsyncPromReader, Sample, Series
+from sloplane.reports.model import (
+    BurnPoint,
+    DayResult,
+    GroupWeek,
+    Incident,
+    Report,
+    SLOWeek,
+    Trend,
+)
 from sloplane.reports.weeks import days_of, week_bounds
 from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
-from sloplane.slo.durations import parse_duration
+from sloplane.slo.durations import format_duration, parse_duration
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
 from sloplane.slo.queries import Source as DataSource
@@ -77,16 +85,96 @@ async def build_report(
     )
 
 
-async def _source(client: AsyncPromReader, slo: SLO, at: float) -> DataSource:
-    found = await client.instant(queries.recorded_ratio(slo, slo.window), at=at)
-    return "recording_rules" if found else "source_query"
+async def _source(
+    client: AsyncPromReader, slo: SLO, start: float, end: float
+) -> tuple[DataSource, float | None]:
+    """The recorded series when they hold the SLO window at the week's end and cover it at
+    both ends of the week (the roll-up tier's coverage, 99%); else the source queries
+    over whole windows.
+    Returns the source and the SLO window's coverage at the end (None: not recorded)."""
+    probe = queries.recorded_ratio(slo, slo.window)
+    cover = queries.coverage(slo, (slo.window,))
+    at_end, at_start = await asyncio.gather(
+        client.instant(probe + (f" or {cover}" if cover else ""), at=end),
+        client.instant(cover, at=start) if cover else _nothing(),
+    )
+    found = any(s.labels.get(queries.COVERAGE_LABEL) is None for s in at_end)
+    covered_end = _coverage(at_end)
+    complete = all(queries.trusted(c) for c in (covered_end, _coverage(at_start)))
+    return ("recording_rules" if found and complete else "source_query"), covered_end
+
+
+async def _failing_groups(
+    client: AsyncPromReader, slo: SLO, end: float, src: DataSource
+) -> list[GroupWeek]:
+    """The groups of a ``group_by`` SLO under the objective over the week, worst first;
+    read from the same source as the SLO's numbers (source queries if the recorded
+    series cannot answer a week)."""
+    if not slo.group_by:
+        return []
+    windows = tuple(sorted({WEEK, slo.window}))
+    by_group = await _group_ratios(client, slo, windows, end, src)
+    if src == "recording_rules" and (not by_group or any(WEEK not in r for r in by_group.values())):
+        by_group = await _group_ratios(client, slo, windows, end, "source_query")
+    failing = [
+        GroupWeek(
+            group=dict(zip(slo.group_by, key, strict=True)),
+            week_sli=_sli(r.get(WEEK)),
+            window_sli=_sli(r.get(slo.window)),
+            budget_remaining_ratio=slo.budget_remaining(r.get(slo.window)),
+        )
+        for key, r in by_group.items()
+        if (sli := _sli(r.get(WEEK))) is not None and sli < slo.objective
+    ]
+    return sorted(failing, key=lambda g: (g.week_sli or 0.0, sorted(g.group.items())))
+
+
+async def _group_ratios(
+    client: AsyncPromReader, slo: SLO, windows: tuple[int, ...], at: float, src: DataSource
+) -> dict[tuple[str, ...], dict[int, float | None]]:
+    samples = await client.instant(queries.multi_window(slo, windows, src, True), at=at)
+    out: dict[tuple[str, ...], dict[int, float | None]] = {}
+    for s in samples:
+        key = tuple(s.labels.get(g, "") for g in slo.group_by)
+        window = parse_duration(s.labels[queries.WINDOW_LABEL])
+        out.setdefault(key, {})[window] = clean(s.value)
+    return out
+
+
+async def _nothing() -> list[Sample]:
+    return []
+
+
+def _coverage(samples: Sequence[Sample]) -> float | None:
+    values = [
+        v
+        for s in samples
+        if s.labels.get(queries.COVERAGE_LABEL) is not None and (v := clean(s.value)) is not None
+    ]
+    return min(values, default=None)
 
 
 async def _ratios(
-    client: AsyncPromReader, slo: SLO, windows: tuple[int, ...], at: float, src: DataSource
+    client: AsyncPromReader,
+    slo: SLO,
+    windows: tuple[int, ...],
+    at: float,
+    src: DataSource,
+    fell_back: set[int] | None = None,
 ) -> dict[int, float | None]:
+    """Error ratios per window from ``src``; a window the recorded series cannot answer
+    (e.g. a week before the roll-up tier existed) is read from the source queries and
+    added to ``fell_back``, so the report can say so."""
     samples = await client.instant(queries.multi_window(slo, windows, src), at=at)
-    return {parse_duration(s.labels[queries.WINDOW_LABEL]): clean(s.value) for s in samples}
+    out = {parse_duration(s.labels[queries.WINDOW_LABEL]): clean(s.value) for s in samples}
+    missing = tuple(w for w in windows if w not in out)
+    if src == "recording_rules" and missing:
+        expr = queries.multi_window(slo, missing, "source_query")
+        for s in await client.instant(expr, at=at):
+            out[parse_duration(s.labels[queries.WINDOW_LABEL])] = clean(s.value)
+        if fell_back is not None:
+            fell_back.update(missing)
+    return out
 
 
 async def _slo_week(
@@ -97,15 +185,17 @@ async def _slo_week(
     days: Sequence[tuple[datetime, datetime]],
 ) -> SLOWeek:
     start, end = start_dt.timestamp(), end_dt.timestamp()
-    src = await _source(client, slo, end)
-    now, before, daily, burn_down, alerts = await asyncio.gather(
-        _ratios(client, slo, tuple(sorted({WEEK, slo.window})), end, src),
-        _ratios(client, slo, (WEEK,), start, src),
+    src, covered = await _source(client, slo, start, end)
+    fell_back: set[int] = set()
+    now, before, daily, burn_down, alerts, groups = await asyncio.gather(
+        _ratios(client, slo, tuple(sorted({WEEK, slo.window})), end, src, fell_back),
+        _ratios(client, slo, (WEEK,), start, src, fell_back),
         asyncio.gather(
-            *(_ratios(client, slo, (DAY,), d_end.timestamp(), src) for _, d_end in days)
+            *(_ratios(client, slo, (DAY,), d_end.timestamp(), src, fell_back) for _, d_end in days)
         ),
         client.range(queries.ratio(slo, slo.window, src), start, end, BURN_DOWN_STEP),
         client.samples(queries.firing_alerts(slo), f"{WEEK}s", end),
+        _failing_groups(client, slo, end, src),
     )
     week_ratio, window_ratio = now.get(WEEK), now.get(slo.window)
     prev_ratio = before.get(WEEK)
@@ -134,6 +224,9 @@ async def _slo_week(
         trend=trend(_sli(week_ratio), _sli(prev_ratio), trend_band(slo)),
         burn_down=_burn_down(slo, burn_down),
         source=src,
+        window_coverage_ratio=covered,
+        failing_groups=groups,
+        source_query_windows=[format_duration(w) for w in sorted(fell_back)],
     )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import smtplib
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 
+from sloplane.clients.http import describe
 from sloplane.errors import BackendError
 from sloplane.reports.model import Report
+from sloplane.reports.redact import redact, redact_url
 from sloplane.reports.render import headline
 
 
@@ -68,12 +71,32 @@ def slack_payload(report: Report, link: str | None) -> dict[str, object]:
 
 
 def send_slack(report: Report, webhook: str, link: str | None, timeout: float = 10.0) -> None:
+    """POST the summary; errors name the webhook's host only (its path is the secret).
+
+    ``timeout`` bounds the whole call (connect, send and the answer), not each read, so
+    a webhook that trickles bytes cannot hold a delivery longer."""
+    shown = redact_url(webhook)
     try:
-        resp = httpx.post(webhook, json=slack_payload(report, link), timeout=timeout)
+        with httpx.Client(timeout=timeout) as http:
+            resp = _post_within(http, webhook, slack_payload(report, link), timeout)
     except httpx.HTTPError as exc:
-        raise BackendError(f"Slack webhook {webhook}: {exc}") from None
+        raise BackendError(f"Slack webhook {shown}: {redact(describe(exc))}") from None
     if resp.status_code >= 300:
-        raise BackendError(f"Slack webhook {webhook}: HTTP {resp.status_code} {resp.text[:200]}")
+        body = redact(" ".join(resp.text[:200].split()))
+        raise BackendError(f"Slack webhook {shown}: HTTP {resp.status_code} {body}".strip())
+
+
+def _post_within(
+    http: httpx.Client, url: str, payload: dict[str, object], timeout: float
+) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    with http.stream("POST", url, json=payload) as resp:
+        body = b""
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if time.monotonic() > deadline or len(body) > 65536:
+                raise httpx.ReadTimeout("the answer did not end in time", request=resp.request)
+        return httpx.Response(resp.status_code, content=body, request=resp.request)
 
 
 def send_email(report: Report, rendered: dict[str, str], d: Delivery, link: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.queries import Source as DataSource
@@ -17,6 +17,15 @@ class DayResult(BaseModel):
     date: str
     sli: float | None
     met: bool | None
+
+
+class GroupWeek(BaseModel):
+    """One group of a ``group_by`` SLO that missed the objective over the week."""
+
+    group: dict[str, str]
+    week_sli: float | None
+    window_sli: float | None
+    budget_remaining_ratio: float | None
 
 
 class Incident(BaseModel):
@@ -67,6 +76,20 @@ class SLOWeek(SLOFacts):
     trend: Trend
     burn_down: list[BurnPoint]
     source: DataSource
+    window_coverage_ratio: float | None = Field(
+        default=None,
+        description="Share of the SLO window the recorded series cover at the week's end "
+        "(null: not recorded); under 0.99 every number is read from the source queries",
+    )
+    failing_groups: list[GroupWeek] = Field(
+        default_factory=list,
+        description="group_by SLOs: every group under the objective over the week, worst first",
+    )
+    source_query_windows: list[str] = Field(
+        default_factory=list,
+        description="Windows (week, day) read from the source queries although ``source`` "
+        "is recording_rules, because the recorded series could not answer them",
+    )
 
 
 class Report(BaseModel):

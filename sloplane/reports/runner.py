@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,19 +36,25 @@ async def run_report(
     sessions: sessionmaker[Session] | None = None,
     delivery: Delivery | None = None,
 ) -> tuple[Report, dict[str, str], list[Path]]:
-    """Idempotent: rerunning the same scope and week replaces the stored snapshot and files."""
+    """Idempotent: rerunning the same scope and week replaces the stored snapshot and files.
+
+    Database writes and deliveries (files, Slack, SMTP) are blocking calls: they run on
+    worker threads, so a locked database or a webhook that never answers holds this run,
+    not the event loop of the API serving it. A failure is stored redacted (no webhook
+    path, no password) because read-scope callers list runs."""
     check_request(catalog, week, scope, tz)
-    run_id = store.start_run(sessions, scope, week) if sessions else None
+    run_id = await asyncio.to_thread(store.start_run, sessions, scope, week) if sessions else None
     try:
         report = await build_report(catalog, client, week, scope, tz)
         rendered = render_all(report)
         if sessions:
-            store.save_snapshot(sessions, scope, week, rendered, run_id)
-        paths = deliver(report, rendered, delivery) if delivery else []
+            await asyncio.to_thread(store.save_snapshot, sessions, scope, week, rendered, run_id)
+        paths = await asyncio.to_thread(deliver, report, rendered, delivery) if delivery else []
     except Exception as exc:
         if sessions and run_id is not None:
-            store.finish_run(sessions, run_id, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            await asyncio.to_thread(store.finish_run, sessions, run_id, error)
         raise
     if sessions and run_id is not None:
-        store.finish_run(sessions, run_id)
+        await asyncio.to_thread(store.finish_run, sessions, run_id)
     return report, rendered, paths

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sloplane.reports.model import ReportInfo, ReportRun
+from sloplane.reports.redact import redact
 from sloplane.reports.tables import ReportRunRow, ReportSnapshot
 
 
@@ -25,7 +26,7 @@ def finish_run(sessions: sessionmaker[Session], run_id: int, error: str | None =
         if row is None:
             return
         row.status = "failed" if error else "succeeded"
-        row.error = error
+        row.error = None if error is None else redact(error)
         row.finished_at = time.time()
         s.commit()
 
@@ -102,7 +103,7 @@ def list_runs(sessions: sessionmaker[Session], limit: int = 100) -> list[ReportR
                 status=r.status,
                 started_at=r.started_at,
                 finished_at=r.finished_at,
-                error=r.error,
+                error=None if r.error is None else redact(r.error),
             )
             for r in rows
         ]

@@ -1,8 +1,8 @@
 """PromQL that reads an SLO's error ratio back: recorded series first, source queries as fallback.
 
 The API and the weekly reports send these; both import them from here (not from each
-other). Pure functions only. Every expression yields the *error ratio* of one SLO over
-a window, so status, history and reports share one definition of "SLI", and every
+other). Pure functions only. Every expression yields the *error ratio* of one SLO (or, ``by_group``, of each of its groups)
+over a window, so status, history and reports share one definition of "SLI", and every
 expression is the rule compiler's own (:mod:`sloplane.slo.rules.sli`), so the numbers
 they show cannot disagree with the recorded series or the alerts. When an SLO has
 ``group_by`` labels the worst group is taken (``max``): an SLO is only as good as its
@@ -26,44 +26,87 @@ WINDOW_LABEL = "sloplane_window"
 LABELS = naming.Labels()
 
 
+COVERAGE_LABEL = "sloplane_coverage"
+"""Set (to the window) on the coverage samples a status query returns beside the ratios."""
+
+COMPLETE_COVERAGE = 0.99
+"""Recorded long windows are trusted from this share of the window on; below it, the source
+queries answer for the whole window (the rules' own history gate uses the same share)."""
+
+
 def selector(slo: SLO) -> str:
     return LABELS.selector(slo)
 
 
-def recorded_ratio(slo: SLO, window: int) -> str:
+def _agg(slo: SLO, func: str, by_group: bool) -> str:
+    """``max`` (the worst group) or ``max by (group labels)`` (every group)."""
+    if by_group and slo.group_by:
+        return f"{func} by ({', '.join(slo.group_by)}) "
+    return func
+
+
+def recorded_ratio(slo: SLO, window: int, by_group: bool = False) -> str:
     """Error ratio over ``window`` from the series sloplane's rules record.
 
     A recorded window is read as recorded; any other window (a report's week) is the
     rules' own expression for it: total errors over total events from the recorded 5m
     rates for every SLI kind, never an average of 5m ratios.
     """
+    agg = _agg(slo, "max", by_group)
     if window in naming.recorded_windows(slo):
-        return f"max({naming.ratio_metric(window)}{selector(slo)})"
-    return f"max({window_ratio(slo, window, LABELS)})"
+        return f"{agg}({naming.ratio_metric(window)}{selector(slo)})"
+    return f"{agg}({window_ratio(slo, window, LABELS)})"
 
 
-def source_ratio(slo: SLO, window: int) -> str:
+def source_ratio(slo: SLO, window: int, by_group: bool = False) -> str:
     """Error ratio over ``window`` straight from the SLI's source queries (no rules needed).
 
     The expression is the one the rules record for short windows
     (:meth:`~sloplane.slo.rules.sli.SliQueries.ratio`), so the fallback reads the same
     events the rules do (e.g. every spelling of a latency bucket's ``le``).
     """
-    return f"max({SliQueries(slo.sli, slo.group_by).ratio(window)})"
+    return f"{_agg(slo, 'max', by_group)}({SliQueries(slo.sli, slo.group_by).ratio(window)})"
 
 
-def ratio(slo: SLO, window: int, source: Source) -> str:
-    return recorded_ratio(slo, window) if source == "recording_rules" else source_ratio(slo, window)
+def ratio(slo: SLO, window: int, source: Source, by_group: bool = False) -> str:
+    if source == "recording_rules":
+        return recorded_ratio(slo, window, by_group)
+    return source_ratio(slo, window, by_group)
 
 
-def multi_window(slo: SLO, windows: tuple[int, ...], source: Source) -> str:
+def coverage_windows(slo: SLO, windows: tuple[int, ...]) -> tuple[int, ...]:
+    """The windows among ``windows`` whose recorded ratio depends on recorded history (the
+    roll-up tier's composed windows), i.e. whose coverage is recorded."""
+    return tuple(w for w in windows if naming.composed(w) and w in naming.recorded_windows(slo))
+
+
+def coverage(slo: SLO, windows: tuple[int, ...], by_group: bool = False) -> str | None:
+    """The share of each composed window the recorded series cover, labelled
+    ``sloplane_coverage`` (the least covered group's share, or per group); None when no
+    window of ``windows`` is composed."""
+    parts = [
+        f"label_replace({_agg(slo, 'min', by_group)}({naming.coverage_metric(w)}{selector(slo)}), "
+        f'"{COVERAGE_LABEL}", "{format_duration(w)}", "", "")'
+        for w in coverage_windows(slo, windows)
+    ]
+    return " or ".join(parts) or None
+
+
+def trusted(coverage_ratio: float | None) -> bool:
+    """Whether a recorded long window may be shown: its coverage is complete enough, or not
+    recorded at all (rules from before the coverage series: nothing to say otherwise)."""
+    return coverage_ratio is None or coverage_ratio >= COMPLETE_COVERAGE
+
+
+def multi_window(slo: SLO, windows: tuple[int, ...], source: Source, by_group: bool = False) -> str:
     """One query returning the error ratio for every window, labelled ``sloplane_window``.
 
     Sending one query per SLO (instead of one per window) is what keeps the load on
     the backend at one query per SLO per cache period.
     """
     parts = [
-        f'label_replace({ratio(slo, w, source)}, "{WINDOW_LABEL}", "{format_duration(w)}", "", "")'
+        f'label_replace({ratio(slo, w, source, by_group)}, "{WINDOW_LABEL}", '
+        f'"{format_duration(w)}", "", "")'
         for w in windows
     ]
     return " or ".join(parts)

@@ -61,7 +61,11 @@ def test_garbage_is_a_503_problem(
     answer, url, client = backend
     answer.status, answer.body = code, json.dumps(body).encode()
     answer.paths.clear()
-    for path in (STATUS, "/api/v1/slos", "/api/v1/slos/checkout-availability/history"):
+    for path in (
+        STATUS,
+        "/api/v1/slos?status=breached",
+        "/api/v1/slos/checkout-availability/history",
+    ):
         r = client.get(path)
         assert r.status_code == 503, (path, r.text)
         problem = r.json()
@@ -71,6 +75,12 @@ def test_garbage_is_a_503_problem(
         assert "history" in path or cause in problem["cause"], problem
         assert problem["title"] == "PromQL backend unavailable"
     assert answer.paths  # the stand-in was asked
+    # the inventory still answers: every SLO listed, its status unknown with the same cause
+    listed = client.get("/api/v1/slos")
+    assert listed.status_code == 200, listed.text
+    for slo in listed.json():
+        assert slo["status"] == "unknown" and url in slo["status_cause"], slo
+        assert cause in slo["status_cause"], slo
 
 
 def test_a_refused_query_is_a_502(backend: tuple[Answer, str, TestClient]) -> None:

@@ -68,8 +68,11 @@ def test_an_unrecorded_window_divides_sums_as_the_rules_do(kind: str, grouping: 
     expr = queries.recorded_ratio(slo, WEEK)
     assert expr == f"max({window_ratio(slo, WEEK, queries.LABELS)})"
     sel = queries.selector(slo)
-    assert f"sum_over_time({naming.ERRORS_RATE}{sel}[7d])" in expr
-    assert f"sum_over_time({naming.TOTAL_RATE}{sel}[7d])" in expr
+    if naming.composed(WEEK):  # the roll-up tier: sums of hourly error and event buckets
+        assert f"{naming.ERRORS_BUCKET}{sel}" in expr and f"{naming.TOTAL_BUCKET}{sel}" in expr
+    else:
+        assert f"sum_over_time({naming.ERRORS_RATE}{sel}[7d])" in expr
+        assert f"sum_over_time({naming.TOTAL_RATE}{sel}[7d])" in expr
     assert "avg_over_time" not in expr
 
 

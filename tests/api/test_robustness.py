@@ -134,6 +134,11 @@ def test_prometheus_stopped_mid_test(tmp_path: Path) -> None:
         assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["backend"] == p.url and r.json()["cause"]
         assert c.get("/api/v1/slos/checkout-availability/history").status_code == 503
+        # the inventory still answers, each status unknown with the cause
+        listed = c.get("/api/v1/slos")
+        assert listed.status_code == 200, listed.text
+        assert {s["status"] for s in listed.json()} == {"unknown"}
+        assert all(p.url in s["status_cause"] for s in listed.json())
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["prometheus"].startswith(
             "unreachable"

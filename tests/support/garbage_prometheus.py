@@ -21,6 +21,8 @@ class Answer:
     status: int = 200
     body: bytes = b""
     paths: list[str] = field(default_factory=list)
+    # a different body for some paths (e.g. "/api/v1/query_range"), ``body`` for the rest
+    by_path: dict[str, bytes] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -30,11 +32,12 @@ def garbage_prometheus(answer: Answer) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             answer.paths.append(self.path)
+            body = answer.by_path.get(self.path.split("?")[0], answer.body)
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer.body)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(answer.body)
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass

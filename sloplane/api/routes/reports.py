@@ -24,19 +24,23 @@ WeekPath = Annotated[str, Path(pattern=r"^\d{4}-W\d{2}$", description="ISO week,
 @router.get(
     "/reports", response_model=list[ReportInfo], responses=READ_ERRORS, dependencies=[Reader]
 )
-def list_reports(
+async def list_reports(
     st: StateDep, scope: Annotated[str | None, Query(max_length=200)] = None
 ) -> list[ReportInfo]:
     """Stored weekly reports, newest week first."""
-    return store.list_snapshots(st.sessions, scope)
+    return await st.db.call(store.list_snapshots, st.sessions, scope)
 
 
 @router.get(
     "/reports/runs", response_model=list[ReportRun], responses=READ_ERRORS, dependencies=[Reader]
 )
-def list_runs(st: StateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ReportRun]:
-    """Report runs (scheduled, caught up after a restart, or asked for), newest first."""
-    return store.list_runs(st.sessions, limit)
+async def list_runs(
+    st: StateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[ReportRun]:
+    """Report runs (scheduled, caught up after a restart, or asked for), newest first.
+    A failed run's ``error`` names the failing system without secrets (URLs shortened to
+    their host)."""
+    return await st.db.call(store.list_runs, st.sessions, limit)
 
 
 @router.get(
@@ -48,11 +52,11 @@ def list_runs(st: StateDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -
     },
     dependencies=[Reader],
 )
-def get_report(
+async def get_report(
     st: StateDep, scope: ScopePath, week: WeekPath, format: Literal["json", "md", "html"] = "json"
 ) -> Response:
     """One stored report in JSON, Markdown or HTML."""
-    body = store.get_snapshot(st.sessions, scope, week, format)
+    body = await st.db.call(store.get_snapshot, st.sessions, scope, week, format)
     if body is None:
         raise HTTPException(404, f"no report for scope {scope!r} and week {week}")
     if format == "html":
@@ -83,4 +87,5 @@ async def generate_report(st: StateDep, scope: ScopePath, week: WeekPath) -> Rep
         await run_report(
             st.catalog, st.client, week, scope, st.timezone(), st.sessions, st.settings.delivery
         )
-    return next(r for r in store.list_snapshots(st.sessions, scope) if r.week == week)
+    stored = await st.db.call(store.list_snapshots, st.sessions, scope)
+    return next(r for r in stored if r.week == week)

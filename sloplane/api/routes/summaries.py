@@ -27,6 +27,7 @@ def group_summary(key: str, statuses: Sequence[SLOStatus]) -> GroupSummary:
         ok=sum(s.status == "ok" for s in statuses),
         at_risk=sum(s.status == "at_risk" for s in statuses),
         breached=sum(s.status == "breached" for s in statuses),
+        insufficient_data=sum(s.status == "insufficient_data" for s in statuses),
         no_data=sum(s.status == "no_data" for s in statuses),
         worst_budget_remaining_ratio=min(remaining) if remaining else None,
         statuses=list(statuses),

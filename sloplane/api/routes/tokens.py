@@ -15,8 +15,8 @@ router = APIRouter(prefix=V1, tags=["tokens"], dependencies=[Admin])
 
 
 @router.get("/tokens", response_model=list[TokenInfo], responses=READ_ERRORS)
-def list_tokens(st: StateDep) -> list[TokenInfo]:
-    return st.tokens.list()
+async def list_tokens(st: StateDep) -> list[TokenInfo]:
+    return await st.db.call(st.tokens.list)
 
 
 @router.post(
@@ -25,16 +25,19 @@ def list_tokens(st: StateDep) -> list[TokenInfo]:
     status_code=201,
     responses={**READ_ERRORS, 409: PROBLEM},
 )
-def create_token(st: StateDep, body: TokenCreate) -> TokenCreated:
+async def create_token(st: StateDep, body: TokenCreate) -> TokenCreated:
     """Create a token; the plain token is in this response only (the database keeps its hash)."""
     try:
-        return st.tokens.create(body.name, list(body.scopes))
+        return await st.db.call(st.tokens.create, body.name, list(body.scopes))
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses={**READ_ERRORS, **NOT_FOUND})
-def delete_token(st: StateDep, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
-    if not st.tokens.delete(token_id):
+async def delete_token(
+    st: StateDep, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    """Revoke a token: refused from this moment on, cached answers included."""
+    if not await st.db.call(st.tokens.delete, token_id):
         raise HTTPException(404, f"no token with id {token_id}")
     return Response(status_code=204)
