@@ -35,7 +35,6 @@ def _progress(message: str) -> None:
 @paths_argument
 def validate(paths: tuple[Path, ...]) -> None:
     """Check SLO definitions; print one line per problem and exit 1 if any."""
-    from sloplane.alerts import KIND, parse_routing
     from sloplane.slo.naming import artifact_name_problems
 
     catalog = _load(paths)
@@ -43,11 +42,7 @@ def validate(paths: tuple[Path, ...]) -> None:
         raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}")
     # What generate refuses, validate reports: dashboards that would share a uid (every
     # output format writes them) and the routing as generate reads it.
-    problems = artifact_name_problems(catalog)
-    try:
-        parse_routing(catalog.documents_of(KIND))
-    except SpecError as exc:
-        problems.extend(exc.problems)
+    problems = artifact_name_problems(catalog) + catalog.document_problems()
     if problems:
         raise SpecError(problems)
     click.echo(f"ok: {len(catalog.slos)} SLOs valid")

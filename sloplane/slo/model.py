@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sloplane.located import Where, locate
 from sloplane.slo.burn import BurnRateWindow, Severity, burn_rate_windows
 from sloplane.slo.durations import DurationError, format_duration, parse_duration
 
@@ -181,19 +182,11 @@ class Source(Frozen):
         of ``field`` (with the rest of ``field`` named under it when ``model_keys``),
         else ``field`` under the definition itself.
         """
-        places = {path: (file, written, line) for path, file, written, line in self.fields}
+        places = {path: Where(file, "", written, line) for path, file, written, line in self.fields}
+        default = places.pop("", None) or Where(self.file, line=self.line)
         parts = field.split(".") if field else []
-        for n in range(len(parts), 0, -1):
-            place = places.get(".".join(parts[:n]))
-            if place is not None:
-                if self.model_keys and n < len(parts):
-                    file, written, line = place
-                    return file, ".".join([written, *parts[n:]]), line
-                return place
-        if "" in places:
-            file, written, line = places[""]
-            return file, ".".join(p for p in (written, field) if p), line
-        return self.file, field, self.line
+        where = locate(places, parts, default, name_rest=self.model_keys)
+        return where.file, where.path, where.line
 
 
 class SLO(Frozen):

@@ -9,19 +9,18 @@ bad input only ever raises :class:`~sloplane.errors.SpecError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sloplane.errors import Problem, SpecError
-from sloplane.located import Where, did_you_mean, places_of
-from sloplane.slo.catalog import Catalog, Document
-from sloplane.slo.loaders import native, openslo, sloth
-from sloplane.slo.loaders.common import Report
+from sloplane.located import Where
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.loaders import openslo
+from sloplane.slo.loaders.common import Report, plain
+from sloplane.slo.loaders.formats import Context, dispatch
 from sloplane.slo.loaders.python_files import load_python
-from sloplane.slo.model import SLO, Source
-from sloplane.yamldoc import LineDict, LineList, load_documents, type_name
+from sloplane.yamldoc import load_documents
 
 __all__ = ["Loaded", "load", "load_catalog", "plain"]
 
@@ -47,17 +46,15 @@ def load(paths: Sequence[str | Path]) -> Loaded:
     """Like :func:`load_catalog`, also returning the warnings."""
     from sloplane.slo.validate import validate_catalog, warnings_for
 
-    report = Report()
-    slos: list[SLO] = []
-    documents: list[Document] = []
-    pending_openslo: list[openslo.RawDoc] = []
+    ctx = Context()
+    report = ctx.report
     for path, display in _input_files(paths, report):
         if path.suffix == PYTHON_SUFFIX:
-            slos.extend(load_python(path, display, report))
+            ctx.slos.extend(load_python(path, display, report))
         else:
-            _load_yaml_file(path, display, slos, documents, pending_openslo, report)
-    slos.extend(openslo.load(pending_openslo, report))
-    catalog = Catalog.of(slos, documents)
+            _load_yaml_file(path, display, ctx)
+    ctx.slos.extend(openslo.load(ctx.pending_openslo, report))
+    catalog = Catalog.of(ctx.slos, ctx.documents)
     report.problems.extend(validate_catalog(catalog))
     if report.problems:
         raise SpecError(report.problems)
@@ -110,14 +107,8 @@ def _walk(root: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def _load_yaml_file(
-    path: Path,
-    display: str,
-    slos: list[SLO],
-    documents: list[Document],
-    pending_openslo: list[openslo.RawDoc],
-    report: Report,
-) -> None:
+def _load_yaml_file(path: Path, display: str, ctx: Context) -> None:
+    report = ctx.report
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -131,97 +122,4 @@ def _load_yaml_file(
     for doc, line in docs:
         if doc is None:
             continue
-        _dispatch(doc, line, display, slos, documents, pending_openslo, report)
-
-
-def _dispatch(
-    doc: Any,
-    line: int,
-    file: str,
-    slos: list[SLO],
-    documents: list[Document],
-    pending_openslo: list[openslo.RawDoc],
-    report: Report,
-) -> None:
-    where = Where(file, line=line)
-    if not isinstance(doc, Mapping):
-        report.problems.append(where.problem(_UNKNOWN + f" (got {type_name(doc)})"))
-        return
-    version = doc.get("version")
-    api = doc.get("apiVersion")
-    kind = doc.get("kind")
-    if version == sloth.VERSION and api is None:
-        slos.extend(sloth.load_spec(doc, file, report))
-    elif api == sloth.CRD_API_VERSION and kind == sloth.CRD_KIND:
-        slos.extend(sloth.load_crd(doc, file, report))
-    elif api == openslo.API_VERSION:
-        pending_openslo.append(openslo.RawDoc(doc, file, line))
-    elif api == native.API_VERSION and kind == "SLO":
-        slo = native.load_slo(doc, file, line, report)
-        if slo is not None:
-            slos.append(slo)
-    elif api == native.API_VERSION and kind in native.DOCUMENT_KINDS:
-        # The subsystem that reads the document locates its problems through these fields.
-        places = places_of(doc, where)
-        fields = tuple((path, w.file, w.path, w.line) for path, w in sorted(places.items()))
-        source = Source(file=file, line=line, format="sloplane", fields=fields)
-        documents.append(Document(kind=kind, body=plain(doc), source=source))
-    elif api == native.API_VERSION and isinstance(kind, str) and kind:
-        kinds = sorted({"SLO", *native.DOCUMENT_KINDS})
-        report.problems.append(
-            where.child("kind", doc).problem(
-                f"unknown {api} kind {kind!r}{did_you_mean(kind, kinds)}; "
-                f"the kinds are {', '.join(kinds)}"
-            )
-        )
-    elif _is_foreign(api, kind):
-        report.warnings.append(
-            where.problem(
-                f"not an SLO document (apiVersion {api}, kind {kind}); skipped. Keep SLO "
-                "definitions in their own directory to silence this"
-            )
-        )
-    else:
-        report.problems.append(where.problem(_unknown_reason(version, api, kind)))
-
-
-# API groups of the formats read here; unknown kinds or versions in them stay errors.
-_OWN_GROUPS = ("sloplane", "sloth.slok.dev", "openslo", "openslo.com")
-
-
-def _is_foreign(api: Any, kind: Any) -> bool:
-    """A Kubernetes-style document (Kustomization, ConfigMap, ...) of some other API group.
-
-    SLO directories often sit next to deployment manifests; only documents that
-    clearly say what they are, in a group that is not an SLO format, are skipped.
-    """
-    if not (isinstance(api, str) and api.strip() and isinstance(kind, str) and kind.strip()):
-        return False
-    group = api.split("/", 1)[0] if "/" in api else ""
-    return group not in _OWN_GROUPS
-
-
-_UNKNOWN = (
-    "not a recognised document: expected a Sloth spec (version: prometheus/v1), "
-    "a Sloth CRD (apiVersion: sloth.slok.dev/v1, kind: PrometheusServiceLevel), "
-    "OpenSLO (apiVersion: openslo/v1) or sloplane (apiVersion: sloplane/v1) with a kind"
-)
-
-
-def _unknown_reason(version: Any, api: Any, kind: Any) -> str:
-    if isinstance(api, str) and api.startswith("openslo/"):
-        return f"OpenSLO {api} is not supported: use openslo/v1"
-    if api == sloth.CRD_API_VERSION:
-        return f"Sloth kind {kind!r} is not supported: only PrometheusServiceLevel"
-    if version is not None and api is None:
-        return f"Sloth spec version {version!r} is not supported: use prometheus/v1"
-    return _UNKNOWN
-
-
-def plain(value: Any) -> Any:
-    """Deep copy of YAML data as plain dicts and lists (no line bookkeeping)."""
-    if isinstance(value, LineDict | dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, LineList | list):
-        return [plain(v) for v in value]
-    return value
+        dispatch(doc, Where(display, line=line), ctx)

@@ -30,6 +30,15 @@ class Report:
         self.warnings.extend(other.warnings)
 
 
+def plain(value: Any) -> Any:
+    """Deep copy of YAML data as plain dicts and lists (no line bookkeeping)."""
+    if isinstance(value, LineDict | dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, LineList | list):
+        return [plain(v) for v in value]
+    return value
+
+
 def line_of(value: Any) -> int | None:
     return value.line if isinstance(value, LineDict | LineList) else None
 
@@ -160,7 +169,7 @@ def build_slo(
             if model_keys:
                 target = locate(fields, user_loc(err, SLO), where)
             else:
-                target = _locate(model_path(err, SLO), fields, where)
+                target = locate(fields, model_path(err, SLO), where, name_rest=False)
             report.problems.append(target.problem(model_error(err, SLO)))
         return None
     places = sorted({**fields, "": where}.items(), key=lambda item: item[0])
@@ -172,11 +181,3 @@ def build_slo(
         model_keys=model_keys,
     )
     return slo.model_copy(update={"source": located})
-
-
-def _locate(loc: list[str], fields: Mapping[str, Where], default: Where) -> Where:
-    for n in range(len(loc), 0, -1):
-        key = ".".join(loc[:n])
-        if key in fields:
-            return fields[key]
-    return default.child(".".join(loc)) if loc else default
