@@ -13,6 +13,8 @@ from sloplane.slo.burn import SEVERITIES
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.promql import num
 
+ROUTING_KIND = "AlertRouting"
+
 # No exists=True: the loader reports a missing path as one problem line (exit 1) next to
 # every other problem, where click would print a usage block and exit 2.
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -22,9 +24,19 @@ def _load(paths: tuple[Path, ...]) -> Catalog:
     from sloplane.slo.loaders import load
 
     loaded = load(list(paths))
+    printed: set[str] = set()
     for warning in loaded.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        line = f"warning: {warning}"
+        if line not in printed:  # one line per warning, however many SLOs it came from
+            printed.add(line)
+            click.echo(line, err=True)
     return loaded.catalog
+
+
+def _require_slos(catalog: Catalog, paths: tuple[Path, ...], why: str = "") -> None:
+    """No SLO found is a failure for every command: a wrong path must not look like success."""
+    if not catalog.slos:
+        raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}{why}")
 
 
 def _progress(message: str) -> None:
@@ -38,8 +50,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     from sloplane.slo.naming import artifact_name_problems
 
     catalog = _load(paths)
-    if not catalog.slos:
-        raise SloplaneError(f"no SLOs found in {', '.join(str(p) for p in paths)}")
+    _require_slos(catalog, paths)
     # What generate refuses, validate reports: dashboards that would share a uid (every
     # output format writes them) and the routing as generate reads it.
     problems = artifact_name_problems(catalog) + catalog.document_problems()
@@ -97,10 +108,15 @@ def generate(
     from sloplane.slo.rules.unittests import unit_test_gaps
 
     catalog = _load(paths)
-    if not catalog.slos:
-        raise SloplaneError(
-            f"no SLOs found in {', '.join(str(p) for p in paths)}: refusing to generate "
-            f"(it would empty {out_dir}); check the path"
+    _require_slos(
+        catalog, paths, f": refusing to generate (it would empty {out_dir}); check the path"
+    )
+    if not catalog.documents_of(ROUTING_KIND):
+        click.echo(
+            f"warning: no {ROUTING_KIND} document in {', '.join(str(p) for p in paths)}: the "
+            "generated alertmanager.yml sends every alert to a receiver that notifies nobody "
+            "(see docs/dashboards-and-alerting.md)",
+            err=True,
         )
     settings = GenerateSettings(
         label_mode=label_mode,  # type: ignore[arg-type]
@@ -140,8 +156,9 @@ def _key_value(item: str) -> tuple[str, str]:
 @click.command("list")
 @paths_argument
 def list_slos(paths: tuple[Path, ...]) -> None:
-    """Print a table of SLOs: id, objective, window, budget, alert tiers, team."""
+    """Print a table of SLOs: id, objective, window, budget, alert tiers, team; exit 1 if none."""
     catalog = _load(paths)
+    _require_slos(catalog, paths)
     rows = [("ID", "OBJECTIVE", "WINDOW", "BUDGET (min)", "TIERS", "TEAM", "SLI")]
     for slo in catalog.slos:
         tiers = ",".join(t for t in SEVERITIES if slo.burn_windows(t)) or "-"

@@ -9,9 +9,11 @@ bad input only ever raises :class:`~sloplane.errors.SpecError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sloplane.errors import Problem, SpecError
 from sloplane.located import Where
@@ -25,6 +27,8 @@ from sloplane.yamldoc import load_documents
 __all__ = ["Loaded", "load", "load_catalog", "plain"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIX = ".json"  # OpenSLO objects are often JSON; YAML's parser reads JSON with lines
+DATA_SUFFIXES = (*YAML_SUFFIXES, JSON_SUFFIX)
 PYTHON_SUFFIX = ".py"
 SKIPPED_DIRS = {"__pycache__", "node_modules"}
 
@@ -70,11 +74,13 @@ def _input_files(paths: Sequence[str | Path], report: Report) -> list[tuple[Path
         if path.is_dir():
             found.extend(_walk(path))
         elif path.is_file():
-            if path.suffix in YAML_SUFFIXES or path.suffix == PYTHON_SUFFIX:
+            if path.suffix in DATA_SUFFIXES or path.suffix == PYTHON_SUFFIX:
                 found.append((path, str(given)))
             else:
                 report.warnings.append(
-                    Problem(file=str(given), message="not a .py, .yaml or .yml file; ignored")
+                    Problem(
+                        file=str(given), message="not a .py, .yaml, .yml or .json file; ignored"
+                    )
                 )
         else:
             report.problems.append(Problem(file=str(given), message="no such file or directory"))
@@ -100,7 +106,7 @@ def _walk(root: Path) -> list[tuple[Path, str]]:
         if entry.is_dir():
             if entry.name not in SKIPPED_DIRS:
                 out.extend(_walk(entry))
-        elif entry.suffix in YAML_SUFFIXES or (
+        elif entry.suffix in DATA_SUFFIXES or (
             entry.suffix == PYTHON_SUFFIX and not entry.name.startswith("_")
         ):
             out.append((entry, str(entry)))
@@ -118,8 +124,31 @@ def _load_yaml_file(path: Path, display: str, ctx: Context) -> None:
         report.problems.append(Problem(file=display, message=f"cannot read: {exc.strerror}"))
         return
     docs, problems = load_documents(text, display)
+    if problems and path.suffix == JSON_SUFFIX:
+        docs, problems = _json_documents(text, display)
     report.problems.extend(problems)
     for doc, line in docs:
         if doc is None:
             continue
+        if path.suffix == JSON_SUFFIX and not _says_what_it_is(doc):
+            # package.json, tsconfig.json, ... next to SLOs: not ours, and not an SLO either
+            report.warnings.append(
+                Problem(file=display, line=line, message="not an SLO document; skipped")
+            )
+            continue
         dispatch(doc, Where(display, line=line), ctx)
+
+
+def _says_what_it_is(doc: Any) -> bool:
+    """A JSON document that names a format (``apiVersion``/``version``), or a list of them."""
+    items = doc if isinstance(doc, list) else [doc]
+    return any(isinstance(d, Mapping) and ("apiVersion" in d or "version" in d) for d in items)
+
+
+def _json_documents(text: str, display: str) -> tuple[list[tuple[Any, int]], list[Problem]]:
+    """JSON that YAML's parser refuses (tabs for indentation): read whole, without lines."""
+    try:
+        return [(json.loads(text), 1)], []
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        return [], [Problem(file=display, line=line, message=f"invalid JSON: {exc}")]

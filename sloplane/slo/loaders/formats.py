@@ -17,7 +17,7 @@ from sloplane.slo.catalog import Document
 from sloplane.slo.loaders import native, openslo, sloth
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.model import SLO, Source
-from sloplane.yamldoc import type_name
+from sloplane.yamldoc import LineList, type_name
 
 
 @dataclass
@@ -37,6 +37,10 @@ class FormatLoader:
     name: str
     matches: Callable[[Mapping[Any, Any]], bool]
     load: Callable[[Mapping[Any, Any], Where, Context], None]
+
+
+def _is_object(item: Any) -> bool:
+    return isinstance(item, Mapping) and ("apiVersion" in item or "version" in item)
 
 
 def _api(doc: Mapping[Any, Any]) -> Any:
@@ -108,6 +112,24 @@ def is_foreign(doc: Mapping[Any, Any]) -> bool:
     return group not in _OWN_GROUPS
 
 
+_SLO_KINDS = ("servicelevelobjective", "servicelevel", "slo", "sli", "prometheusservicelevel")
+
+
+def _slo_like(doc: Mapping[Any, Any]) -> bool:
+    """An SLO of a tool or version we do not read: refused, never skipped (it would vanish)."""
+    kind = _kind(doc)
+    return isinstance(kind, str) and kind.lower() in _SLO_KINDS
+
+
+def _refuse_foreign_slo(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
+    ctx.report.problems.append(
+        where.problem(
+            f"an SLO in a format sloplane does not read (apiVersion {_api(doc)}, kind "
+            f"{_kind(doc)}): see docs/inputs.md for the formats"
+        )
+    )
+
+
 def _skip_foreign(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
     ctx.report.warnings.append(
         where.problem(
@@ -131,8 +153,8 @@ def _unknown(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
 def unknown_reason(doc: Mapping[Any, Any]) -> str:
     """Why a document in none of the formats is refused, naming its version when it has one."""
     version, api, kind = doc.get("version"), _api(doc), _kind(doc)
-    if isinstance(api, str) and api.startswith("openslo/"):
-        return f"OpenSLO {api} is not supported: use openslo/v1"
+    if isinstance(api, str) and api.split("/", 1)[0] in ("openslo", "openslo.com"):
+        return f"OpenSLO {api} is not supported: sloplane reads openslo/v1 (rewrite it as v1)"
     if api == sloth.CRD_API_VERSION:
         return f"Sloth kind {kind!r} is not supported: only PrometheusServiceLevel"
     if version is not None and api is None:
@@ -167,13 +189,23 @@ LOADERS: tuple[FormatLoader, ...] = (
         lambda d: _api(d) == native.API_VERSION and isinstance(_kind(d), str) and bool(_kind(d)),
         _unknown_native_kind,
     ),
+    FormatLoader("foreign-slo", lambda d: is_foreign(d) and _slo_like(d), _refuse_foreign_slo),
     FormatLoader("foreign", is_foreign, _skip_foreign),
     FormatLoader("unknown", lambda d: True, _unknown),
 )
 
 
 def dispatch(doc: Any, where: Where, ctx: Context) -> None:
-    """Hand ``doc`` to the first loader that matches it."""
+    """Hand ``doc`` to the first loader that matches it.
+
+    A document may also be a list of objects (the OpenSLO go-sdk's decoder reads
+    ``- apiVersion: openslo/v1 ...`` files): each item is dispatched on its own.
+    """
+    if isinstance(doc, list) and doc and all(_is_object(item) for item in doc):
+        for index, item in enumerate(doc):
+            line = doc.line_of(index) if isinstance(doc, LineList) else where.line
+            dispatch(item, Where(where.file, line=line), ctx)
+        return
     if not isinstance(doc, Mapping):
         ctx.report.problems.append(where.problem(UNKNOWN + f" (got {type_name(doc)})"))
         return
