@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,10 +21,46 @@ ROUTING_KIND = "AlertRouting"
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 
 
-def _load(paths: tuple[Path, ...]) -> Catalog:
+def _period_seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from sloplane.slo.durations import DurationError, parse_duration
+
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _window_days(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    return None if value is None else value * 86400
+
+
+def sloth_period_options(command: Any) -> Any:
+    """Sloth's ``--default-slo-period`` (and the older ``--window-days``): Sloth SLOs' window."""
+    command = click.option(
+        "--default-slo-period",
+        "sloth_period",
+        callback=_period_seconds,
+        help="Window of Sloth SLOs (they have none of their own), as in Sloth. Default 30d.",
+    )(command)
+    return click.option(
+        "--window-days",
+        "sloth_days",
+        type=click.IntRange(1, 90),
+        callback=_window_days,
+        help="Same as --default-slo-period=<N>d.",
+    )(command)
+
+
+def _load(
+    paths: tuple[Path, ...], sloth_period: int | None = None, sloth_days: int | None = None
+) -> Catalog:
     from sloplane.slo.loaders import load
 
-    loaded = load(list(paths))
+    if sloth_period and sloth_days and sloth_period != sloth_days:
+        raise click.UsageError("--default-slo-period and --window-days disagree")
+    loaded = load(list(paths), sloth_period=sloth_period or sloth_days)
     printed: set[str] = set()
     for warning in loaded.warnings:
         line = f"warning: {warning}"
@@ -45,11 +82,12 @@ def _progress(message: str) -> None:
 
 @click.command()
 @paths_argument
-def validate(paths: tuple[Path, ...]) -> None:
+@sloth_period_options
+def validate(paths: tuple[Path, ...], sloth_period: int | None, sloth_days: int | None) -> None:
     """Check SLO definitions; print one line per problem and exit 1 if any."""
     from sloplane.slo.naming import artifact_name_problems
 
-    catalog = _load(paths)
+    catalog = _load(paths, sloth_period, sloth_days)
     _require_slos(catalog, paths)
     # What generate refuses, validate reports: dashboards that would share a uid (every
     # output format writes them) and the routing as generate reads it.
@@ -92,6 +130,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     metavar="KEY=VALUE",
     help="Label on the PrometheusRule resources (repeatable), for the operator's ruleSelector.",
 )
+@sloth_period_options
 def generate(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -102,12 +141,14 @@ def generate(
     no_unit_tests: bool,
     operator_namespace: str | None,
     operator_labels: tuple[str, ...],
+    sloth_period: int | None,
+    sloth_days: int | None,
 ) -> None:
     """Generate rules, unit tests, dashboards and AlertManager routing into OUT."""
     from sloplane.generate import build_artifacts, diff_artifacts, write_artifacts
     from sloplane.slo.rules.unittests import unit_test_gaps
 
-    catalog = _load(paths)
+    catalog = _load(paths, sloth_period, sloth_days)
     _require_slos(
         catalog, paths, f": refusing to generate (it would empty {out_dir}); check the path"
     )
@@ -155,9 +196,10 @@ def _key_value(item: str) -> tuple[str, str]:
 
 @click.command("list")
 @paths_argument
-def list_slos(paths: tuple[Path, ...]) -> None:
+@sloth_period_options
+def list_slos(paths: tuple[Path, ...], sloth_period: int | None, sloth_days: int | None) -> None:
     """Print a table of SLOs: id, objective, window, budget, alert tiers, team; exit 1 if none."""
-    catalog = _load(paths)
+    catalog = _load(paths, sloth_period, sloth_days)
     _require_slos(catalog, paths)
     rows = [("ID", "OBJECTIVE", "WINDOW", "BUDGET (min)", "TIERS", "TEAM", "SLI")]
     for slo in catalog.slos:

@@ -174,6 +174,7 @@ class Source(Frozen):
     format: str = "python"
     fields: tuple[tuple[str, str, str, int | None], ...] = ()
     model_keys: bool = False
+    spec: str = ""  # the document's own version/kind, e.g. "sloth.slok.dev/v1" for a Sloth CRD
 
     def locate(self, field: str) -> tuple[str, str, int | None]:
         """File, field name and line for a problem with model field ``field``.

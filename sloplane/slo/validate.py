@@ -53,7 +53,6 @@ def warnings_for(catalog: Catalog) -> list[Problem]:
                 )
     for slo in catalog.slos:
         out.extend(_floored_windows(slo))
-        out.extend(_severity_labels(slo))
         if slo.objective < 0.5:
             out.append(
                 _problem(
@@ -88,34 +87,6 @@ def _floored_windows(slo: SLO) -> list[Problem]:
                         f"{table_factor:g} (alert windows stay >= 5m); consider explicit windows",
                     )
                 )
-    return out
-
-
-def _severity_labels(slo: SLO) -> list[Problem]:
-    """An alert label ``severity`` other than page/ticket is replaced by the rule compiler.
-
-    The Sloth loader warns itself, at the line of the label; this covers Python and
-    sloplane/v1 definitions.
-    """
-    if slo.source.format == "sloth":
-        return []
-    out = []
-    for field, labels in (
-        ("alerting.labels", slo.alerting.labels),
-        ("alerting.page.labels", slo.alerting.page.labels),
-        ("alerting.ticket.labels", slo.alerting.ticket.labels),
-    ):
-        value = labels.get("severity")
-        if value is not None and value not in {"page", "ticket"}:
-            out.append(
-                _problem(
-                    slo,
-                    f"{field}.severity",
-                    f"alert label severity {value!r} is replaced: sloplane sets severity to "
-                    "page/ticket itself (its AlertManager routing depends on it); put your "
-                    "value under another label name (e.g. 'notify')",
-                )
-            )
     return out
 
 

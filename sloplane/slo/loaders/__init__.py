@@ -18,7 +18,7 @@ from typing import Any
 from sloplane.errors import Problem, SpecError
 from sloplane.located import Where
 from sloplane.slo.catalog import Catalog
-from sloplane.slo.loaders import openslo
+from sloplane.slo.loaders import openslo, sloth, sloth_windows
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.loaders.formats import Context, dispatch
 from sloplane.slo.loaders.python_files import load_python
@@ -46,11 +46,14 @@ def load_catalog(paths: Sequence[str | Path]) -> Catalog:
     return load(paths).catalog
 
 
-def load(paths: Sequence[str | Path]) -> Loaded:
-    """Like :func:`load_catalog`, also returning the warnings."""
+def load(paths: Sequence[str | Path], *, sloth_period: int | None = None) -> Loaded:
+    """Like :func:`load_catalog`, also returning the warnings.
+
+    ``sloth_period`` is Sloth's ``--default-slo-period``: the window of every Sloth SLO.
+    """
     from sloplane.slo.validate import validate_catalog, warnings_for
 
-    ctx = Context()
+    ctx = Context(sloth_period=sloth_period or sloth.DEFAULT_PERIOD)
     report = ctx.report
     for path, display in _input_files(paths, report):
         if path.suffix == PYTHON_SUFFIX:
@@ -58,6 +61,11 @@ def load(paths: Sequence[str | Path]) -> Loaded:
         else:
             _load_yaml_file(path, display, ctx)
     ctx.slos.extend(openslo.load(ctx.pending_openslo, report))
+    periods = sloth_windows.catalog_of(ctx.sloth_windows, report)
+    ctx.slos = [
+        sloth_windows.with_sloth_windows(s, periods) if s.source.format == sloth.FORMAT else s
+        for s in ctx.slos
+    ]
     catalog = Catalog.of(ctx.slos, ctx.documents)
     report.problems.extend(validate_catalog(catalog))
     if report.problems:

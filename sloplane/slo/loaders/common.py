@@ -122,26 +122,6 @@ def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:
     return out
 
 
-def severity_label_warning(
-    labels: Mapping[str, str], where: Where, report: Report, written: Any = None
-) -> None:
-    """Warn that an alert label ``severity`` is replaced: sloplane sets page/ticket itself.
-
-    Sloth's own examples use ``severity: pageteam``; silently overwriting it would
-    surprise whoever routes on it. ``written`` is the mapping as loaded (for its line).
-    """
-    value = labels.get("severity")
-    if value is None or value in {"page", "ticket"}:
-        return
-    report.warnings.append(
-        where.child("severity", written).problem(
-            f"alert label severity {value!r} is replaced: sloplane sets severity to page/ticket "
-            "itself (its AlertManager routing depends on it); put your value under another "
-            "label name (e.g. 'notify')"
-        )
-    )
-
-
 def build_slo(
     data: dict[str, Any],
     where: Where,
@@ -179,5 +159,6 @@ def build_slo(
         format=source.format,
         fields=tuple((path, w.file, w.path, w.line) for path, w in places),
         model_keys=model_keys,
+        spec=source.spec,
     )
     return slo.model_copy(update={"source": located})

@@ -14,7 +14,7 @@ from typing import Any
 
 from sloplane.located import Where, did_you_mean, places_of
 from sloplane.slo.catalog import Document
-from sloplane.slo.loaders import native, openslo, sloth
+from sloplane.slo.loaders import native, openslo, sloth, sloth_windows
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.model import SLO, Source
 from sloplane.yamldoc import LineList, type_name
@@ -28,6 +28,8 @@ class Context:
     slos: list[SLO] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     pending_openslo: list[openslo.RawDoc] = field(default_factory=list)
+    sloth_period: int = sloth.DEFAULT_PERIOD
+    sloth_windows: list[sloth_windows.PeriodWindows] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class FormatLoader:
     load: Callable[[Mapping[Any, Any], Where, Context], None]
 
 
-def _is_object(item: Any) -> bool:
-    return isinstance(item, Mapping) and ("apiVersion" in item or "version" in item)
+def _is_openslo_object(item: Any) -> bool:
+    api = item.get("apiVersion") if isinstance(item, Mapping) else None
+    return isinstance(api, str) and api.split("/", 1)[0] in ("openslo", "openslo.com")
 
 
 def _api(doc: Mapping[Any, Any]) -> Any:
@@ -55,11 +58,17 @@ def _kind(doc: Mapping[Any, Any]) -> Any:
 
 
 def _load_sloth_spec(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
-    ctx.slos.extend(sloth.load_spec(doc, where.file, ctx.report))
+    ctx.slos.extend(sloth.load_spec(doc, where.file, ctx.report, ctx.sloth_period))
 
 
 def _load_sloth_crd(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
-    ctx.slos.extend(sloth.load_crd(doc, where.file, ctx.report))
+    ctx.slos.extend(sloth.load_crd(doc, where.file, ctx.report, ctx.sloth_period))
+
+
+def _load_sloth_windows(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
+    windows = sloth_windows.load_alert_windows(doc, where.file, ctx.report)
+    if windows is not None:
+        ctx.sloth_windows.append(windows)
 
 
 def _load_openslo(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
@@ -156,7 +165,7 @@ def unknown_reason(doc: Mapping[Any, Any]) -> str:
     if isinstance(api, str) and api.split("/", 1)[0] in ("openslo", "openslo.com"):
         return f"OpenSLO {api} is not supported: sloplane reads openslo/v1 (rewrite it as v1)"
     if api == sloth.CRD_API_VERSION:
-        return f"Sloth kind {kind!r} is not supported: only PrometheusServiceLevel"
+        return f"Sloth kind {kind!r} is not supported: only PrometheusServiceLevel and AlertWindows"
     if version is not None and api is None:
         return f"Sloth spec version {version!r} is not supported: use prometheus/v1"
     return UNKNOWN
@@ -172,6 +181,11 @@ LOADERS: tuple[FormatLoader, ...] = (
         "sloth-crd",
         lambda d: _api(d) == sloth.CRD_API_VERSION and _kind(d) == sloth.CRD_KIND,
         _load_sloth_crd,
+    ),
+    FormatLoader(
+        "sloth-alert-windows",
+        lambda d: _api(d) == sloth.CRD_API_VERSION and _kind(d) == sloth_windows.KIND,
+        _load_sloth_windows,
     ),
     FormatLoader("openslo", lambda d: _api(d) == openslo.API_VERSION, _load_openslo),
     FormatLoader(
@@ -198,10 +212,10 @@ LOADERS: tuple[FormatLoader, ...] = (
 def dispatch(doc: Any, where: Where, ctx: Context) -> None:
     """Hand ``doc`` to the first loader that matches it.
 
-    A document may also be a list of objects (the OpenSLO go-sdk's decoder reads
+    An OpenSLO document may also be a list of objects (the go-sdk's decoder reads
     ``- apiVersion: openslo/v1 ...`` files): each item is dispatched on its own.
     """
-    if isinstance(doc, list) and doc and all(_is_object(item) for item in doc):
+    if isinstance(doc, list) and doc and all(_is_openslo_object(item) for item in doc):
         for index, item in enumerate(doc):
             line = doc.line_of(index) if isinstance(doc, LineList) else where.line
             dispatch(item, Where(where.file, line=line), ctx)
