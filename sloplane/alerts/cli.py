@@ -7,7 +7,7 @@ import json
 
 import click
 
-from sloplane.alerts.client import AlertmanagerClient, Matcher
+from sloplane.clients.alertmanager import AlertmanagerClient, Matcher
 from sloplane.errors import SloplaneError
 from sloplane.slo.durations import DurationError, parse_duration
 

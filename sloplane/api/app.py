@@ -27,9 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sloplane import __version__
 from sloplane.api.auth import TokenStore, grants
+from sloplane.api.backend import SharedPrometheus
 from sloplane.api.cache import ResponseCache
 from sloplane.api.db import open_database
-from sloplane.api.prometheus import BackendUnavailable, PromClient
 from sloplane.api.schemas import (
     GroupSummary,
     Health,
@@ -46,6 +46,7 @@ from sloplane.api.schemas import (
 )
 from sloplane.api.service import SLOService, group_statuses
 from sloplane.api.settings import ApiSettings
+from sloplane.clients.prometheus import PrometheusError
 from sloplane.reports import store
 from sloplane.reports.collect import ScopeError, UnknownScope
 from sloplane.reports.runner import check_request, run_report
@@ -74,7 +75,7 @@ class State:
     ) -> None:
         self.catalog = catalog
         self.settings = settings
-        self.client = PromClient(
+        self.client = SharedPrometheus(
             settings.prometheus_url,
             timeout=settings.query_timeout,
             cache_ttl=settings.cache_ttl,
@@ -693,8 +694,8 @@ def problem_field(error: Any) -> str | None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(BackendUnavailable)
-    async def backend_down(_: Request, exc: BackendUnavailable) -> JSONResponse:
+    @app.exception_handler(PrometheusError)
+    async def backend_down(_: Request, exc: PrometheusError) -> JSONResponse:
         return problem(
             exc.status,
             "PromQL backend unavailable"

@@ -300,8 +300,8 @@ def report(
     **delivery: object,
 ) -> None:
     """Produce the weekly SLO report for one week now (idempotent: reruns replace)."""
+    from sloplane.api.backend import SharedPrometheus
     from sloplane.api.db import open_database
-    from sloplane.api.prometheus import PromClient
     from sloplane.reports.collect import ScopeError
     from sloplane.reports.runner import check_request, run_report
     from sloplane.reports.weeks import WeekError, parse_week
@@ -319,7 +319,7 @@ def report(
     sessions = open_database(database_url) if database_url else None
 
     async def main() -> None:
-        client = PromClient(prometheus_url, timeout=30, cache_ttl=0, max_concurrency=4)
+        client = SharedPrometheus(prometheus_url, timeout=30, cache_ttl=0, max_concurrency=4)
         try:
             for sc in scopes:
                 _, _, paths = await run_report(

@@ -16,9 +16,10 @@ from functools import partial
 from typing import Any
 
 from sloplane.api import queries
-from sloplane.api.prometheus import PromClient, Sample, Series
+from sloplane.api.backend import SharedPrometheus
 from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
 from sloplane.api.status import alerts_from_labels, clean, compute_status, status_windows
+from sloplane.clients.prometheus import Sample, Series
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration, parse_duration
 from sloplane.slo.model import SLO
@@ -32,7 +33,7 @@ SOURCE_HINT_SECONDS = 300.0
 @dataclass
 class SLOService:
     catalog: Catalog
-    client: PromClient
+    client: SharedPrometheus
     # SLOs whose recorded series were missing: go straight to the source queries for a
     # while, so a backend without sloplane's rules still costs one query per SLO per period.
     _source_hint: dict[str, float] = field(default_factory=dict)

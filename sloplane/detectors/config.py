@@ -7,7 +7,6 @@ explicit line in the file.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,22 +25,10 @@ from pydantic import (
 
 from sloplane.detectors.store import NAME_MAX
 from sloplane.errors import SpecError
+from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
+from sloplane.slo.durations import parse_seconds as parse_duration
 from sloplane.yamldoc import load_mapping
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a Prometheus-style duration such as ``90s``, ``5m``, ``1h30m``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h)")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -285,7 +272,7 @@ class DetectConfig(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        split_listen(value)
+        parse_listen(value)
         return value
 
     @field_validator("database")
@@ -371,14 +358,6 @@ class DetectConfig(_Strict):
 
     def action(self, name: str) -> ActionConfig:
         return next(a for a in self.actions if a.name == name)
-
-
-def split_listen(value: str) -> tuple[str, int]:
-    """``host:port`` of ``listen`` as (host, port); ``[::1]:9310`` for IPv6."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"{value!r} is not host:port with a port from 1 to 65535")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def detector_message(detector: str, field: str, message: str) -> str:

@@ -40,7 +40,6 @@ from sloplane.detectors.config import (
     WatchConfig,
     WebhookHook,
     api_token,
-    split_listen,
 )
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
@@ -48,6 +47,7 @@ from sloplane.detectors.metric_names import ACTION_OUTCOMES, WATCH_EVENTS
 from sloplane.detectors.prom import PromClient, PromError, format_labels
 from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, Store, utc_iso
 from sloplane.errors import BackendError, SloplaneError
+from sloplane.listen import parse_listen
 
 log = logging.getLogger("sloplane.detectors")
 
@@ -608,7 +608,7 @@ class Service:
         )
 
     def _bind(self) -> socket.socket:
-        host, port = split_listen(self.config.listen)
+        host, port = parse_listen(self.config.listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             return socket.create_server((host, port), family=family)

@@ -15,7 +15,8 @@ from prometheus_client.exposition import generate_latest
 from sloplane.errors import SloplaneError
 from sloplane.exporters.config import load_config
 from sloplane.exporters.exporter import Exporter
-from sloplane.exporters.server import ExporterServer, parse_listen
+from sloplane.exporters.server import ExporterServer
+from sloplane.listen import parse_listen
 
 
 @click.command("exporter")

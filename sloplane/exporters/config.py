@@ -28,6 +28,7 @@ from pydantic import (
 
 from sloplane.errors import SpecError
 from sloplane.exporters.allow import allowed, parse_pattern
+from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
 
@@ -175,25 +176,6 @@ class TargetConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
     module: str
     address: str
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port``, or ``:port`` (every IPv4 interface, 0.0.0.0).
-
-    IPv6 addresses need their brackets, so ``::1:9465`` is refused rather than guessed at.
-    """
-    host, sep, port = listen.strip().rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
-    if not 1 <= int(port) <= 65535:
-        raise ValueError(f"listen port must be 1-65535, got {port}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        if not host:
-            raise ValueError(f"no IPv6 address between the brackets in {listen!r}")
-    elif ":" in host or "[" in host or "]" in host:
-        raise ValueError(f"write an IPv6 listen address in brackets, [::1]:PORT, got {listen!r}")
-    return host or "0.0.0.0", int(port)
 
 
 class ExporterConfig(_Strict):

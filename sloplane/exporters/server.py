@@ -18,10 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.exposition import choose_encoder
 
-from sloplane.exporters.config import parse_listen, shown_address
+from sloplane.exporters.config import shown_address
 from sloplane.exporters.exporter import Exporter, ProbeForbidden, ProbeRequestError
 
-__all__ = ["ExporterServer", "parse_listen"]
+__all__ = ["ExporterServer"]
 
 log = logging.getLogger("sloplane.exporters")
 

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sloplane.api import queries
-from sloplane.api.prometheus import PromClient, Series
 from sloplane.api.schemas import DataSource
 from sloplane.api.status import clean
+from sloplane.clients.prometheus import AsyncPromReader, Series
 from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWeek, Trend
 from sloplane.reports.weeks import days_of, week_bounds
 from sloplane.slo.catalog import Catalog
@@ -61,7 +61,7 @@ def select_slos(catalog: Catalog, scope: str) -> tuple[SLO, ...]:
 
 
 async def build_report(
-    catalog: Catalog, client: PromClient, week: str, scope: str = "all", tz: str = "UTC"
+    catalog: Catalog, client: AsyncPromReader, week: str, scope: str = "all", tz: str = "UTC"
 ) -> Report:
     start, end = week_bounds(week, tz)
     slos = select_slos(catalog, scope)
@@ -77,20 +77,20 @@ async def build_report(
     )
 
 
-async def _source(client: PromClient, slo: SLO, at: float) -> DataSource:
+async def _source(client: AsyncPromReader, slo: SLO, at: float) -> DataSource:
     found = await client.instant(queries.recorded_ratio(slo, slo.window), at=at)
     return "recording_rules" if found else "source_query"
 
 
 async def _ratios(
-    client: PromClient, slo: SLO, windows: tuple[int, ...], at: float, src: DataSource
+    client: AsyncPromReader, slo: SLO, windows: tuple[int, ...], at: float, src: DataSource
 ) -> dict[int, float | None]:
     samples = await client.instant(queries.multi_window(slo, windows, src), at=at)
     return {parse_duration(s.labels[queries.WINDOW_LABEL]): clean(s.value) for s in samples}
 
 
 async def _slo_week(
-    client: PromClient,
+    client: AsyncPromReader,
     slo: SLO,
     start_dt: datetime,
     end_dt: datetime,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from sloplane.api.prometheus import PromClient
+from sloplane.clients.prometheus import AsyncPromReader
 from sloplane.reports import store
 from sloplane.reports.collect import build_report, select_slos
 from sloplane.reports.deliver import Delivery, deliver
@@ -28,7 +28,7 @@ def check_request(
 
 async def run_report(
     catalog: Catalog,
-    client: PromClient,
+    client: AsyncPromReader,
     week: str,
     scope: str = "all",
     tz: str = "UTC",

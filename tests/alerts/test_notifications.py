@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from sloplane.alerts import CONFIG_FILE
 from sloplane.alerts.cli import alertmanager as am_cli
-from sloplane.alerts.client import Alert, AlertmanagerClient, Matcher
+from sloplane.clients.alertmanager import Alert, AlertmanagerClient, Matcher
 from sloplane.errors import BackendError
 from tests.alerts.conftest import render, routing_doc, slo, write_artifacts
 from tests.alerts.receivers import StandIn, pagerduty_receiver, slack_receiver

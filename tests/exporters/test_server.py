@@ -24,7 +24,8 @@ from sloplane.exporters.exporter import Exporter
 from sloplane.exporters.metrics_catalog import KNOWN_METRICS
 from sloplane.exporters.postgres import APPLICATION_NAME
 from sloplane.exporters.redis_collector import CLIENT_NAME
-from sloplane.exporters.server import ExporterServer, parse_listen
+from sloplane.exporters.server import ExporterServer
+from sloplane.listen import parse_listen
 from tests.exporters.conftest import PrivateRedis, assert_promtool_clean, names, parse, value
 from tests.support.processes import free_port
 
@@ -404,7 +405,9 @@ def test_catalog_lists_exactly_what_a_full_scrape_exposes(server: ExporterServer
 
 def test_listen_parsing() -> None:
     assert parse_listen("127.0.0.1:9465") == ("127.0.0.1", 9465)
-    assert parse_listen(":9465") == ("0.0.0.0", 9465)
+    # one parser for every listener (issue 11): a bare :port binds loopback, never every interface
+    assert parse_listen(":9465") == ("127.0.0.1", 9465)
+    assert parse_listen("0.0.0.0:9465") == ("0.0.0.0", 9465)
     assert parse_listen("[::1]:9465") == ("::1", 9465)
     for bad in ["nohost", "127.0.0.1:99999", "127.0.0.1:0", "::1:9465", "[]:9465", "h:-1"]:
         with pytest.raises(ValueError):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sloplane.api.prometheus import PromClient
+from sloplane.clients.prometheus import AsyncPrometheusClient
 from sloplane.reports.collect import WEEK, build_report
 from sloplane.reports.model import Report
 from sloplane.reports.render import render_all
@@ -68,7 +68,7 @@ def catalog(request: pytest.FixtureRequest) -> Catalog:
 @pytest.fixture(scope="module")
 def report(prom: Prometheus, catalog: Catalog) -> Report:  # noqa: F811
     async def go() -> Report:
-        client = PromClient(prom.url, cache_ttl=0)
+        client = AsyncPrometheusClient(prom.url)
         try:
             return await build_report(catalog, client, "2026-W46")
         finally:

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from sloplane.api.prometheus import PromClient
+from sloplane.clients.prometheus import AsyncPrometheusClient
 from sloplane.reports.collect import DAY, WEEK, build_report
 from sloplane.reports.model import Report, SLOWeek
 from sloplane.slo.model import SLO
@@ -24,7 +24,7 @@ from tests.support.processes import Prometheus
 @pytest.fixture(scope="module")
 def report(latency_prom: Prometheus) -> Report:  # noqa: F811
     async def go() -> Report:
-        client = PromClient(latency_prom.url, cache_ttl=0)
+        client = AsyncPrometheusClient(latency_prom.url)
         try:
             return await build_report(LATENCY_CATALOG, client, "2026-W46")
         finally:

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sloplane.api.db import open_database
-from sloplane.api.prometheus import PromClient
+from sloplane.clients.prometheus import AsyncPrometheusClient
 from sloplane.reports import store
 from sloplane.reports.collect import build_report
 from sloplane.reports.deliver import Delivery
@@ -37,7 +37,7 @@ WEEK_EVENTS = 10 * 7 * 86400
 
 def _build(url: str, week: str = "2026-W46", scope: str = "all") -> Report:
     async def go() -> Report:
-        client = PromClient(url, cache_ttl=0)
+        client = AsyncPrometheusClient(url)
         try:
             return await build_report(CATALOG, client, week, scope)
         finally:
@@ -126,7 +126,7 @@ def test_rerun_replaces_never_duplicates(prom: Prometheus, tmp_path: Path) -> No
     sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
 
     async def go() -> None:
-        client = PromClient(prom.url, cache_ttl=0)
+        client = AsyncPrometheusClient(prom.url)
         try:
             for _ in range(2):
                 await run_report(
