@@ -209,6 +209,9 @@ class SLO(Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     group_by: tuple[str, ...] = ()
     alerting: Alerting = Alerting()
+    # Labels of the PrometheusRule resource holding this SLO's rules (``--format
+    # prometheus-operator``), for the operator's ruleSelector: Pyrra's metadata.labels.
+    rule_labels: dict[str, str] = Field(default_factory=dict)
     source: Source = Field(default_factory=Source, exclude=True, repr=False)
 
     @field_validator("service", "name")

@@ -14,7 +14,7 @@ from typing import Any
 
 from sloplane.located import Where, did_you_mean, places_of
 from sloplane.slo.catalog import Document
-from sloplane.slo.loaders import native, openslo, sloth, sloth_windows
+from sloplane.slo.loaders import native, openslo, pyrra, slo_generator, sloth, sloth_windows
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.model import SLO, Source
 from sloplane.yamldoc import LineList, type_name
@@ -76,6 +76,18 @@ def _load_openslo(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
     ctx.pending_openslo.append(openslo.RawDoc(doc, where.file, where.line or 1))
 
 
+def _load_pyrra(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
+    slo = pyrra.load(doc, where.file, ctx.report)
+    if slo is not None:
+        ctx.slos.append(slo)
+
+
+def _load_slo_generator(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
+    slo = slo_generator.load(doc, where.file, ctx.report)
+    if slo is not None:
+        ctx.slos.append(slo)
+
+
 def _load_native_slo(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
     slo = native.load_slo(doc, where.file, where.line or 1, ctx.report)
     if slo is not None:
@@ -105,7 +117,14 @@ def _unknown_native_kind(doc: Mapping[Any, Any], where: Where, ctx: Context) -> 
 
 
 # API groups of the formats read here; unknown kinds or versions in them stay errors.
-_OWN_GROUPS = ("sloplane", "sloth.slok.dev", "openslo", "openslo.com")
+_OWN_GROUPS = (
+    "sloplane",
+    "sloth.slok.dev",
+    "openslo",
+    "openslo.com",
+    "pyrra.dev",
+    "sre.google.com",
+)
 
 
 def is_foreign(doc: Mapping[Any, Any]) -> bool:
@@ -151,7 +170,9 @@ def _skip_foreign(doc: Mapping[Any, Any], where: Where, ctx: Context) -> None:
 UNKNOWN = (
     "not a recognised document: expected a Sloth spec (version: prometheus/v1), "
     "a Sloth CRD (apiVersion: sloth.slok.dev/v1, kind: PrometheusServiceLevel), "
-    "OpenSLO (apiVersion: openslo/v1) or sloplane (apiVersion: sloplane/v1) with a kind"
+    "OpenSLO (apiVersion: openslo/v1), Pyrra (apiVersion: pyrra.dev/v1alpha1), "
+    "slo-generator (apiVersion: sre.google.com/v2) or sloplane (apiVersion: sloplane/v1) "
+    "with a kind"
 )
 
 
@@ -166,6 +187,13 @@ def unknown_reason(doc: Mapping[Any, Any]) -> str:
         return f"OpenSLO {api} is not supported: sloplane reads openslo/v1 (rewrite it as v1)"
     if api == sloth.CRD_API_VERSION:
         return f"Sloth kind {kind!r} is not supported: only PrometheusServiceLevel and AlertWindows"
+    if isinstance(api, str) and api.startswith("pyrra.dev/"):
+        return f"Pyrra {api} kind {kind!r} is not supported: only {pyrra.API_VERSION} {pyrra.KIND}"
+    if isinstance(api, str) and api.startswith("sre.google.com/"):
+        return (
+            f"slo-generator {api} kind {kind!r} is not supported: only "
+            f"{slo_generator.API_VERSION} {slo_generator.KIND}"
+        )
     if version is not None and api is None:
         return f"Sloth spec version {version!r} is not supported: use prometheus/v1"
     return UNKNOWN
@@ -188,6 +216,16 @@ LOADERS: tuple[FormatLoader, ...] = (
         _load_sloth_windows,
     ),
     FormatLoader("openslo", lambda d: _api(d) == openslo.API_VERSION, _load_openslo),
+    FormatLoader(
+        "pyrra",
+        lambda d: _api(d) == pyrra.API_VERSION and _kind(d) == pyrra.KIND,
+        _load_pyrra,
+    ),
+    FormatLoader(
+        "slo-generator",
+        lambda d: _api(d) == slo_generator.API_VERSION and _kind(d) == slo_generator.KIND,
+        _load_slo_generator,
+    ),
     FormatLoader(
         "sloplane-slo",
         lambda d: _api(d) == native.API_VERSION and _kind(d) == "SLO",
