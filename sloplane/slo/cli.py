@@ -60,7 +60,8 @@ def _load(
 
     if sloth_period and sloth_days and sloth_period != sloth_days:
         raise click.UsageError("--default-slo-period and --window-days disagree")
-    loaded = load(list(paths), sloth_period=sloth_period or sloth_days)
+    # Python SLO files are code: each runs in a child process with a timeout.
+    loaded = load(list(paths), sloth_period=sloth_period or sloth_days, isolate_python=True)
     printed: set[str] = set()
     for warning in loaded.warnings:
         line = f"warning: {warning}"

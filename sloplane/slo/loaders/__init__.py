@@ -21,6 +21,7 @@ from sloplane.slo.catalog import Catalog
 from sloplane.slo.loaders import openslo, sloth, sloth_windows
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.loaders.formats import Context, dispatch
+from sloplane.slo.loaders.python_child import load_python_isolated
 from sloplane.slo.loaders.python_files import load_python
 from sloplane.yamldoc import load_documents
 
@@ -46,10 +47,17 @@ def load_catalog(paths: Sequence[str | Path]) -> Catalog:
     return load(paths).catalog
 
 
-def load(paths: Sequence[str | Path], *, sloth_period: int | None = None) -> Loaded:
+def load(
+    paths: Sequence[str | Path],
+    *,
+    sloth_period: int | None = None,
+    isolate_python: bool = False,
+) -> Loaded:
     """Like :func:`load_catalog`, also returning the warnings.
 
     ``sloth_period`` is Sloth's ``--default-slo-period``: the window of every Sloth SLO.
+    ``isolate_python`` imports each Python SLO file in a child process with a timeout (the
+    CLI does): a file that exits, hangs or crashes is a problem, not the end of the run.
     """
     from sloplane.slo.validate import validate_catalog, warnings_for
 
@@ -57,7 +65,8 @@ def load(paths: Sequence[str | Path], *, sloth_period: int | None = None) -> Loa
     report = ctx.report
     for path, display in _input_files(paths, report):
         if path.suffix == PYTHON_SUFFIX:
-            ctx.slos.extend(load_python(path, display, report))
+            loader = load_python_isolated if isolate_python else load_python
+            ctx.slos.extend(loader(path, display, report))
         else:
             _load_yaml_file(path, display, ctx)
     ctx.slos.extend(openslo.load(ctx.pending_openslo, report))
@@ -80,7 +89,7 @@ def _input_files(paths: Sequence[str | Path], report: Report) -> list[tuple[Path
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found.extend(_walk(path))
+            found.extend(_walk(path, report))
         elif path.is_file():
             if path.suffix in DATA_SUFFIXES or path.suffix == PYTHON_SUFFIX:
                 found.append((path, str(given)))
@@ -102,7 +111,27 @@ def _input_files(paths: Sequence[str | Path], report: Report) -> list[tuple[Path
     return unique
 
 
-def _walk(root: Path) -> list[tuple[Path, str]]:
+def _walk(
+    root: Path, report: Report, ancestors: tuple[Path, ...] = (), seen: set[Path] | None = None
+) -> list[tuple[Path, str]]:
+    """Input files under ``root``, each real directory walked once.
+
+    A symlink back to a directory being walked (a loop) is a problem naming both ends,
+    not an endless walk; a second link to a directory already walked adds nothing.
+    """
+    seen = set() if seen is None else seen
+    real = root.resolve()
+    if real in ancestors:
+        report.problems.append(
+            Problem(
+                file=str(root),
+                message=f"symlink loop: this directory is {real}, which contains it; not followed",
+            )
+        )
+        return []
+    if real in seen:
+        return []
+    seen.add(real)
     out: list[tuple[Path, str]] = []
     try:
         entries = sorted(root.iterdir(), key=lambda p: p.name)
@@ -113,7 +142,7 @@ def _walk(root: Path) -> list[tuple[Path, str]]:
             continue
         if entry.is_dir():
             if entry.name not in SKIPPED_DIRS:
-                out.extend(_walk(entry))
+                out.extend(_walk(entry, report, (*ancestors, real), seen))
         elif entry.suffix in DATA_SUFFIXES or (
             entry.suffix == PYTHON_SUFFIX and not entry.name.startswith("_")
         ):
