@@ -8,10 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sloplane.errors import SpecError
-from sloplane.slo.loaders import load
-from sloplane.slo.loaders.formats import LOADERS
+from sloplane.located import Where
+from sloplane.slo.loaders import load, openslo
+from sloplane.slo.loaders.formats import LOADERS, Context, dispatch
 from sloplane.slo.model import EventsSLI, LatencySLI
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -76,3 +79,58 @@ def test_the_loaders_end_with_the_refusals() -> None:
     names = [loader.name for loader in LOADERS]
     assert names[-3:] == ["foreign-slo", "foreign", "unknown"]
     assert LOADERS[-1].matches({})
+
+
+GROUPS = st.sampled_from(
+    [
+        "openslo",
+        "openslo.com",
+        "sloth.slok.dev",
+        "pyrra.dev",
+        "sre.google.com",
+        "sloplane",
+        "monitoring.example.com",
+        "v1",
+        "",
+    ]
+)
+KINDS = st.sampled_from(
+    [
+        "SLO",
+        "ServiceLevelObjective",
+        "PrometheusServiceLevel",
+        "AlertWindows",
+        "ConfigMap",
+        "SLI",
+        "Service",
+        "Whatever",
+        "",
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    group=GROUPS,
+    version=st.sampled_from(["v1", "v1alpha", "v2alpha", "v1alpha1", "v2"]),
+    kind=KINDS,
+    spec=st.dictionaries(st.sampled_from(["service", "x"]), st.text(max_size=5)),
+)
+def test_no_document_is_dropped_silently(
+    group: str, version: str, kind: str, spec: dict[str, str]
+) -> None:
+    """Whatever a document is, it becomes an SLO, a document, a problem or a warning."""
+    ctx = Context()
+    doc = {
+        "apiVersion": f"{group}/{version}" if group else version,
+        "kind": kind,
+        "metadata": {"name": "x"},
+        "spec": spec,
+    }
+    dispatch(doc, Where("f.yaml", line=1), ctx)
+    ctx.slos.extend(openslo.load(ctx.pending_openslo, ctx.report))
+    outcome = ctx.slos or ctx.documents or ctx.report.problems or ctx.report.warnings
+    kept_as_object = bool(ctx.pending_openslo) and kind in {"Service", "SLI"}
+    assert outcome or kept_as_object, doc
+    if kind in {"SLO", "ServiceLevelObjective", "PrometheusServiceLevel", "SLI"} and not ctx.slos:
+        assert ctx.report.problems or kept_as_object, doc  # an SLO is never only a warning
