@@ -15,11 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from sloplane.artifacts import GenerateSettings
 from sloplane.slo.loaders import load
+from sloplane.slo.naming import Labels
 from sloplane.slo.rules import compile_rules
+from sloplane.slo.rules.alerts import alert_labels
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SLOTH = GenerateSettings(label_mode="sloth", unit_tests=False)
@@ -77,7 +80,7 @@ def test_events_with_the_authors_labels() -> None:
     assert page["labels"] == {
         "category": "availability",
         "team": "payments",
-        "severity": "critical",
+        "severity": "pageteam",
         "sloth_severity": "page",
     }
     assert ticket["labels"]["severity"] == "pageteam-low"
@@ -143,3 +146,22 @@ def test_alert_windows_document_sets_a_7d_period() -> None:
     assert alert_pairs(ticket) == [("2h", "1d", 1.4), ("6h", "3d", 0.98)]
     # with both tiers off nothing changes but the period
     assert ratio_windows(rules["ledger-writes"])[-1] == "7d"
+
+
+@pytest.mark.integration
+def test_an_authors_severity_still_reaches_the_tiers_receiver(tmp_path: Path) -> None:
+    """severity: pageteam / pageteam-low are kept; amtool routes on sloplane_severity first."""
+    from sloplane.alerts import render_alertmanager
+    from sloplane.generate import write_artifacts
+    from tests.support.processes import amtool
+
+    examples = Path(__file__).parents[2] / "examples" / "slos" / "routing.yaml"
+    catalog = load([FIXTURES / "sloth" / "explicit-labels.yaml", examples]).catalog
+    write_artifacts(tmp_path, render_alertmanager(catalog, GenerateSettings()))
+    config = f"--config.file={tmp_path / 'alertmanager' / 'alertmanager.yml'}"
+    (slo,) = catalog.slos
+    for tier, receiver in (("page", "payments-pagerduty"), ("ticket", "payments-slack")):
+        labels = alert_labels(slo, Labels("sloplane"), tier)  # type: ignore[arg-type]
+        pairs = [f"{k}={v}" for k, v in labels.items()]
+        routed = amtool("config", "routes", "test", config, *pairs)
+        assert routed.stdout.strip() == receiver, (labels, routed.stdout, routed.stderr)
