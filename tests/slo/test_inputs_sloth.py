@@ -165,3 +165,16 @@ def test_an_authors_severity_still_reaches_the_tiers_receiver(tmp_path: Path) ->
         pairs = [f"{k}={v}" for k, v in labels.items()]
         routed = amtool("config", "routes", "test", config, *pairs)
         assert routed.stdout.strip() == receiver, (labels, routed.stdout, routed.stderr)
+
+
+def test_a_bad_alert_windows_document_names_each_field() -> None:
+    from sloplane.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        load([FIXTURES / "bad" / "sloth-alert-windows.yaml", FIXTURES / "sloth" / "crd.yaml"])
+    found = [f"{p.line}: {p.field}: {p.message}" for p in info.value.problems]
+    assert found == [
+        "7: spec.page.quick.errorBudgetPercent: must be above 0 and at most 100",
+        "11: spec.page.slow.longWindow: missing",
+        "13: spec.page.slow.longWindw: unknown field 'longWindw' (did you mean 'longWindow'?)",
+    ]

@@ -311,10 +311,22 @@ def _objectives(
                 "targetPercent",
                 "timeSliceTarget",
                 "timeSliceWindow",
+                "indicator",
+                "indicatorRef",
+                "compositeWeight",
             ),
             iwhere,
             report,
         )
+        composite = [k for k in ("indicator", "indicatorRef", "compositeWeight") if k in data]
+        if composite:
+            report.problems.append(
+                iwhere.child(composite[0], data).problem(
+                    "composite SLOs (an indicator per objective) are not supported: write one "
+                    "SLO per indicator"
+                )
+            )
+            continue
         objective = _target(data, iwhere, report)
         if objective is None:
             continue
