@@ -1,10 +1,11 @@
 """Load SLO definitions from files into one validated :class:`~sloplane.slo.catalog.Catalog`.
 
-Inputs are Python files (``*.py``), and YAML files (``*.yaml``/``*.yml``) holding
-any mix of Sloth ``prometheus/v1`` specs, Sloth ``PrometheusServiceLevel`` CRDs,
-OpenSLO ``openslo/v1`` objects and ``sloplane/v1`` documents. Every problem in
-every file is collected before anything is reported, so one run shows them all;
-bad input only ever raises :class:`~sloplane.errors.SpecError`.
+Inputs are Python files (``*.py``), and YAML or JSON files (``*.yaml``/``*.yml``/
+``*.json``) holding any mix of Sloth specs, CRDs and ``AlertWindows``, OpenSLO v1
+objects, Pyrra and slo-generator SLOs and ``sloplane/v1`` documents; each document
+goes through the list of format loaders in :mod:`.formats`. Every problem in every
+file is collected before anything is reported, so one run shows them all; bad input
+only ever raises :class:`~sloplane.errors.SpecError`.
 """
 
 from __future__ import annotations
