@@ -69,6 +69,13 @@ def test_events_with_the_authors_labels() -> None:
             )
             assert labels["owner"] == "payments-team" and labels["tier"] == "1"
             assert labels["sloth_window"] == rule["record"].rsplit("rate", 1)[1]
+    # Sloth's short-window query: (error query) / (total query), each rendered for the window
+    for window in ("30m", "1h", "2h"):
+        rule = next(r for r in rules if r.get("record") == f"slo:sli_error:ratio_rate{window}")
+        errors = f'sum(rate(charge_requests_total{{result="error"}}[{window}]))'
+        total = f"sum(rate(charge_requests_total[{window}]))"
+        numerator, denominator = rule["expr"].split("\n/\n")
+        assert errors in numerator and total in denominator
     objective = next(r for r in rules if r.get("record") == "slo:objective:ratio")
     assert objective["expr"] == "vector(0.9995)"
     days = next(r for r in rules if r.get("record") == "slo:time_period:days")
