@@ -367,3 +367,13 @@ def test_boolean_objectives_fail_validate_in_every_format(tmp_path: Path) -> Non
             f"error: {tmp_path}/sloth.yaml:5: shop-checkout",
         ]
         assert all("objective" in e and "got bool True" in e for e in errors), errors
+
+
+def test_sloth_period_options_set_the_window_of_sloth_slos() -> None:
+    fixture = str(ROOT / "tests" / "fixtures" / "sloth" / "crd.yaml")
+    days = sloplane("list", fixture, "--window-days", "28")
+    period = sloplane("list", fixture, "--default-slo-period", "28d")
+    assert days.returncode == period.returncode == 0, days.stderr + period.stderr
+    assert days.stdout == period.stdout and " 28d " in days.stdout
+    bad = sloplane("list", fixture, "--default-slo-period", "7d", "--window-days", "28")
+    assert bad.returncode == 2 and "disagree" in bad.stderr
