@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "alertmanager": "sloplane.alerts.cli:alertmanager",
     "exporter": "sloplane.exporters.cli:exporter",
     "serve": "sloplane.api.cli:serve",
-    "report": "sloplane.api.cli:report",
+    "report": "sloplane.reports.cli:report",
     "detect": "sloplane.detectors.cli:detect",
 }
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from sloplane.slo.facts import SLOFacts, SLOIdentity
+from sloplane.slo.queries import Source as DataSource
+from sloplane.times import rfc3339
 
 Status = Literal["ok", "at_risk", "breached", "no_data"]
-DataSource = Literal["recording_rules", "source_query"]
 
 
 class SLOSummary(SLOIdentity):
@@ -27,7 +28,9 @@ class SLOSummary(SLOIdentity):
     labels: dict[str, str]
     runbook_url: str | None
     status: Status | None = Field(
-        default=None, description="Present when the list was asked with status"
+        default=None,
+        description="The status now (or at the time asked for) in a list; absent from a "
+        "single SLO's definition (its /status has it)",
     )
 
 
@@ -69,12 +72,24 @@ class SLOStatus(SLOFacts):
     )
     evaluated_at: float = Field(description="Unix time the values refer to")
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def evaluated_at_rfc3339(self) -> str | None:
+        """``evaluated_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.evaluated_at)
+
 
 class HistoryPoint(BaseModel):
     t: float
     sli: float | None
     budget_remaining_ratio: float | None
     burn_rate: float | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def t_rfc3339(self) -> str | None:
+        """``t`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.t)
 
 
 class SLOHistory(BaseModel):
@@ -85,6 +100,18 @@ class SLOHistory(BaseModel):
     burn_rate_window: str
     source: DataSource
     points: list[HistoryPoint]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_rfc3339(self) -> str | None:
+        """``start`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.start)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_rfc3339(self) -> str | None:
+        """``end`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.end)
 
 
 class GroupSummary(BaseModel):
@@ -98,8 +125,11 @@ class GroupSummary(BaseModel):
     statuses: list[SLOStatus]
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem document."""
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error answer.
+
+    Not :class:`sloplane.errors.Problem`, which locates a mistake in the user's input files.
+    """
 
     type: str = "about:blank"
     title: str
@@ -115,23 +145,6 @@ class Health(BaseModel):
     checks: dict[str, str] = {}
 
 
-class ReportInfo(BaseModel):
-    scope: str
-    week: str
-    created_at: float
-    formats: list[str]
-
-
-class ReportRun(BaseModel):
-    id: int
-    scope: str
-    week: str
-    status: str
-    started_at: float
-    finished_at: float | None
-    error: str | None
-
-
 class TokenCreate(BaseModel):
     # a misspelled field ("scope") must not silently create a token with the default scopes
     model_config = ConfigDict(extra="forbid")
@@ -145,6 +158,12 @@ class TokenInfo(BaseModel):
     name: str
     scopes: list[str]
     created_at: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def created_at_rfc3339(self) -> str | None:
+        """``created_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.created_at)
 
 
 class TokenCreated(TokenInfo):

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sloplane.api import queries
 from sloplane.api.backend import SharedPrometheus
 from sloplane.api.schemas import DataSource, HistoryPoint, SLOHistory, SLOStatus
-from sloplane.api.status import alerts_from_labels, clean, compute_status, status_windows
+from sloplane.api.status import alerts_from_labels, compute_status, status_windows
 from sloplane.clients.prometheus import Sample, Series
+from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration, parse_duration
 from sloplane.slo.model import SLO
+from sloplane.slo.queries import clean
 
 SOURCES: tuple[DataSource, ...] = ("recording_rules", "source_query")
 

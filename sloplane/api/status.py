@@ -7,7 +7,6 @@ the API and the reports can never disagree.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 from sloplane.api.schemas import (
@@ -94,11 +93,6 @@ def status_of(
 
 def _above(value: float | None, threshold: float) -> bool:
     return value is not None and value > threshold
-
-
-def clean(value: float) -> float | None:
-    """NaN/Inf (no traffic: 0/0) mean "no data", not a number to show."""
-    return value if math.isfinite(value) else None
 
 
 def alerts_from_labels(label_sets: Sequence[Mapping[str, str]]) -> list[FiringAlert]:

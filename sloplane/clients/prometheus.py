@@ -248,20 +248,11 @@ class Decoder:
 
     def decode(self, call: Call, resp: httpx.Response, sent_at: float) -> Data:
         try:
-            body = resp.json()
-        except ValueError:
-            raise self.error(
-                f"HTTP {resp.status_code} with a body that is not JSON: {resp.text[:200]!r}"
-            ) from None
-        if not isinstance(body, dict):
-            raise self.error(
-                f"HTTP {resp.status_code}: the answer is not a response object but "
-                f"{_json_kind(body)}: {resp.text[:200]!r}"
-            )
-        try:
-            answer = _Response.model_validate(body)
+            # parsed and validated in one pass (pydantic-core): half the time of json.loads
+            # followed by validation on an 11,000-point answer
+            answer = _Response.model_validate_json(resp.content)
         except ValidationError as exc:
-            raise self.error(f"{_schema_problem(exc)} (in {call.path})") from None
+            raise self.error(_explain(resp, exc, call)) from None
         if resp.status_code != 200 or answer.status != "success":
             cause = f"HTTP {resp.status_code}: {answer.errorType} {answer.error}".strip()
             # A 4xx is a query the backend refused: our bug, reported as a bad gateway.
@@ -293,6 +284,20 @@ def _times(data: Data) -> Iterable[float]:
     if isinstance(data, _Matrix):
         return (t for item in data.result for t, _ in item.values)
     return (data.result[0],)
+
+
+def _explain(resp: httpx.Response, exc: ValidationError, call: Call) -> str:
+    """One line on why an answer is unusable: not JSON, not an object, or which field."""
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return f"HTTP {resp.status_code} with a body that is not JSON: {resp.text[:200]!r}"
+    if not first.get("loc"):
+        kind = _json_kind(json.loads(resp.content))
+        return (
+            f"HTTP {resp.status_code}: the answer is not a response object but {kind}: "
+            f"{resp.text[:200]!r}"
+        )
+    return f"{_schema_problem(exc)} (in {call.path})"
 
 
 def _json_kind(body: object) -> str:

@@ -18,16 +18,16 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from sloplane.api import queries
-from sloplane.api.schemas import DataSource
-from sloplane.api.status import clean
 from sloplane.clients.prometheus import AsyncPromReader, Series
 from sloplane.reports.model import BurnPoint, DayResult, Incident, Report, SLOWeek, Trend
 from sloplane.reports.weeks import days_of, week_bounds
+from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import parse_duration
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.model import SLO
+from sloplane.slo.queries import Source as DataSource
+from sloplane.slo.queries import clean
 
 WEEK = 7 * 86400
 DAY = 86400
@@ -131,7 +131,7 @@ async def _slo_week(
         incidents=incidents(alerts),
         previous_week_sli=_sli(prev_ratio),
         previous_budget_consumed_ratio=_consumed(slo, prev_ratio),
-        trend=trend(_sli(week_ratio), _sli(prev_ratio)),
+        trend=trend(_sli(week_ratio), _sli(prev_ratio), trend_band(slo)),
         burn_down=_burn_down(slo, burn_down),
         source=src,
     )
@@ -162,12 +162,26 @@ def _burn_down(slo: SLO, series: Sequence[Series]) -> list[BurnPoint]:
     ]
 
 
-def trend(current: float | None, previous: float | None, eps: float = 1e-9) -> Trend:
+SHOWN_RESOLUTION = 1e-5
+"""The smallest SLI difference the report shows (percentages with three decimals)."""
+BUDGET_SHARE = 0.01
+"""A change under this share of the error budget is noise, not a trend."""
+
+
+def trend_band(slo: SLO) -> float:
+    """Weeks whose SLIs differ by less than this read "same": a hundredth of the error
+    budget, and never more than the report's resolution, so two weeks that print alike
+    never read as better or worse."""
+    return min(SHOWN_RESOLUTION, BUDGET_SHARE * slo.error_budget)
+
+
+def trend(current: float | None, previous: float | None, band: float = 0.0) -> Trend:
+    """Better, worse or the same SLI as the previous week, with a dead band of ``band``."""
     if current is None or previous is None:
         return "unknown"
-    if current > previous + eps:
+    if current - previous >= band and current > previous:
         return "better"
-    if current < previous - eps:
+    if previous - current >= band and current < previous:
         return "worse"
     return "same"
 

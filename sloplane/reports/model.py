@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
-from sloplane.api.schemas import DataSource
 from sloplane.slo.facts import SLOFacts
+from sloplane.slo.queries import Source as DataSource
+from sloplane.times import rfc3339
 
 Trend = Literal["better", "worse", "same", "unknown"]
 
@@ -25,10 +26,28 @@ class Incident(BaseModel):
     end: float
     duration_seconds: float
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_rfc3339(self) -> str | None:
+        """``start`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.start)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_rfc3339(self) -> str | None:
+        """``end`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.end)
+
 
 class BurnPoint(BaseModel):
     t: float
     budget_remaining_ratio: float | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def t_rfc3339(self) -> str | None:
+        """``t`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.t)
 
 
 class SLOWeek(SLOFacts):
@@ -77,3 +96,54 @@ class Report(BaseModel):
             for s in self.slos
             if s.budget_remaining_ratio is not None and s.budget_remaining_ratio < 0.25
         ]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_rfc3339(self) -> str | None:
+        """``start`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.start)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_rfc3339(self) -> str | None:
+        """``end`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.end)
+
+
+class ReportInfo(BaseModel):
+    """A stored report: its scope and week, when it was made, and the formats it has."""
+
+    scope: str
+    week: str
+    created_at: float
+    formats: list[str]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def created_at_rfc3339(self) -> str | None:
+        """``created_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.created_at)
+
+
+class ReportRun(BaseModel):
+    """One run of the report job: scheduled, caught up after a restart, or asked for."""
+
+    id: int
+    scope: str
+    week: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    error: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def started_at_rfc3339(self) -> str | None:
+        """``started_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.started_at)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def finished_at_rfc3339(self) -> str | None:
+        """``finished_at`` as an RFC 3339 time in UTC."""
+        return rfc3339(self.finished_at)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sloplane.api.db import ReportRunRow, ReportSnapshot
-from sloplane.api.schemas import ReportInfo, ReportRun
+from sloplane.reports.model import ReportInfo, ReportRun
+from sloplane.reports.tables import ReportRunRow, ReportSnapshot
 
 
 def start_run(sessions: sessionmaker[Session], scope: str, week: str) -> int:
@@ -107,10 +106,3 @@ def list_runs(sessions: sessionmaker[Session], limit: int = 100) -> list[ReportR
             )
             for r in rows
         ]
-
-
-def snapshot_json(
-    sessions: sessionmaker[Session], scope: str, week: str
-) -> dict[str, object] | None:
-    text = get_snapshot(sessions, scope, week, "json")
-    return None if text is None else dict(json.loads(text))

@@ -50,12 +50,6 @@ def week_of(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-def previous_week(text: str) -> str:
-    year, week = parse_week(text)
-    monday = date.fromisocalendar(year, week, 1) - timedelta(days=7)
-    return week_of(datetime(monday.year, monday.month, monday.day))
-
-
 def days_of(text: str, tz: str = "UTC") -> list[tuple[datetime, datetime]]:
     start, _ = week_bounds(text, tz)
     zone = ZoneInfo(tz)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from sloplane.api.db import open_database
+from sloplane.database import open_database
 from tests.api.conftest import ADMIN
 from tests.api.dataset import W46_END
 

@@ -14,6 +14,7 @@ from sloplane.cli import main
 from sloplane.reports.collect import ScopeError, UnknownScope, select_slos
 from sloplane.reports.weeks import WeekError, ensure_ended, week_of
 from tests.api.dataset import CATALOG
+from tests.support.processes import free_port
 
 EXAMPLES = str(Path(__file__).resolve().parents[2] / "examples" / "slos")
 
@@ -93,3 +94,18 @@ def test_a_week_is_reportable_exactly_when_it_ended_in_its_timezone(
         else:
             with pytest.raises(WeekError):
                 ensure_ended(candidate, tz, now)
+
+
+def test_report_with_an_unreachable_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{port}/reports"
+    args = ["report", "--slos", EXAMPLES, "--prometheus-url", "http://127.0.0.1:9"]
+    args += ["--week", "2020-W01", "--out", str(tmp_path), "--database-url", url]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and err.count("\n") == 1, err
+    assert err.startswith(f"error: database postgresql://postgres:***@127.0.0.1:{port}/reports: ")
+    assert "hunter2" not in err and "Traceback" not in err

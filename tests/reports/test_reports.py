@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sloplane.api.db import open_database
 from sloplane.clients.prometheus import AsyncPrometheusClient
+from sloplane.database import open_database
 from sloplane.reports import store
 from sloplane.reports.collect import build_report
 from sloplane.reports.deliver import Delivery
@@ -176,7 +176,7 @@ def test_cli_report_writes_files_and_posts_to_slack(
     tmp_path: Path,
     slack: tuple[str, list[dict]],
 ) -> None:
-    from sloplane.api.cli import report as report_cmd
+    from sloplane.reports.cli import report as report_cmd
 
     slos = tmp_path / "slos.yaml"
     slos.write_text(

@@ -176,6 +176,15 @@ def _ratio_rule(slo: SLO, labels: Labels, queries: SliQueries, window: int) -> R
     )
 
 
+def window_ratio(slo: SLO, window: int, labels: Labels) -> str:
+    """The error ratio over ``window`` exactly as the rules compute it, for any window.
+
+    The API and the reports read windows the rules do not record (a report's week or
+    day) through this, so a number they show can never disagree with the rules'.
+    """
+    return _ratio_expr(SliQueries(slo.sli, slo.group_by), window, labels.selector(slo))
+
+
 def _ratio_expr(queries: SliQueries, window: int, sel: str) -> str:
     if window == BASE_WINDOW:
         return f"{ERRORS_RATE}{sel} / ({TOTAL_RATE}{sel} > 0)"

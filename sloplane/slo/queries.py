@@ -1,21 +1,27 @@
-"""PromQL the API and reports send: recorded series first, SLI source queries as fallback.
+"""PromQL that reads an SLO's error ratio back: recorded series first, source queries as fallback.
 
-Pure functions only. Every expression yields the *error ratio* of one SLO over a
-window, so status, history and reports share one definition of "SLI". When an
-SLO has ``group_by`` labels the worst group is taken (``max``): an SLO is only as
-good as its worst-served group.
+The API and the weekly reports send these; both import them from here (not from each
+other). Pure functions only. Every expression yields the *error ratio* of one SLO over
+a window, so status, history and reports share one definition of "SLI", and every
+expression is the rule compiler's own (:mod:`sloplane.slo.rules.sli`), so the numbers
+they show cannot disagree with the recorded series or the alerts. When an SLO has
+``group_by`` labels the worst group is taken (``max``): an SLO is only as good as its
+worst-served group.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from sloplane.slo import naming
 from sloplane.slo.durations import format_duration
-from sloplane.slo.model import SLO, EventsSLI, LatencySLI
-from sloplane.slo.rules.sli import SliQueries
+from sloplane.slo.model import SLO
+from sloplane.slo.rules.sli import SliQueries, window_ratio
 
 Source = Literal["recording_rules", "source_query"]
+"""Where a number came from: sloplane's recorded series, or the SLI's source queries."""
+
 WINDOW_LABEL = "sloplane_window"
 LABELS = naming.Labels()
 
@@ -25,19 +31,15 @@ def selector(slo: SLO) -> str:
 
 
 def recorded_ratio(slo: SLO, window: int) -> str:
-    """Error ratio over ``window`` from the series sloplane's rules record."""
-    sel = selector(slo)
+    """Error ratio over ``window`` from the series sloplane's rules record.
+
+    A recorded window is read as recorded; any other window (a report's week) is the
+    rules' own expression for it: total errors over total events from the recorded 5m
+    rates for every SLI kind, never an average of 5m ratios.
+    """
     if window in naming.recorded_windows(slo):
-        return f"max({naming.ratio_metric(window)}{sel})"
-    w = format_duration(window)
-    if isinstance(slo.sli, EventsSLI | LatencySLI):
-        # total errors over total events, exactly as the rules do for long windows
-        by = _by(slo)
-        return (
-            f"max(sum{by} (sum_over_time({naming.ERRORS_RATE}{sel}[{w}]))"
-            f" / sum{by} (sum_over_time({naming.TOTAL_RATE}{sel}[{w}])))"
-        )
-    return f"max(avg_over_time({naming.ratio_metric(naming.BASE_WINDOW)}{sel}[{w}]))"
+        return f"max({naming.ratio_metric(window)}{selector(slo)})"
+    return f"max({window_ratio(slo, window, LABELS)})"
 
 
 def source_ratio(slo: SLO, window: int) -> str:
@@ -71,10 +73,6 @@ def firing_alerts(slo: SLO) -> str:
     return f'ALERTS{{alertstate="firing", {LABELS.id}="{naming.escape_label_value(slo.id)}"}}'
 
 
-def has_recorded(slo: SLO) -> str:
-    """Cheap probe: is the SLO's window ratio recorded at all?"""
-    return f"count({naming.ratio_metric(slo.window)}{selector(slo)})"
-
-
-def _by(slo: SLO) -> str:
-    return f" by ({', '.join(slo.group_by)})" if slo.group_by else ""
+def clean(value: float) -> float | None:
+    """NaN/Inf (no traffic: 0/0) mean "no data", not a number to show."""
+    return value if math.isfinite(value) else None
