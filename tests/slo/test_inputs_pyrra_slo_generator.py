@@ -129,3 +129,17 @@ def test_slo_generator_other_backends_are_refused_in_one_line() -> None:
         load([FIXTURES / "bad" / "slo-generator-cloud-monitoring.yaml"])
     (problem,) = info.value.problems
     assert "backend 'cloud_monitoring' is not supported" in str(problem)
+
+
+def test_bad_pyrra_documents_are_one_line_each() -> None:
+    with pytest.raises(SpecError) as info:
+        load([FIXTURES / "bad" / "pyrra.yaml"])
+    assert [(p.line, p.obj, p.field) for p in info.value.problems] == [
+        (3, "no-service", "metadata"),
+        (18, "shop-broken", "spec.target"),
+        (19, "shop-broken", "spec.window"),
+        (22, "shop-broken", "spec.indicator.latencyNative.latency"),
+        (26, "shop-broken", "spec.alerting.burnrates"),
+        (28, "", ""),
+    ]
+    assert "pyrra.dev/v1alpha2" in info.value.problems[-1].message

@@ -36,7 +36,7 @@ from sloplane.slo.loaders.common import (
     string_map,
 )
 from sloplane.slo.model import OBJECTIVE_DECIMALS, SLO, Source
-from sloplane.slo.promql import PromQLError, parse_error, selectors
+from sloplane.slo.promql import PromQLError, selectors
 
 API_VERSION = "pyrra.dev/v1alpha1"
 KIND = "ServiceLevelObjective"
@@ -61,7 +61,9 @@ def load(doc: Mapping[Any, Any], file: str, report: Report) -> SLO | None:
     service = labels.get(LABEL_PREFIX + "service") or meta.get("namespace")
     if not isinstance(service, str) or not service:
         report.problems.append(
-            mwhere.problem("give metadata.namespace or the label pyrra.dev/service (the service)")
+            mwhere.named(str(name or "")).problem(
+                "give metadata.namespace or the label pyrra.dev/service (the service)"
+            )
         )
     where = where.named(f"{service}-{name}" if service and name else str(name or ""))
     swhere = where.child("spec", doc)
@@ -133,7 +135,7 @@ def _label_name(key: str) -> str:
 
 def _target(value: Any, where: Where, report: Report) -> float | None:
     """Pyrra's target is a percent as text ("99.9"); "0.5" means 0.5%, as Pyrra reads it."""
-    text = str(value) if isinstance(value, str | int | float) and value is not True else None
+    text = None if isinstance(value, bool) else str(value) if value is not None else None
     try:
         percent = float(text) if text is not None else None
     except ValueError:
@@ -267,12 +269,13 @@ def _latency(success: str, total: str) -> dict[str, Any]:
 
 def _native(total: str, seconds: float, where: Where, report: Report) -> dict[str, Any]:
     try:
-        (name, matchers), *rest = selectors(total)
+        found = selectors(total)
     except (PromQLError, ValueError):
-        rest, name, matchers = [("", [])], "", []
-    if rest or not name or parse_error(total):
+        found = []
+    if len(found) != 1 or not found[0][0]:
         report.problems.append(where.problem("give the native histogram as one series selector"))
         return {"kind": "latency", "metric": "", "threshold": "0"}
+    ((name, matchers),) = found
     return {
         "kind": "latency",
         "metric": name,
