@@ -143,3 +143,14 @@ def test_bad_pyrra_documents_are_one_line_each() -> None:
         (28, "", ""),
     ]
     assert "pyrra.dev/v1alpha2" in info.value.problems[-1].message
+
+
+def test_bad_slo_generator_configs_are_one_line_each() -> None:
+    with pytest.raises(SpecError) as info:
+        load([FIXTURES / "bad" / "slo-generator.yaml"])
+    assert [(p.line, p.obj, p.field) for p in info.value.problems] == [
+        (4, "no-labels", "metadata.labels"),
+        (21, "shop-query", "spec.service_level_indicator.expression"),
+        (32, "shop-cut", "spec.service_level_indicator.expression"),
+        (42, "shop-method", "spec.method"),
+    ]

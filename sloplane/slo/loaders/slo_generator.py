@@ -63,6 +63,7 @@ def load(doc: Mapping[Any, Any], file: str, report: Report) -> SLO | None:
     annotations = string_map(meta.get("annotations"), mwhere.child("annotations", meta), report)
     service, name = _names(meta, labels)
     where = where.named(f"{service}-{name}" if service and name else name or "")
+    mwhere = mwhere.named(where.obj)
     swhere = where.child("spec", doc)
     spec = expect_mapping(doc.get("spec"), swhere, report)
     if spec is None:
