@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sloplane.artifacts import GenerateSettings
@@ -154,3 +154,18 @@ def test_bad_slo_generator_configs_are_one_line_each() -> None:
         (32, "shop-cut", "spec.service_level_indicator.expression"),
         (42, "shop-method", "spec.method"),
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(percent=st.decimals(min_value="1", max_value="99.999", places=3))
+def test_pyrra_target_is_always_a_percent(
+    tmp_path_factory: pytest.TempPathFactory, percent
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("pyrra") / "slo.yaml"
+    path.write_text(
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"
+        "metadata: {name: p, namespace: s}\n"
+        f'spec: {{target: "{percent}", window: 28d, indicator: {{bool_gauge: {{metric: up}}}}}}\n'
+    )
+    (slo,) = load([path]).catalog.slos
+    assert slo.objective == round(float(percent) / 100, 12)
