@@ -22,7 +22,7 @@ from sloplane.slo.catalog import Catalog
 from sloplane.slo.loaders import openslo, sloth, sloth_windows
 from sloplane.slo.loaders.common import Report, plain
 from sloplane.slo.loaders.formats import Context, dispatch
-from sloplane.slo.loaders.python_child import load_python_isolated
+from sloplane.slo.loaders.python_child import load_python_files_isolated
 from sloplane.slo.loaders.python_files import load_python
 from sloplane.yamldoc import load_documents
 
@@ -64,11 +64,15 @@ def load(
 
     ctx = Context(sloth_period=sloth_period or sloth.DEFAULT_PERIOD)
     report = ctx.report
-    for path, display in _input_files(paths, report):
-        if path.suffix == PYTHON_SUFFIX:
-            loader = load_python_isolated if isolate_python else load_python
-            ctx.slos.extend(loader(path, display, report))
-        else:
+    files = _input_files(paths, report)
+    python_files = [(p, d) for p, d in files if p.suffix == PYTHON_SUFFIX]
+    if isolate_python:
+        ctx.slos.extend(load_python_files_isolated(python_files, report))
+    else:
+        for path, display in python_files:
+            ctx.slos.extend(load_python(path, display, report))
+    for path, display in files:
+        if path.suffix != PYTHON_SUFFIX:
             _load_yaml_file(path, display, ctx)
     ctx.slos.extend(openslo.load(ctx.pending_openslo, report))
     periods = sloth_windows.catalog_of(ctx.sloth_windows, report)
