@@ -209,6 +209,8 @@ class SLO(Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     group_by: tuple[str, ...] = ()
     alerting: Alerting = Alerting()
+    # Labels only on the SLO's info series (Sloth's ``info_labels``), for dashboards to read.
+    info_labels: dict[str, str] = Field(default_factory=dict)
     # Labels of the PrometheusRule resource holding this SLO's rules (``--format
     # prometheus-operator``), for the operator's ruleSelector: Pyrra's metadata.labels.
     rule_labels: dict[str, str] = Field(default_factory=dict)
@@ -273,7 +275,7 @@ class SLO(Frozen):
                 raise ValueError(f"window {format_duration(value)} is outside 1h..90d")
         return value
 
-    @field_validator("labels")
+    @field_validator("labels", "info_labels")
     @classmethod
     def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:

@@ -125,6 +125,10 @@ def test_crd_says_so_in_sloth_slo_info_and_severity_page_needs_no_second_label()
     info = next(r for r in rules if r.get("record") == "sloth_slo_info")
     assert info["labels"]["sloth_mode"] == "cli-gen-k8s"
     assert info["labels"]["sloth_spec"] == "sloth.slok.dev/v1"
+    # infoLabels go onto the info series only, as in Sloth
+    assert info["labels"]["runbook"] == "https://runbooks.example.com/inventory"
+    infos = ("sloth_slo_info", "sloplane_slo_info")
+    assert all("runbook" not in r.get("labels", {}) for r in rules if r.get("record") not in infos)
     page = next(r for r in rules if "alert" in r)
     assert page["labels"] == {"severity": "page", "sloth_severity": "page", "team": "stock"}
 

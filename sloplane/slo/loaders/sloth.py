@@ -6,7 +6,7 @@ places, so either spelling is accepted at every level. Sloth has no per-SLO wind
 in these specs: the generator's period is used (30 days, or ``--default-slo-period``;
 see :mod:`sloplane.slo.loaders.sloth_windows`). Plugins cannot be run here: an SLI
 plugin is a problem, SLO plugin chains and rule-group intervals are ignored with a
-warning.
+warning. ``info_labels`` go onto the info series only, as in Sloth.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ _SLO_KEYS = (
     "plugins",
 )
 _IGNORED_SLO_KEYS = {
-    "info_labels": "extra info labels are not supported",
     "interval": "rule group intervals are set by sloplane",
     "plugins": "SLO plugins are not supported",
 }
@@ -156,6 +155,8 @@ def _load_slo(
     fields = {k: _child(where, raw, k) for k in ("name", "objective", "description", "labels")}
     fields["service"] = where
     labels = {**service_labels, **string_map(data.get("labels"), fields["labels"], report)}
+    fields["info_labels"] = _child(where, raw, "info_labels")
+    info_labels = string_map(data.get("info_labels"), fields["info_labels"], report)
     sli = _sli(data.get("sli"), _child(where, raw, "sli"), fields, report)
     alerting = _alerting(data.get("alerting"), _child(where, raw, "alerting"), fields, report)
     if len(report.problems) > before or service is None or sli is None:
@@ -170,6 +171,7 @@ def _load_slo(
         "window": spec[1],
         "description": data.get("description") or "",
         "labels": labels,
+        "info_labels": info_labels,
         "sli": sli,
         "alerting": alerting,
         "team": labels.get("team") or labels.get("owner"),

@@ -29,6 +29,7 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
     sel = labels.selector(slo)
     budget = num(slo.error_budget)
     info_labels = {
+        **slo.info_labels,
         **series_labels,
         "objective": num(slo.objective),
         "window": slo.window_text,
@@ -82,6 +83,7 @@ def _sloth_info(slo: SLO, labels: Labels) -> list[Rule]:
         return []
     crd = slo.source.spec == SLOTH_CRD_SPEC
     info = {
+        **slo.info_labels,
         **slo.labels,
         **labels.identity(slo),
         "sloth_mode": "cli-gen-k8s" if crd else "cli-gen-prom",
