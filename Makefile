@@ -1,22 +1,25 @@
-# sloplane: the two commands a new user needs are `make demo` and `make test`.
+# sloplane: the two commands a new user needs are `make demo` and `make test`;
+# `make unit` is the fast loop while editing, `make golden` rewrites the golden files.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# '.[all]' is every extra (api, detect, exporter); '.[dev]' is '.[all]' plus the test tools.
+DEMO_STAMP := $(VENV)/.installed-all
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit system-deps clean
+.PHONY: demo test lint typecheck unit golden system-deps clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e '.[$*]'
+	touch $@
 
 system-deps:
 	./scripts/install-system-deps.sh
 
 ## demo: generate rules, unit tests, dashboards and routing for examples/ into build/, then check them
-demo: $(STAMP) system-deps
+demo: $(DEMO_STAMP) system-deps
 	$(BIN)/sloplane validate examples/slos/
 	$(BIN)/sloplane list examples/slos/
 	$(BIN)/sloplane generate examples/slos/ --out build/
@@ -26,13 +29,21 @@ demo: $(STAMP) system-deps
 	$(BIN)/sloplane check build/
 	$(BIN)/sloplane generate examples/slos/ --out build/ --check
 
-## test: install everything the tests need, then lint, type-check and run the whole suite
-test: $(STAMP)
+## test: install everything the tests need, then lint, type-check and run the whole suite (CI)
+test: $(DEV_STAMP)
 	./scripts/install-system-deps.sh --test
 	$(BIN)/ruff check sloplane tests benchmarks
 	$(BIN)/ruff format --check sloplane tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## unit: the tests that need no binary and no server (under a minute; no apt, no lint)
+unit: $(DEV_STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
+
+## golden: rewrite tests/golden/ from examples/slos; review `git diff tests/golden/` like code
+golden: $(DEV_STAMP)
+	$(BIN)/python -m tests.golden.update
 
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

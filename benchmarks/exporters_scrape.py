@@ -335,10 +335,20 @@ def main() -> None:
     results: list[Result] = []
     workdir = Path(tempfile.mkdtemp(prefix="sloplane-bench-"))
     try:
+        # The servers are on loopback: /probe is off by default and refuses loopback unless
+        # a module names it, so the modules here (built-in names replaced) name it.
+        local = ["127.0.0.0/8"]
         config = {
+            "probe": {"enabled": True},
             "modules": {
-                "rabbitmq": {"kind": "rabbitmq", "management": "on"},
-                "pg_nocache": {"kind": "postgres", "size_cache_seconds": 0},
+                "postgres": {"kind": "postgres", "allowed_targets": local},
+                "redis": {"kind": "redis", "allowed_targets": local},
+                "rabbitmq": {"kind": "rabbitmq", "management": "on", "allowed_targets": local},
+                "pg_nocache": {
+                    "kind": "postgres",
+                    "size_cache_seconds": 0,
+                    "allowed_targets": local,
+                },
             },
             "targets": [],
         }

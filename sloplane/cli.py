@@ -2,8 +2,11 @@
 
 Subcommands live next to the code they drive (``sloplane/<area>/cli.py``) and are
 imported only when invoked, so ``sloplane validate`` does not pay for pandas or
-FastAPI. Errors derived from :class:`~sloplane.errors.SloplaneError` are printed
-as one line per problem with exit status 1; never as a traceback.
+FastAPI, and a core install (``pip install sloplane``, no extras) validates and
+generates. A subcommand whose extra is not installed still shows in ``--help`` and,
+when run, says which extra to install (:class:`MissingExtra`). Errors derived from
+:class:`~sloplane.errors.SloplaneError` are printed as one line per problem with
+exit status 1; never as a traceback.
 """
 
 from __future__ import annotations
@@ -33,6 +36,52 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+# name -> the extra (pyproject.toml [project.optional-dependencies]) its imports come from;
+# the other subcommands need only the core dependencies.
+EXTRAS: dict[str, str] = {
+    "exporter": "exporter",
+    "serve": "api",
+    "report": "api",
+    "detect": "detect",
+}
+
+
+class MissingExtra(SloplaneError):
+    """A subcommand needs a package of an extra that is not installed."""
+
+    def __init__(self, command: str, module: str) -> None:
+        extra = EXTRAS.get(command)
+        if extra:
+            fix = f"install it with: pip install 'sloplane[{extra}]'"
+        else:  # a core dependency is gone: the install itself is broken
+            fix = "reinstall sloplane: pip install --force-reinstall sloplane"
+        super().__init__(
+            f"sloplane {command} needs the Python module {module!r}, which is not installed; {fix}"
+        )
+
+
+def _missing_module(exc: ModuleNotFoundError) -> str | None:
+    """The third-party module ``exc`` is about, or None when it is one of ours (a bug)."""
+    top = (exc.name or "").split(".")[0]
+    return None if top in ("", "sloplane") else top
+
+
+def _not_installed(name: str, error: MissingExtra) -> click.Command:
+    """A stand-in for a subcommand that cannot be imported: listed, and says what to install."""
+
+    def fail() -> None:
+        raise error
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=str(error),
+        short_help=f"(not installed: pip install 'sloplane[{EXTRAS.get(name, 'all')}]')",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -49,9 +98,22 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
                 return None
-            raise
+            missing = _missing_module(exc)
+            if missing is None:
+                raise
+            return _not_installed(cmd_name, MissingExtra(cmd_name, missing))
         command = getattr(module, attr, None)
         return command if isinstance(command, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the subcommand; a module it imports late that is missing names its extra."""
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            missing = _missing_module(exc)
+            if missing is None or ctx.invoked_subcommand is None:
+                raise
+            raise MissingExtra(ctx.invoked_subcommand, missing) from exc
 
 
 def _available(name: str) -> bool:

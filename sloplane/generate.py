@@ -1,13 +1,16 @@
 """``sloplane generate``: every artifact from one catalog, and the disk I/O around it.
 
-:func:`build_artifacts` is pure (catalog in, ``{path: text}`` out); :func:`write_artifacts`
-and :func:`diff_artifacts` are the only places that touch the output directory.
+:func:`build_artifacts` is pure (catalog in, ``{path: text}`` out). It runs the
+:data:`COMPILERS` in order, one per concern, as Sloth's generate pipeline does: adding an
+output is one more entry, not more wiring. :func:`write_artifacts` and
+:func:`diff_artifacts` are the only places that touch the output directory.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sloplane.artifacts import HEADER, Artifacts, GenerateSettings
@@ -19,37 +22,80 @@ from sloplane.slo.rules import compile_rules
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Compiler:
+    """One step of ``generate``: a pure function from the catalog to the files of one concern.
+
+    ``describe`` is the progress line printed before it runs (``sloplane: ...`` on stderr),
+    so a slow or failing step is named by what it was doing.
+    """
+
+    name: str
+    describe: Callable[[Catalog], str]
+    compile: Callable[[Catalog, GenerateSettings], Artifacts]
+
+
+def _dashboards(catalog: Catalog, settings: GenerateSettings) -> Artifacts:
+    from sloplane.dashboards import render_dashboards
+
+    return render_dashboards(catalog, settings)
+
+
+def _alertmanager(catalog: Catalog, settings: GenerateSettings) -> Artifacts:
+    from sloplane.alerts import render_alertmanager
+
+    return render_alertmanager(catalog, settings)
+
+
+def _stack_rules(_catalog: Catalog, settings: GenerateSettings) -> Artifacts:
+    """The exporters' ready-made rules: files under prometheus/, or one PrometheusRule."""
+    from sloplane.exporters.rules import stack_rule_files
+
+    stack = stack_rule_files()
+    if settings.rule_format == "prometheus":
+        return {f"prometheus/{path}": text for path, text in stack.items()}
+    return {"prometheus-operator/stack.yaml": _stack_as_prometheus_rule(stack, settings)}
+
+
+# In order: the progress lines name the steps as they run.
+COMPILERS: tuple[Compiler, ...] = (
+    Compiler(
+        "rules", lambda catalog: f"compiling rules for {len(catalog.slos)} SLOs", compile_rules
+    ),
+    Compiler("dashboards", lambda _catalog: "rendering Grafana dashboards", _dashboards),
+    Compiler("alertmanager", lambda _catalog: "rendering AlertManager routing", _alertmanager),
+    Compiler("stack", lambda _catalog: "rendering stack rules for the exporters", _stack_rules),
+)
+
+
 def build_artifacts(
-    catalog: Catalog, settings: GenerateSettings, progress: Progress | None = None
+    catalog: Catalog,
+    settings: GenerateSettings,
+    progress: Progress | None = None,
+    compilers: Sequence[Compiler] = COMPILERS,
 ) -> Artifacts:
     """Rules, unit tests, dashboards, AlertManager config and stack rules for ``catalog``.
 
     Services whose dashboards or PrometheusRules would share a name are refused first,
     all of them in one :class:`SpecError`: one file would silently replace the other.
+    For the same reason two compilers may never write the same path.
     """
     problems = artifact_name_problems(catalog, settings.rule_format)
     if problems:
         raise SpecError(problems)
     say = progress or (lambda _msg: None)
     out: Artifacts = {}
-    say(f"compiling rules for {len(catalog.slos)} SLOs")
-    out.update(compile_rules(catalog, settings))
-    from sloplane.dashboards import render_dashboards
-
-    say("rendering Grafana dashboards")
-    out.update(render_dashboards(catalog, settings))
-    from sloplane.alerts import render_alertmanager
-
-    say("rendering AlertManager routing")
-    out.update(render_alertmanager(catalog, settings))
-    from sloplane.exporters.rules import stack_rule_files
-
-    say("rendering stack rules for the exporters")
-    stack = stack_rule_files()
-    if settings.rule_format == "prometheus":
-        out.update({f"prometheus/{path}": text for path, text in stack.items()})
-    else:
-        out["prometheus-operator/stack.yaml"] = _stack_as_prometheus_rule(stack, settings)
+    owner: dict[str, str] = {}
+    for compiler in compilers:
+        say(compiler.describe(catalog))
+        files = compiler.compile(catalog, settings)
+        for path in files:
+            if path in owner:
+                raise RuntimeError(
+                    f"compilers {owner[path]!r} and {compiler.name!r} both write {path}"
+                )
+            owner[path] = compiler.name
+        out.update(files)
     return dict(sorted(out.items()))
 
 

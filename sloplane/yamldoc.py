@@ -3,6 +3,14 @@
 Problems must name the line, so mappings load as :class:`LineDict` (a dict that
 also knows its own line and the line of each key). Syntax errors and duplicate
 keys become :class:`~sloplane.errors.Problem` objects, never exceptions.
+
+Every YAML reader of user input goes through here (SLO files, ``AlertRouting``,
+``exporters.yaml``, ``detect.yaml``), so they share one set of limits, checked on
+the composed node graph before anything is built from it: a file size, a number of
+aliases, a nesting depth, and a number of nodes once aliases are expanded. A
+"billion laughs" file is a few hundred bytes whose aliases expand to 10^9 nodes;
+PyYAML builds it cheaply as shared objects, but whatever walks the result (pydantic,
+the places of every field) walks all of them. Here it is one problem, at once.
 """
 
 from __future__ import annotations
@@ -42,12 +50,95 @@ class LineList(list[Any]):
         return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
 
 
+#: The largest YAML input read, in bytes: configuration and SLO files are far smaller.
+MAX_BYTES = 8 << 20
+#: Alias uses (``*name``) in one document; merge keys of shared defaults need a handful.
+MAX_ALIASES = 1_000
+#: Nesting of mappings and lists.
+MAX_DEPTH = 100
+#: Nodes in one document with every alias expanded: what a reader of the result walks.
+MAX_NODES = 1_000_000
+
+
 class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+class _Limit(yaml.MarkedYAMLError):
+    """A document past one of the limits above."""
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """The safe loader, counting aliases and depth while it composes a document."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_document(self) -> Any:
+        self._aliases = 0
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _Limit(None, None, f"more than {MAX_ALIASES} aliases in a document", mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _Limit(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise :class:`_Limit` when ``root`` expands (aliases followed) past the limits.
+
+    Sizes are memoised per node, so a graph of shared nodes costs its own size to
+    measure, not its expansion. An alias inside its own anchor is a cycle: refused too.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def measure(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key], depths[key]
+        if key in open_nodes:
+            raise _Limit(None, None, "an alias refers to a node that contains it", node.start_mark)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        open_nodes.add(key)
+        size, depth = 1, 0
+        for child in children:
+            child_size, child_depth = measure(child)
+            size += child_size
+            depth = max(depth, child_depth)
+            if size > MAX_NODES:
+                raise _Limit(
+                    None,
+                    None,
+                    f"expands to more than {MAX_NODES:,} values once its aliases are followed",
+                    node.start_mark,
+                )
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise _Limit(None, None, f"nested more than {MAX_DEPTH} levels deep", node.start_mark)
+        open_nodes.discard(key)
+        sizes[key], depths[key] = size, depth
+        return size, depth
+
+    measure(root)
 
 
 def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Iterator[LineDict]:
@@ -105,6 +196,9 @@ def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Pr
     hide problems in earlier documents.
     """
     docs: list[tuple[Any, int]] = []
+    if len(text) > MAX_BYTES:
+        message = f"larger than {MAX_BYTES >> 20} MiB; not read"
+        return docs, [Problem(file=file, message=message)]
     try:
         loader = _Loader(text)
     except yaml.YAMLError as exc:
@@ -115,6 +209,7 @@ def load_documents(text: str, file: str) -> tuple[list[tuple[Any, int]], list[Pr
             if node is None:  # pragma: no cover - check_node said there is one
                 break
             line = node.start_mark.line + 1
+            _check_expansion(node)
             docs.append((loader.construct_document(node), line))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -143,7 +238,13 @@ def load_mapping(path: Path, file: str | None = None) -> tuple[LineDict | None, 
     """
     shown = str(path) if file is None else file
     try:
-        text = path.read_bytes().decode("utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: the limit holds for any file
+        if len(raw) > MAX_BYTES:
+            return None, [
+                Problem(file=shown, message=f"larger than {MAX_BYTES >> 20} MiB; not read")
+            ]
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return None, [Problem(file=shown, message="no such file or directory")]
     except UnicodeDecodeError as exc:

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sloplane.dashboards.exporters import known_metrics
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
 from sloplane.detectors.metric_names import EXPOSED_METRICS
 from sloplane.errors import Problem, SloplaneError, SpecError
 from sloplane.slo.promql import PromQLError, selectors
+from sloplane.yamldoc import load_documents
 
 BUILTIN = frozenset(
     {
@@ -64,12 +63,12 @@ def load_rules(root: Path) -> tuple[Rules, list[Problem]]:
     files = sorted({*root.glob("prometheus*/**/*.yml"), *root.glob("prometheus*/**/*.yaml")})
     exprs: list[tuple[str, str]] = []
     for path in files:
-        try:
-            docs = list(yaml.safe_load_all(path.read_text()))
-        except yaml.YAMLError as exc:
-            problems.append(Problem(file=str(path), message=f"not valid YAML: {exc}"))
+        # The shared reader, so a hostile build directory meets the same limits as any input.
+        loaded, yaml_problems = load_documents(path.read_text(), str(path))
+        if yaml_problems:
+            problems.extend(yaml_problems)
             continue
-        for doc in docs:
+        for doc, _ in loaded:
             for rule in _rule_groups(doc):
                 if "record" in rule:
                     rules.recorded.add(str(rule["record"]))

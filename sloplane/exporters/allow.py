@@ -10,15 +10,27 @@ part is a CIDR (``10.0.0.0/8``, ``::1/128``, or a plain IP), matched against IP 
 targets only (names are not resolved: DNS could answer differently at connect time), or a
 case-insensitive glob on the host name (``*.db.internal``, ``db?``). Without a port, any
 port matches.
+
+Whatever the list says, ``/probe`` refuses loopback, link-local and unspecified
+addresses (``127.0.0.0/8``, ``::1``, ``169.254.0.0/16`` with the cloud metadata
+service, ``fe80::/10``, ``0.0.0.0``, and IPv4-mapped forms of these): they reach
+services that trust the exporter's own host. Only an entry that names such an address
+exactly allows it: a CIDR inside those ranges (``127.0.0.1``, ``127.0.0.0/8``) or a host
+name without wildcards (``localhost``); ``0.0.0.0/0`` or ``*`` never does. A host name
+is checked by what it resolves to when the probe is asked for.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -81,3 +93,79 @@ def _split_port(entry: str) -> tuple[str, int | None]:
 def allowed(patterns: list[str], host: str, port: int) -> bool:
     """Whether ``host:port`` matches one of ``patterns`` (validated at config load)."""
     return any(parse_pattern(p).matches(host, port) for p in patterns)
+
+
+def special_kind(ip: IP) -> str | None:
+    """``loopback``, ``link-local`` or ``unspecified`` for the addresses /probe refuses."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified:  # 0.0.0.0 and :: reach this host's own services
+        return "unspecified"
+    return None
+
+
+def names_exactly(pattern: TargetPattern) -> bool:
+    """Whether ``pattern`` names a refused-by-default address on purpose, not by a wide net."""
+    if pattern.network is not None:
+        first, last = pattern.network.network_address, pattern.network.broadcast_address
+        return special_kind(first) is not None and special_kind(first) == special_kind(last)
+    assert pattern.glob is not None
+    return not any(c in pattern.glob for c in "*?[")
+
+
+def special_refusal(
+    patterns: list[str] | None, host: str, port: int, ips: Sequence[IP]
+) -> str | None:
+    """Why ``host:port`` (at ``ips``) is refused as a loopback or link-local target, or None."""
+    for ip in ips:
+        kind = special_kind(ip)
+        if kind is None:
+            continue
+        explicit = [p for p in map(parse_pattern, patterns or []) if names_exactly(p)]
+        if any(p.matches(host, port) or p.matches(str(ip), port) for p in explicit):
+            continue
+        shown = host if str(ip) == host else f"{host} (resolves to {ip})"
+        return (
+            f"{shown} is a {kind} address; /probe refuses loopback and link-local targets"
+            " unless the module's allowed_targets names them exactly"
+        )
+    return None
+
+
+def ip_of(host: str) -> IP | None:
+    """``host`` as an IP address when it is a literal, else None."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def resolve(host: str, port: int, timeout: float) -> list[IP]:
+    """The addresses ``host`` resolves to, within ``timeout``; [] when it does not resolve.
+
+    getaddrinfo has no timeout of its own: it runs in a daemon thread that is left behind
+    if the resolver hangs, so the caller's deadline holds.
+    """
+    literal = ip_of(host)
+    if literal is not None:
+        return [literal]
+    found: list[IP] = []
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return
+        for info in infos:
+            ip = ip_of(str(info[4][0]))
+            if ip is not None:
+                found.append(ip)
+
+    worker = threading.Thread(target=lookup, name="sloplane-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return [] if worker.is_alive() else found

@@ -30,7 +30,7 @@ from sloplane.listen import parse_listen
 @click.option(
     "--listen",
     default=None,
-    help="HOST:PORT, [v6]:PORT or :PORT (all IPv4 interfaces); overrides the config.",
+    help="HOST:PORT, [v6]:PORT or :PORT (loopback; 0.0.0.0:PORT for every IPv4 interface); overrides the config.",
 )
 @click.option("--once", is_flag=True, help="Print one /metrics exposition to stdout and exit.")
 @click.option(

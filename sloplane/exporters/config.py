@@ -9,7 +9,7 @@ address, never a user or password: :func:`parse_address` rejects userinfo.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,12 +27,13 @@ from pydantic import (
 )
 
 from sloplane.errors import SpecError
-from sloplane.exporters.allow import allowed, parse_pattern
+from sloplane.exporters.allow import IP, allowed, ip_of, parse_pattern, special_refusal
 from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
 
 Kind = Literal["postgres", "redis", "rabbitmq", "http"]
+KINDS: tuple[Kind, ...] = ("postgres", "redis", "rabbitmq", "http")
 DEFAULT_LISTEN = "127.0.0.1:9465"
 
 
@@ -58,6 +59,10 @@ class _Credentials(_Strict):
         return self.password.get_secret_value() if self.password is not None else None
 
 
+#: Asked before a probe connects to a host (name, port, addresses): why not, or None.
+Guard = Callable[["Address", Sequence[IP]], "str | None"]
+
+
 class _Probeable(_Strict):
     """What every module has: where ``/probe`` may send it (see :mod:`.allow`)."""
 
@@ -74,8 +79,17 @@ class _Probeable(_Strict):
         """Whether the module sends a secret, so ``/probe`` must not aim it anywhere."""
         return False
 
-    def probe_refusal(self, name: str, address: Address) -> str | None:
-        """Why ``/probe`` may not use this module for ``address``, or None when it may."""
+    def probe_refusal(self, name: str, address: Address, resolved: Sequence[IP] = ()) -> str | None:
+        """Why ``/probe`` may not use this module for ``address``, or None when it may.
+
+        ``resolved`` are the addresses a host name resolves to (an IP literal needs none):
+        loopback and link-local ones are refused unless ``allowed_targets`` names them.
+        """
+        literal = ip_of(address.host)
+        ips = [literal] if literal is not None else list(resolved)
+        special = special_refusal(self.allowed_targets, address.host, address.port, ips)
+        if special is not None:
+            return special
         if self.allowed_targets is None:
             if not self.has_credentials():
                 return None
@@ -178,10 +192,22 @@ class TargetConfig(_Strict):
     address: str
 
 
+class ProbeSettings(_Strict):
+    """Whether and how ``/probe`` answers: off unless enabled, bounded when on."""
+
+    #: ``/probe`` lets whoever reaches the exporter choose the address: off unless asked for.
+    enabled: bool = False
+    #: The built-in modules (named after the kinds) ``/probe`` accepts; ``[]`` for none.
+    builtin_modules: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    #: Probe collections running at once; more are answered 503 at once, never queued.
+    max_concurrent: int = Field(16, ge=1, le=1024)
+
+
 class ExporterConfig(_Strict):
     listen: str = DEFAULT_LISTEN
     modules: dict[str, Module] = Field(default_factory=dict)
     targets: list[TargetConfig] = Field(default_factory=list)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
     probe_cache_size: int = Field(64, ge=1, le=10_000)
 
     @field_validator("listen")
@@ -229,6 +255,16 @@ class ExporterConfig(_Strict):
         if name in self.modules:
             return self.modules[name]
         return BUILTIN_MODULES.get(name)
+
+    def probe_module(
+        self, name: str
+    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+        """The module ``/probe?module=name`` may use: a configured one, or an enabled built-in."""
+        if name in self.modules:
+            return self.modules[name]
+        if name in self.probe.builtin_modules:
+            return BUILTIN_MODULES.get(name)
+        return None
 
 
 HttpModule.model_rebuild()

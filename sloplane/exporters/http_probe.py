@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import logging
 import re
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
 
 from sloplane import __version__
-from sloplane.exporters.config import Address, HttpModule, redact_url
+from sloplane.exporters.allow import ip_of
+from sloplane.exporters.config import Address, Guard, HttpModule, redact_url
 from sloplane.exporters.families import Families
 from sloplane.exporters.target import Backend, ScrapeError
 
@@ -35,6 +38,10 @@ log = logging.getLogger("sloplane.exporters")
 
 PHASES = ("dns", "connect", "tls", "processing", "transfer")
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class _Refused(Exception):
+    """The guard refused the address a hop resolved to: nothing was sent there."""
 
 
 @dataclass
@@ -55,9 +62,10 @@ class HttpProbeBackend(Backend):
     kind = "http"
     partial_on_error = True
 
-    def __init__(self, module: HttpModule, address: Address) -> None:
+    def __init__(self, module: HttpModule, address: Address, guard: Guard | None = None) -> None:
         self.module = module
         self.address = address
+        self.guard = guard
         self._last_failure: str | None = None
 
     def collect(self, out: Families) -> None:
@@ -103,7 +111,11 @@ class HttpProbeBackend(Backend):
         origin = _origin(url)
         trusted = True
         while True:
-            self._request(probe, url, deadline, self._headers(trusted=trusted))
+            try:
+                self._request(probe, url, deadline, self._headers(trusted=trusted))
+            except _Refused as exc:
+                probe.refused = str(exc)
+                return
             location = probe.location
             if not (
                 self.module.follow_redirects
@@ -134,6 +146,11 @@ class HttpProbeBackend(Backend):
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         probe.phases["dns"] += time.perf_counter() - started
         family, socktype, proto, _, sockaddr = infos[0]
+        if self.guard is not None:
+            ip = ip_of(str(sockaddr[0]))
+            refusal = self.guard(Address(host, port, url=url), [ip] if ip else [])
+            if refusal is not None:
+                raise _Refused(f"not connecting: {refusal}")
 
         sock: socket.socket = socket.socket(family, socktype, proto)
         try:
@@ -144,6 +161,9 @@ class HttpProbeBackend(Backend):
             probe.tls = https
             if https:
                 started = time.perf_counter()
+                # The handshake as a whole is bounded by the socket timeout (CPython keeps
+                # one deadline across its reads and writes), so re-arm it once here.
+                sock.settimeout(_remaining(deadline))
                 sock = self._tls_context().wrap_socket(sock, server_hostname=host)
                 probe.phases["tls"] += time.perf_counter() - started
                 assert isinstance(sock, ssl.SSLSocket)
@@ -154,8 +174,9 @@ class HttpProbeBackend(Backend):
                     probe.cert_expiry = cert.not_valid_after_utc.timestamp()
 
             conn = http.client.HTTPConnection(host, port, timeout=_remaining(deadline))
-            conn.sock = sock
-            sock.settimeout(_remaining(deadline))
+            # Every read and write re-arms the socket timeout with what is left of the
+            # deadline, so a server answering a byte at a time cannot stretch the probe.
+            conn.sock = _DeadlineSocket(sock, deadline)
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
@@ -171,7 +192,6 @@ class HttpProbeBackend(Backend):
             probe.status = response.status
             probe.location = response.getheader("Location")
             started = time.perf_counter()
-            sock.settimeout(_remaining(deadline))
             probe.body = response.read(self.module.max_body_bytes)
             probe.phases["transfer"] += time.perf_counter() - started
             response.close()
@@ -240,6 +260,45 @@ def _origin(url: str) -> tuple[str, str, int]:
     except ValueError:  # a bad port in a Location: an origin nothing else has
         port = -1
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class _DeadlineSocket:
+    """The socket as :class:`http.client.HTTPConnection` uses it, bounded by one deadline.
+
+    A socket timeout bounds each ``recv`` alone: a server sending a byte a second never
+    trips it. Here every ``sendall`` and every ``recv_into`` behind ``makefile`` first sets
+    the timeout to the time left, and raises :class:`TimeoutError` once none is left, so
+    the request, the headers and the body together end at the deadline.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        # Since Python 3.5 the timeout bounds the whole sendall, not each chunk.
+        self._sock.settimeout(_remaining(self._deadline))
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """The probe closes the real socket itself, once, in :meth:`HttpProbeBackend._request`."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._sock.recv_into(buffer)
 
 
 def _remaining(deadline: float) -> float:

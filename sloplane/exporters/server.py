@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client.exposition import choose_encoder
 
 from sloplane.exporters.config import shown_address
-from sloplane.exporters.exporter import Exporter, ProbeForbidden, ProbeRequestError
+from sloplane.exporters.exporter import Exporter, ProbeBusy, ProbeForbidden, ProbeRequestError
 
 __all__ = ["ExporterServer"]
 
@@ -33,9 +35,16 @@ _LANDING = b"""<html><head><title>sloplane exporter</title></head><body>
 """
 
 
+#: Subtracted from the scraper's timeout header, so the answer leaves before it gives up.
+SCRAPE_TIMEOUT_OFFSET = 0.5
+
+
 class ExporterServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of scrapers (50 at once
+    # lost 11 of 2,077 requests); the kernel caps this at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
         self.exporter = exporter
@@ -70,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         exporter = self.server.exporter
         if url.path == "/metrics":
-            self._exposition(exporter.metrics())
+            self._exposition(exporter.metrics(self._deadline()))
         elif url.path == "/probe":
             params = parse_qs(url.query)
             module = params.get("module", [""])[0]
@@ -79,12 +88,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, b"module and target parameters are required\n")
                 return
             try:
-                registry = exporter.probe(module, target)
+                registry = exporter.probe(module, target, self._deadline())
+            except ProbeBusy as exc:
+                self._send(503, f"{exc}\n".encode())
+                return
             except ProbeRequestError as exc:
                 self._send(400, f"{exc}\n".encode())
                 return
             except ProbeForbidden as exc:
-                log.warning("refused /probe?module=%s: %s", module, exc)
+                _log_refusal(module, str(exc))
                 self._send(403, f"{exc}\n".encode())
                 return
             self._exposition(registry)
@@ -94,6 +106,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _LANDING, "text/html; charset=utf-8")
         else:
             self._send(404, b"not found\n")
+
+    def _deadline(self) -> float | None:
+        """When the scraper gives up, from Prometheus' ``X-Prometheus-Scrape-Timeout-Seconds``."""
+        header = self.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        try:
+            seconds = float(header) if header else math.nan
+        except ValueError:
+            return None
+        if not math.isfinite(seconds) or seconds <= 0:
+            return None
+        return time.monotonic() + max(seconds - SCRAPE_TIMEOUT_OFFSET, seconds / 2)
 
     def _exposition(self, registry: Any) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
@@ -125,6 +148,25 @@ class _Handler(BaseHTTPRequestHandler):
             # A /probe target may carry a query string with a secret in it: keep it out of logs.
             line = line.replace(self.path, _loggable(self.path))
         log.debug("%s %s", self.address_string(), line)
+
+
+_refusals_logged: set[str] = set()
+_refusals_lock = threading.Lock()
+_REFUSALS_REMEMBERED = 1_000
+
+
+def _log_refusal(module: str, reason: str) -> None:
+    """A refused /probe: WARNING the first time each refusal is seen, DEBUG after that.
+
+    Refusals are what a hostile caller produces by the thousand; one line each would
+    let them flood the log. The memory of what was logged is bounded.
+    """
+    line = f"refused /probe?module={module}: {reason}"
+    with _refusals_lock:
+        first = line not in _refusals_logged
+        if first and len(_refusals_logged) < _REFUSALS_REMEMBERED:
+            _refusals_logged.add(line)
+    log.log(logging.WARNING if first else logging.DEBUG, "%s", line)
 
 
 def _loggable(path: str) -> str:

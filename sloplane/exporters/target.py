@@ -21,11 +21,11 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from prometheus_client.metrics_core import Metric
 
@@ -33,6 +33,8 @@ from sloplane.exporters.families import Families
 from sloplane.exporters.metrics_catalog import PREFIXES
 
 log = logging.getLogger("sloplane.exporters")
+
+_T = TypeVar("_T")
 
 #: Extra time a waiter gives the backend beyond its own (driver-level) timeout.
 _GRACE_SECONDS = 0.5
@@ -47,6 +49,47 @@ def _executor() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="sloplane-scrape")
         return _pool
+
+
+class PoolFull(RuntimeError):
+    """Every worker of a :class:`WorkerPool` is busy: the collection was not started."""
+
+
+class WorkerPool:
+    """A fixed number of workers that never queues: ``submit`` refuses when all are busy.
+
+    A queue is how one kind of scrape delays another: collections waiting behind slow
+    ones overrun their own timeouts and report ``up 0``. The exporter gives its
+    configured targets one pool (a worker each, so they never wait) and ``/probe``
+    another, whose callers get "busy" at once instead of a place in a queue.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix=name)
+
+    def submit(self, fn: Callable[[], _T]) -> Future[_T]:
+        if not self._slots.acquire(blocking=False):
+            raise PoolFull(f"all {self.size} workers are busy")
+
+        def run() -> _T:
+            try:
+                return fn()
+            finally:
+                # Freed before the future is done, so a caller that sees it done may
+                # start the next collection at once.
+                self._slots.release()
+
+        try:
+            return self._executor.submit(run)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def shutdown(self) -> None:
+        """Stop taking work; collections under way end on their own deadlines."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 class ScrapeError(Exception):
@@ -112,8 +155,10 @@ class Target:
         backend: Backend,
         timeout_seconds: float,
         labels: Mapping[str, str] | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.name = name
+        self.pool = pool
         self.kind = backend.kind
         self.prefix = PREFIXES[backend.kind]
         self.backend = backend
@@ -125,24 +170,33 @@ class Target:
         self._closed = False
 
     def start(self) -> _Flight:
-        """Start a collection, or join the one under way."""
+        """Start a collection, or join the one under way; :class:`PoolFull` from the pool."""
         with self._lock:
             flight = self._flight
             if flight is None or flight.future.done():
-                flight = _Flight(_executor().submit(self._run), time.monotonic())
+                pool = self.pool if self.pool is not None else _executor()
+                flight = _Flight(pool.submit(self._run), time.monotonic())
                 self._flight = flight
             return flight
 
-    def finish(self, flight: _Flight) -> list[Metric]:
-        """Wait (bounded) for a collection started by :meth:`start` and render its families."""
+    def finish(self, flight: _Flight, deadline: float | None = None) -> list[Metric]:
+        """Wait (bounded) for a collection started by :meth:`start` and render its families.
+
+        The wait ends at the target's timeout or at ``deadline`` (``time.monotonic()``, the
+        scraper's own timeout), whichever comes first: a scrape answers in time even when
+        the scraper allows less than the module's timeout.
+        """
+        wait = self.timeout_seconds + _GRACE_SECONDS
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
         try:
-            result = flight.future.result(timeout=self.timeout_seconds + _GRACE_SECONDS)
+            result = flight.future.result(timeout=wait)
         except FutureTimeout:
             result = self._timed_out(flight)
         return self._render(result)
 
-    def scrape(self) -> list[Metric]:
-        return self.finish(self.start())
+    def scrape(self, deadline: float | None = None) -> list[Metric]:
+        return self.finish(self.start(), deadline)
 
     def close(self) -> None:
         with self._lock:
@@ -176,9 +230,8 @@ class Target:
         return _Result(families, duration, error)
 
     def _timed_out(self, flight: _Flight) -> _Result:
-        error = ScrapeError(
-            "timeout", f"no answer within {self.timeout_seconds:g}s (collection still running)"
-        )
+        waited = time.monotonic() - flight.started
+        error = ScrapeError("timeout", f"no answer within {waited:.3g}s (collection still running)")
         with self._lock:
             first = not flight.timeout_counted
             flight.timeout_counted = True

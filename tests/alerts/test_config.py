@@ -37,6 +37,7 @@ def example_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / CONFIG_FILE
 
 
+@pytest.mark.integration
 def test_example_passes_amtool(example_config: Path) -> None:
     check_config(example_config)
     text = example_config.read_text()
@@ -44,6 +45,7 @@ def test_example_passes_amtool(example_config: Path) -> None:
     assert "templates/*.tmpl" in text
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("team", "severity", "receiver"),
     [
@@ -68,10 +70,12 @@ def test_each_team_page_and_ticket_reach_their_receiver(
     assert route(example_config, *labels) == receiver
 
 
+@pytest.mark.integration
 def test_alert_without_labels_goes_to_the_defaults_receiver(example_config: Path) -> None:
     assert route(example_config, "alertname=Watchdog") == "_default-slack"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("severity", "receiver"),
     [("critical", "_default-pagerduty"), ("page", "_default-pagerduty")]
@@ -98,6 +102,7 @@ def test_alerts_without_a_team_reach_the_defaults_receiver(
     assert route(tmp_path / CONFIG_FILE, *labels) == receiver
 
 
+@pytest.mark.integration
 def test_empty_defaults_receiver_is_named_in_the_header(tmp_path: Path) -> None:
     doc = routing_doc({"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}})
     artifacts = render(SLOS, [doc])
@@ -108,6 +113,7 @@ def test_empty_defaults_receiver_is_named_in_the_header(tmp_path: Path) -> None:
     assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=critical") == "payments-slack"
 
 
+@pytest.mark.integration
 def test_no_routing_document_means_default_receiver_only(tmp_path: Path) -> None:
     artifacts = render(SLOS, [])
     write_artifacts(artifacts, tmp_path)
@@ -118,6 +124,7 @@ def test_no_routing_document_means_default_receiver_only(tmp_path: Path) -> None
     assert route(tmp_path / CONFIG_FILE, "team=payments", "severity=page") == "_nobody"
 
 
+@pytest.mark.integration
 def test_sloth_label_mode(tmp_path: Path) -> None:
     artifacts = render(SLOS, [example_routing()], GenerateSettings(label_mode="sloth"))
     write_artifacts(artifacts, tmp_path)
@@ -239,6 +246,7 @@ def test_team_routed_twice_is_an_error() -> None:
         render(SLOS, [routing_doc(doc, "a.yaml"), routing_doc(doc, "b.yaml")])
 
 
+@pytest.mark.integration
 def test_teams_may_be_split_over_documents(tmp_path: Path) -> None:
     a = routing_doc({"spec": {"teams": {"payments": {"slack": {"api_url_file": "f"}}}}})
     b = routing_doc({"spec": {"teams": {"platform": {"pagerduty": {"routing_key_file": "k"}}}}})
@@ -263,6 +271,7 @@ team_specs = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.integration
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -289,6 +298,7 @@ def test_any_routing_passes_amtool_and_routes_pages_to_pagerduty(
             assert got == expected
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["default", "nobody", "default-slack", "Default"])
 def test_team_named_like_the_defaults_gets_its_own_receivers(tmp_path: Path, name: str) -> None:
     both = {"pagerduty": {"routing_key_file": "pd.key"}, "slack": {"api_url_file": "s.url"}}
@@ -301,6 +311,7 @@ def test_team_named_like_the_defaults_gets_its_own_receivers(tmp_path: Path, nam
     assert route(config, "team=other", "severity=page") == "_default-pagerduty"
 
 
+@pytest.mark.integration
 def test_routing_document_through_the_loader(tmp_path: Path) -> None:
     from sloplane.slo.loaders import load_catalog
 

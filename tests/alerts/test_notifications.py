@@ -86,6 +86,7 @@ def burn_alert(slo_name: str, severity: str, ends_at: dt.datetime | None = None)
     )
 
 
+@pytest.mark.integration
 def test_page_triggers_and_resolves_pagerduty(stack: tuple[Alertmanager, StandIn, StandIn]) -> None:
     am, pd, _ = stack
     with AlertmanagerClient(am.url) as client:
@@ -113,6 +114,7 @@ def test_page_triggers_and_resolves_pagerduty(stack: tuple[Alertmanager, StandIn
     assert pd.invalid() == []
 
 
+@pytest.mark.integration
 def test_hand_written_critical_alert_pages(stack: tuple[Alertmanager, StandIn, StandIn]) -> None:
     am, pd, _ = stack
     alert = Alert(
@@ -127,6 +129,7 @@ def test_hand_written_critical_alert_pages(stack: tuple[Alertmanager, StandIn, S
     assert pd.invalid() == []
 
 
+@pytest.mark.integration
 def test_ticket_reaches_slack_and_is_inhibited_by_a_page(
     stack: tuple[Alertmanager, StandIn, StandIn],
 ) -> None:
@@ -154,6 +157,7 @@ def test_ticket_reaches_slack_and_is_inhibited_by_a_page(
     assert slack.invalid() == []
 
 
+@pytest.mark.integration
 def test_silences_through_the_client_and_cli(stack: tuple[Alertmanager, StandIn, StandIn]) -> None:
     am, _, _ = stack
     runner = CliRunner()
@@ -183,6 +187,7 @@ def test_silences_through_the_client_and_cli(stack: tuple[Alertmanager, StandIn,
     assert alerts.exit_code == 0 and "ErrorBudgetBurnTicket" in alerts.output
 
 
+@pytest.mark.integration
 def test_client_errors_are_backend_errors(stack: tuple[Alertmanager, StandIn, StandIn]) -> None:
     am, _, _ = stack
     with AlertmanagerClient(am.url) as client, pytest.raises(BackendError, match="400"):

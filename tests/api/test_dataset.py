@@ -14,6 +14,8 @@ from tests.api import latency_dataset
 from tests.api.dataset import CHECKOUT, W46_END, ts
 from tests.support.processes import Prometheus
 
+pytestmark = pytest.mark.integration
+
 TIMES = [
     ts("2026-11-04T12:00"),
     ts("2026-11-10T12:30"),

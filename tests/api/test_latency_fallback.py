@@ -34,6 +34,8 @@ from tests.api.latency_dataset import (
 )
 from tests.support.processes import Prometheus
 
+pytestmark = pytest.mark.integration
+
 TIMES = [W46_END, ts("2026-11-12T08:00"), ts("2026-11-04T12:00")]
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from sloplane.reports.weeks import week_of
 from tests.api.conftest import ADMIN
+
+pytestmark = pytest.mark.integration
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 

@@ -8,6 +8,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from sloplane.database import open_database
@@ -24,6 +25,7 @@ def _chunks(total: int, size: int = 8192) -> Iterator[bytes]:
     yield b'"}'
 
 
+@pytest.mark.integration
 def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
     r = client.post("/api/v1/tokens", content=_chunks(200_000), headers=AUTH)
     assert "content-length" not in r.request.headers  # really sent chunked
@@ -33,12 +35,14 @@ def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
     assert "65536 body bytes" in r.json()["detail"]
 
 
+@pytest.mark.integration
 def test_chunked_body_under_the_limit_is_read(client: TestClient) -> None:
     body = iter([b'{"name": "chunky", ', b'"scopes": ["read"]}'])
     r = client.post("/api/v1/tokens", content=body, headers=AUTH)
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.integration
 def test_problem_field_is_the_dotted_location(client: TestClient) -> None:
     cases = [
         ({"json": {"name": "a", "scopes": ["superuser"]}}, "scopes.0"),
@@ -56,6 +60,7 @@ def test_problem_field_is_the_dotted_location(client: TestClient) -> None:
     assert r.json()["field"] == "at"
 
 
+@pytest.mark.integration
 def test_unknown_token_field_is_named(client: TestClient) -> None:
     r = client.post(
         "/api/v1/tokens",
@@ -75,6 +80,7 @@ def test_sqlite_file_is_created_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
 
+@pytest.mark.integration
 def test_request_metrics_label_the_status_code(client: TestClient) -> None:
     client.get("/api/v1/slos/checkout-availability/status", params={"at": W46_END})
     metrics = client.get("/metrics").text

@@ -22,6 +22,8 @@ from tests.api.dataset import CATALOG, W46_END
 from tests.support.postgres import ensure_postgres, fresh_database
 from tests.support.processes import Prometheus, prometheus_config, run_prometheus
 
+pytestmark = pytest.mark.integration
+
 STATUS = "/api/v1/slos/checkout-availability/status"
 
 

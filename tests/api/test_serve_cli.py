@@ -105,6 +105,7 @@ def server(prom: Prometheus, tmp_path: Path) -> Iterator[str]:
     assert (tmp_path / "serve.db").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.integration
 def test_real_server_rejects_a_chunked_body_over_the_limit(server: str) -> None:
     auth = {"Authorization": "Bearer slp_e2e-admin", "content-type": "application/json"}
 

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.dataset import DATA_START, W46_END, ts
 
+pytestmark = pytest.mark.integration
+
 REL = 1e-3
 CHECKOUT = "/api/v1/slos/checkout-availability"
 SEARCH = "/api/v1/slos/search-availability"

@@ -20,6 +20,8 @@ from sloplane.slo.naming import dashboard_uid
 from tests.dashboards.test_dashboards import CATALOG
 from tests.support.processes import promtool
 
+pytestmark = pytest.mark.integration
+
 ID, SERVICE, SLO_LABEL, SEVERITY = (
     "sloplane_id",
     "sloplane_service",

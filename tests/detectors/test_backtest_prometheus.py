@@ -104,6 +104,7 @@ def _blocks(out: str) -> dict[str, list[str]]:
     return blocks
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_a_level_shift_is_flagged_a_flat_series_is_not_and_each_series_gets_a_png(
     prom: Prometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -159,6 +160,7 @@ def test_a_level_shift_is_flagged_a_flat_series_is_not_and_each_series_gets_a_pn
     assert f"plot written to {plots / expected[0]}" in flat
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_series_with_the_same_readable_name_get_different_files(
     prom: Prometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -190,6 +192,7 @@ def test_series_with_the_same_readable_name_get_different_files(
     assert set(_blocks(out)) == {'bt_path{path="/a"}', 'bt_path{path="_a"}'}
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     prom: Prometheus, capsys: pytest.CaptureFixture[str]
@@ -221,6 +224,7 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     assert out.splitlines()[0].endswith(f"at step 3s, {n} points each")
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_nan_and_missing_points_score_zero_and_teach_nothing(prom: Prometheus) -> None:
     frames = from_prometheus(prom.url, 'bt_value{series="flat"}', START, END, STEP)
@@ -243,6 +247,7 @@ def test_nan_and_missing_points_score_zero_and_teach_nothing(prom: Prometheus) -
     assert alone["anomaly_score"].max() > 0.9  # the detector is not simply silent
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_a_stale_series_is_missing_points_not_a_repeated_value() -> None:
     """Once a target is gone Prometheus marks its series stale; the range has no value there,
@@ -268,6 +273,7 @@ def test_a_stale_series_is_missing_points_not_a_repeated_value() -> None:
     assert (run(df, "ewma", {"learning": 3})["anomaly_score"][df["value"].isna()] == 0).all()
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("args", "error"),
@@ -318,6 +324,7 @@ def test_prometheus_problems_are_one_line_with_exit_1(
     assert out == ""
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_prometheus_text_is_in_the_error(
     prom: Prometheus, capsys: pytest.CaptureFixture[str]

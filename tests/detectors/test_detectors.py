@@ -130,6 +130,7 @@ def test_unknown_detector_and_bad_params_are_user_errors() -> None:
         make_detector("ewma", bogus=1)
 
 
+@pytest.mark.integration
 def test_cli_scores_every_row(tmp_path: Path) -> None:
     t, x = _series(300, shift_at=250)
     csv = tmp_path / "s.csv"

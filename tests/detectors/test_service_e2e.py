@@ -33,6 +33,8 @@ from tests.support.processes import (
     wait_http_ok,
 )
 
+pytestmark = pytest.mark.integration
+
 AM_CONFIG = """
 route:
   receiver: default

@@ -167,6 +167,7 @@ def _ask(svc: Service, action: str, evidence: Evidence = GOOD, **context: Any) -
 # --- the outbox ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_outbox_rows_wait_in_order_and_survive_a_new_store(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -198,6 +199,7 @@ def test_outbox_rows_wait_in_order_and_survive_a_new_store(
     ]
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(90)
 def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -236,6 +238,7 @@ def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
 # --- the audit log and its API --------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_every_decision_is_audited_and_served_by_the_api(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
     svc = _service(db_url, tmp_path, clock)
@@ -317,6 +320,7 @@ def test_every_decision_is_audited_and_served_by_the_api(db_url: str, tmp_path: 
     svc2.stop()
 
 
+@pytest.mark.integration
 def test_a_long_trigger_and_non_finite_details_are_stored(db_url: str, tmp_path: Path) -> None:
     """A series with many labels makes a long trigger; a NaN value is stored as null.
 
@@ -352,6 +356,7 @@ def test_a_long_trigger_and_non_finite_details_are_stored(db_url: str, tmp_path:
 # --- cooldowns and hourly limits ------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
 
@@ -390,6 +395,7 @@ def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: P
     svc.stop()
 
 
+@pytest.mark.integration
 def test_dry_runs_and_pending_approvals_count_against_the_target(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -412,6 +418,7 @@ def test_dry_runs_and_pending_approvals_count_against_the_target(
 # --- approvals, deploys, desired scales -----------------------------------------------------
 
 
+@pytest.mark.integration
 def test_approvals_deploys_and_scales_survive_a_restart(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
     svc = _service(db_url, tmp_path, clock)
@@ -468,6 +475,7 @@ def test_names_longer_than_the_columns_are_refused_at_load() -> None:
 # --- concurrency ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_concurrent_writers_on_two_stores_lose_nothing(
     db_url: str, stores: Callable[[str], Store]
@@ -532,6 +540,7 @@ print(outcome)
 """
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_two_processes_on_one_database_act_once(db_url: str, tmp_path: Path) -> None:
     """Two ``detect serve`` processes see the same anomaly at the same moment: one acts,
@@ -576,6 +585,7 @@ def test_two_processes_on_one_database_act_once(db_url: str, tmp_path: Path) -> 
     svc.stop()
 
 
+@pytest.mark.integration
 def test_a_lease_is_exclusive_until_it_expires_or_is_released(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -591,6 +601,7 @@ def test_a_lease_is_exclusive_until_it_expires_or_is_released(
     assert a.lease_holder("deploy/api") is None
 
 
+@pytest.mark.integration
 def test_concurrent_lease_takers_on_two_stores_get_one_lease(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -618,6 +629,7 @@ def test_concurrent_lease_takers_on_two_stores_get_one_lease(
     assert len(won) == 1 and a.lease_holder("deploy/api") == (won[0], T0 + 60)
 
 
+@pytest.mark.integration
 def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_run(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -639,6 +651,7 @@ def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_ru
     svc.stop()
 
 
+@pytest.mark.integration
 def test_an_approval_is_decided_once_even_from_two_stores(
     db_url: str, stores: Callable[[str], Store]
 ) -> None:
@@ -655,6 +668,7 @@ def test_an_approval_is_decided_once_even_from_two_stores(
 # --- PostgreSQL specifics -------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_postgresql_schema_and_plain_url(pg_url: str, stores: Callable[[str], Store]) -> None:
     """The tables really are in PostgreSQL, with exact types; ``postgresql://`` uses psycopg."""
     db_url = pg_url
@@ -676,6 +690,7 @@ def test_postgresql_schema_and_plain_url(pg_url: str, stores: Callable[[str], St
     assert _sql(db_url, "SELECT at, trigger FROM detect_decisions") == [(T0, "x")]
 
 
+@pytest.mark.integration
 def test_an_older_postgresql_database_gets_text_triggers(
     pg_url: str, stores: Callable[[str], Store]
 ) -> None:

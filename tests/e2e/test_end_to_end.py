@@ -27,6 +27,8 @@ from tests.alerts.receivers import pagerduty_receiver, slack_receiver
 from tests.e2e.service import ShopService
 from tests.support.processes import prometheus_config, run_alertmanager, run_prometheus
 
+pytestmark = pytest.mark.integration
+
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 FAST = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 SLO_DEF = SLO(

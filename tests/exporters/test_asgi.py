@@ -71,6 +71,7 @@ def run(coro):
     return asyncio.run(coro)
 
 
+@pytest.mark.integration
 def test_requests_are_counted_by_route_template(spans) -> None:
     registry = CollectorRegistry()
     app = build_app(registry, spans[0])

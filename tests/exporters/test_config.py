@@ -134,3 +134,30 @@ def test_a_module_named_like_a_kind_keeps_its_name(tmp_path: Path) -> None:
         load_config(cfg)
     (problem,) = info.value.problems
     assert (problem.line, problem.obj, problem.field) == (4, "module 'postgres'", "pasword")
+
+
+BAD_PROBE = """\
+probe:
+  enabled: please
+  builtin_modules: [postgres, htp]
+  max_concurrent: 0
+  max_concurent: 3
+"""
+
+
+def test_probe_settings_errors_name_the_field(tmp_path: Path) -> None:
+    lines = _exporter(tmp_path, BAD_PROBE)
+    assert len(lines) == 4, lines
+    assert lines[0].startswith(":2: field 'probe.enabled': expected true or false"), lines
+    assert lines[1].startswith(":3: field 'probe.builtin_modules[1]': "), lines
+    assert "'htp'" in lines[1] and "did you mean 'http'" in lines[1], lines
+    assert lines[2].startswith(":4: field 'probe.max_concurrent': "), lines
+    assert lines[3].startswith(":5: field 'probe.max_concurent': unknown field"), lines
+
+
+def test_probe_is_off_by_default_and_every_builtin_module_is_listed(tmp_path: Path) -> None:
+    cfg = tmp_path / "exporters.yaml"
+    cfg.write_text("{}\n")
+    probe = load_config(cfg).probe
+    assert probe.enabled is False
+    assert probe.builtin_modules == ["postgres", "redis", "rabbitmq", "http"]

@@ -19,9 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sloplane.exporters.config import HttpModule, parse_address
+from sloplane.exporters.families import Families
 from sloplane.exporters.http_probe import HttpProbeBackend
-from sloplane.exporters.target import Target
+from sloplane.exporters.target import ScrapeError, Target
 from tests.exporters.conftest import assert_promtool_clean, closed_port, exposition, parse, value
+from tests.support.slow_http import Mode, slow_http
+
+pytestmark = pytest.mark.integration
 
 CERT_DAYS = 10
 
@@ -272,3 +276,31 @@ def test_a_redirect_from_https_to_http_is_refused(
     assert value(samples, "http_probe_redirects") == 0
     assert value(samples, "http_probe_is_tls") == 1
     assert any("redirect from https to http refused" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("mode", ["body", "headers", "silent", "tls"])
+def test_the_deadline_covers_headers_and_body_of_a_byte_a_second_answer(mode: Mode) -> None:
+    """Each byte arrives well within a socket timeout; only a deadline over the whole
+    exchange ends the probe. Without one, the 100 kB body takes hours."""
+    with slow_http(mode, interval=0.05) as server:
+        url = server.url.replace("http://", "https://") if mode == "tls" else server.url
+        backend = HttpProbeBackend(
+            HttpModule(kind="http", timeout_seconds=1), parse_address("http", url + "/")
+        )
+        outcome: list[BaseException | None] = []
+
+        def run() -> None:
+            try:
+                backend.collect(Families("http", {}))
+            except BaseException as exc:  # the probe's own error is what we look at
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(timeout=20)  # a bound on the test, not a timing assertion
+        assert not worker.is_alive(), "the probe read past its deadline"
+    [error] = outcome
+    assert isinstance(error, ScrapeError)
+    assert error.reason == "timeout"

@@ -24,6 +24,8 @@ from tests.exporters.conftest import (
     value,
 )
 
+pytestmark = pytest.mark.integration
+
 DB = "sloplane_exporter_test"
 
 

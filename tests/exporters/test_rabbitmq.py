@@ -61,6 +61,7 @@ def queue(
         conn.close()
 
 
+@pytest.mark.integration
 def test_management_mode_reports_queued_and_unacked_messages(
     rabbitmq_management: str, queue: tuple[str, object]
 ) -> None:
@@ -89,6 +90,7 @@ def test_management_mode_reports_queued_and_unacked_messages(
     target.close()
 
 
+@pytest.mark.integration
 def test_amqp_mode_uses_passive_declares_for_configured_queues(
     rabbitmq_server: str, queue: tuple[str, object]
 ) -> None:
@@ -109,6 +111,7 @@ def test_amqp_mode_uses_passive_declares_for_configured_queues(
     target.close()
 
 
+@pytest.mark.integration
 def test_auto_mode_falls_back_to_amqp_when_the_api_does_not_answer(
     rabbitmq_server: str, queue: tuple[str, object]
 ) -> None:
@@ -123,6 +126,7 @@ def test_auto_mode_falls_back_to_amqp_when_the_api_does_not_answer(
     target.close()
 
 
+@pytest.mark.integration
 def test_amqp_connection_is_reused_over_1000_scrapes(
     rabbitmq_management: str, queue: tuple[str, object]
 ) -> None:
@@ -139,6 +143,7 @@ def test_amqp_connection_is_reused_over_1000_scrapes(
     target.close()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("management", ["on", "off"])
 def test_wrong_password_is_an_auth_error(
     rabbitmq_management: str, management: str, caplog: pytest.LogCaptureFixture
@@ -162,6 +167,7 @@ def test_unreachable_broker_is_down() -> None:
     target.close()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("management", ["on", "auto"])
 def test_management_mode_is_down_when_the_named_amqp_port_is(
     rabbitmq_management: str, management: str

@@ -21,6 +21,8 @@ from tests.exporters.conftest import (
     value,
 )
 
+pytestmark = pytest.mark.integration
+
 TEST_DB = 9
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sloplane.exporters.metrics_catalog import KNOWN_METRICS
@@ -36,6 +37,7 @@ def write(tmp_path: Path) -> dict[str, Path]:
     return written
 
 
+@pytest.mark.integration
 def test_rule_files_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     files = write(tmp_path)
     rules = sorted(str(p) for rel, p in files.items() if not rel.endswith(".test.yml"))
@@ -113,6 +115,7 @@ def test_rules_only_use_metrics_the_exporters_expose() -> None:
     assert used - known - recorded == set()
 
 
+@pytest.mark.integration
 def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
     """The example SLOs on exporter metrics load, and their generated rules pass promtool."""
     import subprocess

@@ -27,7 +27,7 @@ from sloplane.exporters.redis_collector import CLIENT_NAME
 from sloplane.exporters.server import ExporterServer
 from sloplane.listen import parse_listen
 from tests.exporters.conftest import PrivateRedis, assert_promtool_clean, names, parse, value
-from tests.support.processes import free_port
+from tests.support.processes import free_port, outward_ip
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "exporters" / "exporters.yaml"
@@ -39,11 +39,19 @@ def config_file(
 ) -> Path:
     doc = {
         "listen": "127.0.0.1:9465",  # not bound: the tests serve on free ports
+        # The servers are on loopback, which /probe refuses unless a module names it.
+        "probe": {"enabled": True},
         "modules": {
-            "pg": {"kind": "postgres", "user": "postgres"},
+            "pg": {"kind": "postgres", "user": "postgres", "allowed_targets": ["127.0.0.1"]},
             "pg_bad": {"kind": "postgres", "user": "sloplane_no_such_role"},
             "rabbit": {"kind": "rabbitmq", "management": "on"},
-            "health": {"kind": "http", "fail_if_body_not_matches_regexp": ["OK"]},
+            "health": {
+                "kind": "http",
+                "fail_if_body_not_matches_regexp": ["OK"],
+                "allowed_targets": ["127.0.0.1"],
+            },
+            # Replaces the built-in 'redis' module, adding loopback to what it may probe.
+            "redis": {"kind": "redis", "allowed_targets": ["127.0.0.0/8"]},
         },
         "targets": [
             {"name": "main-db", "module": "pg", "address": postgres_server},
@@ -70,6 +78,7 @@ def server(config_file: Path) -> Iterator[ExporterServer]:
         exporter.close()
 
 
+@pytest.mark.integration
 def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServer) -> None:
     resp = httpx.get(server.url + "/metrics", timeout=30)
     assert resp.status_code == 200
@@ -84,6 +93,7 @@ def test_metrics_endpoint_covers_every_target_and_is_clean(server: ExporterServe
     assert "process_resident_memory_bytes" in names(samples)
 
 
+@pytest.mark.integration
 def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     resp = httpx.get(
         server.url + "/metrics",
@@ -98,6 +108,7 @@ def test_openmetrics_and_gzip_are_negotiated(server: ExporterServer) -> None:
     assert resp.text.rstrip().endswith("# EOF")
 
 
+@pytest.mark.integration
 def test_probe_endpoint_multi_target(
     server: ExporterServer, postgres_server: str, redis_server: str
 ) -> None:
@@ -109,7 +120,7 @@ def test_probe_endpoint_multi_target(
     samples = parse(pg.text)
     assert value(samples, "pg_up") == 1
     assert all("target" not in dict(labels) for _, labels in samples)  # Prometheus sets instance
-    # Built-in modules are named after the kinds.
+    # Modules named after the kinds replace the built-in ones.
     rd = httpx.get(
         server.url + "/probe", params={"module": "redis", "target": redis_server}, timeout=30
     )
@@ -122,6 +133,7 @@ def test_probe_endpoint_multi_target(
     assert value(parse(http.text), "http_probe_success") == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -145,6 +157,7 @@ def test_probe_rejects_bad_requests(server: ExporterServer, params: dict, messag
     assert "sekrit" not in resp.text
 
 
+@pytest.mark.integration
 def test_probe_sends_credentials_only_to_allowed_targets(
     tmp_path: Path, private_redis: PrivateRedis
 ) -> None:
@@ -152,6 +165,7 @@ def test_probe_sends_credentials_only_to_allowed_targets(
     config.write_text(
         yaml.safe_dump(
             {
+                "probe": {"enabled": True},
                 "modules": {
                     "cache": {
                         "kind": "redis",
@@ -159,17 +173,21 @@ def test_probe_sends_credentials_only_to_allowed_targets(
                         "allowed_targets": [private_redis.address],
                     },
                     "unlisted": {"kind": "redis", "password": private_redis.password},
-                }
+                },
             }
         )
     )
     exporter = Exporter(load_config(config))
     srv = ExporterServer(("127.0.0.1", 0), exporter)
     srv.serve_in_thread()
-    # A server the caller controls, to see whether the exporter would talk to it.
-    trap = socket.create_server(("127.0.0.1", 0))
+    # A server the caller controls, to see whether the exporter would talk to it; on an
+    # address that is not loopback, which /probe would refuse whatever the module.
+    outside_ip = outward_ip()
+    if outside_ip is None:
+        pytest.skip("this machine has no IPv4 address besides loopback")
+    trap = socket.create_server((outside_ip, 0))
     trap.setblocking(False)
-    trap_address = f"127.0.0.1:{trap.getsockname()[1]}"
+    trap_address = f"{outside_ip}:{trap.getsockname()[1]}"
     try:
         ok = httpx.get(
             srv.url + "/probe",
@@ -239,6 +257,7 @@ def test_config_errors_do_not_repeat_a_password(tmp_path: Path) -> None:
     assert all("canary-pw" not in str(p) for p in info.value.problems)
 
 
+@pytest.mark.integration
 def test_probe_logs_never_show_a_query_string(
     server: ExporterServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,6 +272,7 @@ def test_probe_logs_never_show_a_query_string(
     assert not any("canary-q" in line for line in lines), lines
 
 
+@pytest.mark.integration
 def test_50_concurrent_scrapes_are_answered_without_extra_connections(
     server: ExporterServer, postgres_server: str
 ) -> None:
@@ -292,6 +312,7 @@ def test_50_concurrent_scrapes_are_answered_without_extra_connections(
         rclient.close()
 
 
+@pytest.mark.integration
 def test_cli_once_prints_a_clean_exposition(config_file: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(config_file), "--once"],
@@ -335,6 +356,7 @@ def test_a_failing_amqp_scrape_logs_one_warning_and_no_pika_traceback(tmp_path: 
     assert len(warnings) == 1 and "target gone (rabbitmq) is down" in warnings[0], proc.stderr
 
 
+@pytest.mark.integration
 def test_cli_serves_until_terminated(config_file: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -395,6 +417,7 @@ def test_example_config_is_valid() -> None:
     assert kinds == {"postgres", "redis", "rabbitmq", "http"}
 
 
+@pytest.mark.integration
 def test_catalog_lists_exactly_what_a_full_scrape_exposes(server: ExporterServer) -> None:
     samples = parse(httpx.get(server.url + "/metrics", timeout=30).text)
     exposed = names(samples)
@@ -504,6 +527,7 @@ def test_credentials_in_addresses_are_always_refused(user: str, password: str, k
         parse_address(kind, address)
 
 
+@pytest.mark.integration
 def test_passwords_never_appear_in_the_exposition(config_file: Path) -> None:
     doc = yaml.safe_load(config_file.read_text())
     doc["modules"]["pg"]["password"] = "sloplane-secret-canary"

@@ -88,6 +88,7 @@ def client(
         yield c
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("slo_id", ["checkout-availability", "search-availability"])
 def test_report_budget_equals_the_status_budget(
     report: Report, client: TestClient, catalog: Catalog, slo_id: str
@@ -121,6 +122,7 @@ def test_report_budget_equals_the_status_budget(
     assert len(row.burn_down) == 29
 
 
+@pytest.mark.integration
 def test_report_renders(report: Report) -> None:
     out = render_all(report)
     assert "checkout-availability" in out["md"] and "<svg" in out["html"]

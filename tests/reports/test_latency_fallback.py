@@ -20,6 +20,8 @@ from tests.api.latency_dataset import LATENCY_CATALOG, PAIRS, TYPO
 from tests.api.test_latency_fallback import rel
 from tests.support.processes import Prometheus
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def report(latency_prom: Prometheus) -> Report:  # noqa: F811

@@ -16,6 +16,8 @@ from tests.api.conftest import prom  # noqa: F401  (session fixture shared with 
 from tests.reports.test_reports import _build
 from tests.support.processes import Prometheus
 
+pytestmark = pytest.mark.integration
+
 EMPTY_WEEK = "2026-W40"  # weeks before the backfilled history: the backend has nothing
 PARTLY = "2026-W47"  # only Monday has samples
 

@@ -51,6 +51,7 @@ def report(prom: Prometheus) -> Report:  # noqa: F811
     return _build(prom.url)
 
 
+@pytest.mark.integration
 def test_checkout_week_numbers_by_hand(report: Report) -> None:
     s = next(x for x in report.slos if x.id == "checkout-availability")
     assert s.source == "recording_rules"
@@ -76,6 +77,7 @@ def test_checkout_week_numbers_by_hand(report: Report) -> None:
     assert s.burn_down[0].t == W46_START and s.burn_down[-1].t == W46_END
 
 
+@pytest.mark.integration
 def test_fallback_slo_in_report(report: Report) -> None:
     s = next(x for x in report.slos if x.id == "search-availability")
     assert s.source == "source_query"
@@ -86,10 +88,12 @@ def test_fallback_slo_in_report(report: Report) -> None:
     assert s.previous_week_sli == 1.0 and s.trend == "worse" and s.incidents == []
 
 
+@pytest.mark.integration
 def test_scope_by_team(prom: Prometheus) -> None:  # noqa: F811
     assert [s.id for s in _build(prom.url, scope="team:discovery").slos] == ["search-availability"]
 
 
+@pytest.mark.integration
 def test_rendering_is_deterministic_and_complete(report: Report) -> None:
     first, second = render_all(report), render_all(report)
     assert first == second
@@ -100,6 +104,7 @@ def test_rendering_is_deterministic_and_complete(report: Report) -> None:
     assert first["html"].count("<svg") == 4 and "SLO report 2026-W46" in first["html"]
 
 
+@pytest.mark.integration
 def test_html_renders_in_chromium(report: Report, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -122,6 +127,7 @@ def test_html_renders_in_chromium(report: Report, tmp_path: Path) -> None:
     shutil.copy(shot, keep)  # for a human look
 
 
+@pytest.mark.integration
 def test_rerun_replaces_never_duplicates(prom: Prometheus, tmp_path: Path) -> None:  # noqa: F811
     sessions = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
 
@@ -171,6 +177,7 @@ def slack() -> Iterator[tuple[str, list[dict]]]:
     server.server_close()
 
 
+@pytest.mark.integration
 def test_cli_report_writes_files_and_posts_to_slack(
     prom: Prometheus,  # noqa: F811
     tmp_path: Path,

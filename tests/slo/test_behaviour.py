@@ -12,7 +12,7 @@ import pytest
 from sloplane.slo.model import SLO, EventsSLI, RawSLI
 from tests.slo.promtool_scenarios import Phase, ever_fired, firing, run_scenario
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 SLO_999 = SLO(
     service="api",

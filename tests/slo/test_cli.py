@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sloplane.slo.naming import dashboard_uid
@@ -72,6 +73,7 @@ def test_bad_input_is_one_line_per_problem_and_exit_1(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.integration
 def test_generate_then_check_then_detect_drift(tmp_path: Path) -> None:
     src = tmp_path / "slos"
     src.mkdir()
@@ -115,6 +117,7 @@ def test_operator_format_and_sloth_labels(tmp_path: Path) -> None:
     assert 'sloth_id="shop-checkout"' in str(doc)
 
 
+@pytest.mark.integration
 def test_operator_format_refuses_services_that_share_a_prometheusrule_name(
     tmp_path: Path,
 ) -> None:
@@ -158,6 +161,7 @@ def test_operator_format_refuses_services_that_share_a_prometheusrule_name(
     assert names == ["sloplane-other", "sloplane-a-b", "sloplane-stack"]
 
 
+@pytest.mark.integration
 def test_services_that_share_a_dashboard_uid_fail_validate_and_generate_in_every_format(
     tmp_path: Path,
 ) -> None:
@@ -223,6 +227,7 @@ def test_services_that_share_a_dashboard_uid_fail_validate_and_generate_in_every
     }
 
 
+@pytest.mark.integration
 def test_long_service_names_get_valid_uids_and_clashes_after_shortening_are_caught(
     tmp_path: Path,
 ) -> None:
@@ -263,6 +268,7 @@ def test_long_service_names_get_valid_uids_and_clashes_after_shortening_are_caug
     assert not (tmp_path / "again").exists()
 
 
+@pytest.mark.integration
 def test_generated_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert sloplane("generate", str(EXAMPLES), "--out", str(a)).returncode == 0

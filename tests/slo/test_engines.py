@@ -12,6 +12,8 @@ from sloplane.artifacts import GenerateSettings
 from sloplane.slo.loaders import load_catalog
 from sloplane.slo.rules import compile_rules
 
+pytestmark = pytest.mark.integration
+
 EXAMPLES = Path(__file__).parents[2] / "examples" / "slos"
 VMALERT = shutil.which("vmalert")
 

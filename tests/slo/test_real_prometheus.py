@@ -16,6 +16,8 @@ from sloplane.slo import SLO, Catalog, EventsSLI
 from sloplane.slo.rules import compile_rules
 from tests.support.processes import backfill_openmetrics, prometheus_config, run_prometheus
 
+pytestmark = pytest.mark.integration
+
 SLO_DEF = SLO(
     service="api",
     name="avail",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -67,6 +68,7 @@ def write(artifacts: dict[str, str], root: Path) -> None:
         (root / rel).write_text(text)
 
 
+@pytest.mark.integration
 def test_examples_pass_promtool_check_and_their_generated_unit_tests(tmp_path: Path) -> None:
     artifacts = compile_rules(Catalog.of(EXAMPLES))
     write(artifacts, tmp_path)
@@ -136,6 +138,7 @@ def test_recorded_series_and_alert_shape() -> None:
     )
 
 
+@pytest.mark.integration
 def test_sloth_label_mode_matches_sloths_series_and_its_tests_pass(tmp_path: Path) -> None:
     settings_ = GenerateSettings(label_mode="sloth")
     artifacts = compile_rules(Catalog.of(EXAMPLES), settings_)
@@ -167,6 +170,7 @@ def test_operator_format_with_namespace_and_selector_labels() -> None:
     assert doc["metadata"]["labels"]["prometheus"] == "k8s"
 
 
+@pytest.mark.integration
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(slo_objects(), min_size=1, max_size=6, unique_by=lambda s: s.id))
 def test_any_valid_slo_compiles_to_rules_promtool_accepts(slos: list[SLO]) -> None:
@@ -177,6 +181,7 @@ def test_any_valid_slo_compiles_to_rules_promtool_accepts(slos: list[SLO]) -> No
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(slo_objects())
 def test_generated_unit_tests_pass_for_any_slo(slo: SLO) -> None:
@@ -192,6 +197,7 @@ def test_generated_unit_tests_pass_for_any_slo(slo: SLO) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_latency_threshold_matches_every_spelling_of_the_bucket(tmp_path: Path) -> None:
     """`threshold="1"` must select a Python client's `le="1.0"` bucket (and Go's `le="1"`)."""
     slo = SLO(

@@ -246,3 +246,19 @@ def backfill_openmetrics(openmetrics_text: str, data_dir: Path, block_duration: 
     result = promtool(*args, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"promtool backfill failed: {result.stderr or result.stdout}")
+
+
+def outward_ip() -> str | None:
+    """An IPv4 address of this machine that is not loopback, or None when it has none.
+
+    ``/probe`` refuses loopback targets by default; tests of what it does for an
+    ordinary address bind their stand-ins here. Nothing is sent: connecting a UDP
+    socket only picks the source address the kernel would route with.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # TEST-NET-1: a route lookup, never a packet
+        except OSError:
+            return None
+        ip = str(sock.getsockname()[0])
+    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
