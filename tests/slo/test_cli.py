@@ -300,6 +300,7 @@ def test_list_exits_1_when_it_finds_no_slos(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.integration
 def test_generate_without_routing_warns_once_and_each_warning_prints_once(tmp_path: Path) -> None:
     (tmp_path / "slos.yaml").write_text(GOOD.replace("slos:", "slo_plugins: {}\nslos:"))
     result = sloplane("generate", str(tmp_path / "slos.yaml"), "--out", str(tmp_path / "b"))

@@ -107,6 +107,7 @@ def run_validate(*paths: Path, timeout: str = "20") -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.integration  # fresh interpreters, seconds each
 def test_os_exit_0_in_a_file_does_not_make_validate_pass(tmp_path: Path) -> None:
     write(tmp_path / "ok.py", TWO_BAD.split("B = ")[0])
     write(tmp_path / "quits.py", "import os\nos._exit(0)\n")
@@ -120,6 +121,7 @@ def test_os_exit_0_in_a_file_does_not_make_validate_pass(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.integration  # fresh interpreters, seconds each
 def test_a_file_that_hangs_or_crashes_is_a_problem_not_a_stall(tmp_path: Path) -> None:
     write(tmp_path / "hangs.py", "while True:\n    pass\n")
     write(tmp_path / "dies.py", "import os\nos._exit(7)\n")
@@ -132,6 +134,7 @@ def test_a_file_that_hangs_or_crashes_is_a_problem_not_a_stall(tmp_path: Path) -
     )
 
 
+@pytest.mark.integration  # fresh interpreters, seconds each
 def test_isolated_loading_gives_the_same_slos(tmp_path: Path) -> None:
     examples = Path(__file__).parents[2] / "examples" / "slos" / "python"
     direct = load([examples]).catalog.slos
