@@ -26,6 +26,7 @@ import numpy as np
 from sloplane.detectors.backtest import read_series, run
 from sloplane.detectors.detectors import make_detector
 from sloplane.detectors.nab import PROFILES, FileLabels, load_corpus, score_corpus, window_indices
+from sloplane.detectors.watch import make_watch
 
 # Standard / reward_low_FP / reward_low_FN. Checked against the scoreboard in
 # numenta/NAB's README.md (v1.0 scoreboard; Numenta HTM is given there as the
@@ -58,7 +59,12 @@ def _score_file(args: tuple[str, str, str, int]) -> FileResult:
     cfg = json.loads(spec)
     df = read_series(path)
     t0 = time.process_time()
-    scored = run(df, cfg["detector"], cfg["params"])
+    if cfg["watch"] is not None:  # the detector under watch rules (direction, budget...)
+        watch = make_watch(cfg["detector"], cfg["params"], **cfg["watch"])
+        scores = watch.score_many(df["epoch"].to_numpy(), df["value"].to_numpy())
+        scored = df.assign(anomaly_score=scores)
+    else:
+        scored = run(df, cfg["detector"], cfg["params"])
     cpu = time.process_time() - t0
     head = df.iloc[:streaming]
     det = make_detector(cfg["detector"], **cfg["params"])
@@ -77,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default="ensemble")
     ap.add_argument("--params", default="{}", help="JSON keyword parameters for the detector")
     ap.add_argument("--nab", default=str(Path(__file__).resolve().parents[2] / "shared" / "nab"))
+    ap.add_argument(
+        "--watch",
+        default=None,
+        help='JSON watch options, e.g. \'{"false_alarms": "1/week"}\' (default: the bare detector)',
+    )
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument(
@@ -91,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
 
     files, windows = load_corpus(Path(ns.nab))
-    spec = json.dumps({"detector": ns.detector, "params": json.loads(ns.params)})
+    spec = json.dumps(
+        {
+            "detector": ns.detector,
+            "params": json.loads(ns.params),
+            "watch": json.loads(ns.watch) if ns.watch else None,
+        }
+    )
     jobs = [(name, str(path), spec, ns.streaming) for name, path in files.items()]
     # Longest files first so the two workers finish together.
     jobs.sort(key=lambda j: -os.path.getsize(j[1]))

@@ -32,7 +32,7 @@ SUBCOMMANDS: dict[str, str] = {
     "exporter": "sloplane.exporters.cli:exporter",
     "serve": "sloplane.api.cli:serve",
     "report": "sloplane.reports.cli:report",
-    "detect": "sloplane.detectors.cli:detect",
+    "detect": "sloplane.detect.cli:detect",
 }
 
 

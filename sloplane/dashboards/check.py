@@ -16,7 +16,7 @@ from typing import Any
 
 from sloplane.dashboards.exporters import known_metrics
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
-from sloplane.detectors.metric_names import EXPOSED_METRICS
+from sloplane.detect.metric_names import EXPOSED_METRICS
 from sloplane.errors import Problem, SloplaneError, SpecError
 from sloplane.slo.promql import PromQLError, selectors
 from sloplane.yamldoc import load_documents

@@ -1,10 +1,20 @@
-"""Streaming, causal anomaly detectors and the service that acts on them.
+"""Streaming, causal anomaly detectors: a numeric library with no I/O.
 
-Pick a detector by name with :func:`make_detector`; see ``docs/detectors.md``
-for which fits which kind of metric.
+Pick a detector by name with :func:`make_detector`; put it under a watch's
+rules (direction, floor, bounds, a false-alarm budget) with :func:`make_watch`.
+See ``docs/detectors.md`` for which fits which kind of metric.
 """
 
 from sloplane.detectors.base import Detector
-from sloplane.detectors.detectors import DETECTORS, make_detector
+from sloplane.detectors.detectors import DETECTORS, DetectorError, make_detector
+from sloplane.detectors.watch import WatchDetector, WatchOptions, make_watch
 
-__all__ = ["DETECTORS", "Detector", "make_detector"]
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "DetectorError",
+    "WatchDetector",
+    "WatchOptions",
+    "make_detector",
+    "make_watch",
+]

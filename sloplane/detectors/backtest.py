@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.prom import format_labels
+from sloplane.detectors.labels import format_labels
 from sloplane.errors import Problem, SpecError
 
 
@@ -109,10 +109,10 @@ PROMETHEUS_MAX_POINTS = 11_000
 def parse_step(text: str) -> float:
     """Seconds in a step such as ``30s``, ``5m``, ``1h30m``, ``200ms`` or a bare ``30``.
 
-    The same durations as ``detect.yaml`` (:func:`sloplane.detectors.config.parse_duration`).
+    The same durations as ``detect.yaml`` (:func:`sloplane.detect.config.parse_duration`).
     Prometheus works in milliseconds, so the step must be a positive whole number of them.
     """
-    from sloplane.detectors.config import parse_duration
+    from sloplane.detect.config import parse_duration
 
     cleaned = text.strip()
     try:
@@ -249,19 +249,20 @@ def read_prometheus(
     that starts late or ends early) is a NaN row: it scores 0 and teaches the
     detector nothing, so the other rows score exactly as the service would
     score the points it reads. Series are sorted by :func:`format_labels`.
-    Prometheus errors raise :class:`~sloplane.detectors.prom.PromError`.
+    Prometheus errors, and answers that do not follow its API, raise
+    :class:`~sloplane.clients.prometheus.PrometheusError`.
     """
-    from sloplane.detectors.prom import PromClient
+    from sloplane.clients.prometheus import PrometheusClient
 
     start_ms, step_ms = _ms(start), _ms(step)
     if step_ms <= 0:
         raise ValueError(f"step must be at least 1ms, got {step}s")
     n = grid_points(start, end, step)
-    client = PromClient(url, timeout)
+    client = PrometheusClient(url, timeout, reject_warnings=True)
     values: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
     for first in range(0, n, PROMETHEUS_MAX_POINTS):
         last = min(n, first + PROMETHEUS_MAX_POINTS) - 1
-        chunk = client.query_range(
+        chunk = client.range(
             query,
             (start_ms + first * step_ms) / 1000,
             (start_ms + last * step_ms) / 1000,
@@ -272,7 +273,7 @@ def read_prometheus(
             column = values.get(key)
             if column is None:
                 column = values[key] = np.full(n, math.nan)
-            for t, v in rs.points:  # only finite values: PromClient drops the rest
+            for t, v in rs.finite().points:  # a NaN or infinite sample stays a gap
                 offset = _ms(t) - start_ms
                 if offset % step_ms == 0 and 0 <= offset // step_ms < n:
                     column[offset // step_ms] = v

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import math
-import statistics
 from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
@@ -198,7 +197,10 @@ class RecordCalibrator:
         self.recent.append(dev)
         self._sum += dev
         if self.median:
-            return statistics.median(self.recent)
+            ordered = sorted(self.recent)
+            n = len(ordered)
+            half = n // 2
+            return ordered[half] if n % 2 else (ordered[half - 1] + ordered[half]) / 2
         return self._sum / len(self.recent)
 
     @property

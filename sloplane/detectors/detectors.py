@@ -142,11 +142,14 @@ DEFAULT_SIGNALS = (
     "seasonal:median10",
     "ewma:median10",
     "cusum:1",
-    "iforest:1",
     "context:3",
     "context:5",
 )
-"""The ensemble's signals; how they were chosen and what each is worth on NAB: BENCHMARKS.md."""
+"""The ensemble's signals; how they were chosen and what each is worth on NAB: BENCHMARKS.md.
+``iforest:1`` (odd local shapes) is available but left out of the default: on NAB it
+added nothing on average (70.9 without it, 69.7-71.3 with it over forest seeds), it
+made the score depend on random draws, and it cost more CPU than everything else
+together (BENCHMARKS.md, detector throughput)."""
 
 
 class EnsembleDetector(Detector):
@@ -210,7 +213,10 @@ class EnsembleDetector(Detector):
 
     def _combine(self, devs: dict[str, float], spatial: float) -> float:
         s = max((cal.update(devs[comp]) for comp, cal in self.wiring), default=0.0)
-        s = max(s, spatial)
+        return self._gate(max(s, spatial))
+
+    def _gate(self, s: float) -> float:
+        """The refractory: after a score at ``alert_level``, damp the next ones."""
         self.since_alert += 1
         if self.since_alert <= self.refractory:
             return s * self.damping
@@ -231,9 +237,15 @@ class EnsembleDetector(Detector):
         tk, xk = ts[ok], xs[ok]
         raws = {name: p.surprises(tk, xk) for name, p in self.parts.items()}
         sp = self.spatial.surprises(tk, xk) if self.spatial else np.zeros(len(xk))
-        comb = np.empty(len(xk))
-        for i in range(len(xk)):
-            comb[i] = self._combine({k: float(v[i]) for k, v in raws.items()}, float(sp[i]))
+        # Each signal's calibrated scores in turn (a calibrator's state depends
+        # only on its own signal), then the running max and the refractory.
+        best = sp.copy()
+        for comp, cal in self.wiring:
+            upd = cal.update
+            scored = np.fromiter((upd(v) for v in raws[comp].tolist()), float, len(xk))
+            np.maximum(best, scored, out=best)
+        gate = self._gate
+        comb = np.fromiter((gate(v) for v in best.tolist()), float, len(xk))
         out = np.zeros(len(xs))
         out[ok] = comb
         self._expected = self._band.expected if self._band else None

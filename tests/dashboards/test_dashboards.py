@@ -265,7 +265,7 @@ def test_the_detector_dashboard_asks_for_events_the_service_counts() -> None:
 
     from sloplane.dashboards.detectors import detectors_dashboard
     from sloplane.dashboards.queries import panel_queries
-    from sloplane.detectors.metric_names import EVENTS, EXPOSED_METRICS
+    from sloplane.detect.metric_names import EVENTS, EXPOSED_METRICS
 
     exprs = [q.expr for q in panel_queries(detectors_dashboard())]
     asked = {e for expr in exprs for e in re.findall(r'event="([^"]+)"', expr)}

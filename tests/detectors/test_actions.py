@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sloplane.detectors import hooks
-from sloplane.detectors.api import ApiAuth, create_app
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import parse_config
-from sloplane.detectors.guards import Evidence, Limits, plan_scale, refusal
-from sloplane.detectors.service import Service
+from sloplane.detect import hooks
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import parse_config
+from sloplane.detect.guards import Evidence, Limits, plan_scale, refusal
+from sloplane.detect.routes import ApiAuth, create_app
+from sloplane.detect.service import Service
 from tests.alerts.receivers import slack_receiver
+from tests.detectors.fakes import FixedProm
+from tests.detectors.fakes import series as make_series
 from tests.support.processes import free_port
 
 GOOD = Evidence(breaches=3, required_breaches=3)
@@ -348,8 +350,6 @@ def test_a_tick_before_the_next_step_asks_prometheus_nothing(tmp_path: Path) -> 
 
 def test_series_whose_labels_read_alike_get_their_own_detectors(tmp_path: Path) -> None:
     """{a="1,b=2"} and {a="1", b="2"} once shared a key, so one detector saw both series."""
-    from sloplane.detectors.prom import RangeSeries
-
     clock = Clock()
     cfg = parse_config(
         {
@@ -359,10 +359,9 @@ def test_series_whose_labels_read_alike_get_their_own_detectors(tmp_path: Path) 
             "watches": [{"name": "w", "query": "up", "step": "1m", "detector": "ewma"}],
         }
     )
-    svc = Service(cfg, clock=clock)
     points = [(clock.t - 60.0 * i, 1.0) for i in range(5, 0, -1)]
-    alike = [RangeSeries({"a": "1,b=2"}, points), RangeSeries({"a": "1", "b": "2"}, points)]
-    svc.prom.query_range = lambda *args, **kw: alike  # type: ignore[method-assign]
+    alike = [make_series({"a": "1,b=2"}, points), make_series({"a": "1", "b": "2"}, points)]
+    svc = Service(cfg, clock=clock, prom=FixedProm(alike))
     svc.tick_watch("w")
     series = svc.watches["w"].series
     assert sorted(series) == ['{a="1", b="2"}', '{a="1,b=2"}']

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from sloplane.detectors.api import watch_status
+from sloplane.detect.config import parse_config
+from sloplane.detect.routes import watch_status
+from sloplane.detect.service import SeriesState, Service
+from sloplane.detect.store import utc_iso
 from sloplane.detectors.base import Detector
-from sloplane.detectors.config import parse_config
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.service import SeriesState, Service
-from sloplane.detectors.store import utc_iso
 
 STEP = 10.0
 T0 = 1_700_000_000.0
@@ -64,8 +64,8 @@ def _play(svc: Service, scores: list[float]) -> list[str]:
     states = []
     for i in range(len(scores)):
         t = T0 + i * STEP
-        svc._feed(st, ws.config, [(t, 1.0)])
-        svc._evaluate(ws, st, t)
+        svc.poller.feed(st, ws.config, [(t, 1.0)])
+        svc.poller.evaluate(ws, st, t)
         states.append("F" if st.firing_since is not None else "-")
     return states
 
@@ -164,10 +164,10 @@ def test_urls_and_intervals_are_checked(raw: dict[str, Any], error: str) -> None
 
 def test_event_counters_are_exported_at_zero_before_anything_happens(tmp_path: Path) -> None:
     """increase() over a counter that first appears at 35 is 0: so they start at 0."""
-    from sloplane.detectors.metric_names import ACTION_OUTCOMES
-    from sloplane.detectors.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED
+    from sloplane.detect.metric_names import ACTION_OUTCOMES
+    from sloplane.detect.store import DRY_RUN, EXECUTED, FAILED, PENDING, REFUSED, UNKNOWN
 
-    assert set(ACTION_OUTCOMES) == {EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING}
+    assert set(ACTION_OUTCOMES) == {EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING, UNKNOWN}
     svc = _service(tmp_path)
     body = generate_latest(svc.registry).decode()
     for event in ("points", "poll_errors", "alerts_firing", "alerts_resolved"):

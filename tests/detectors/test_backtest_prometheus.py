@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sloplane.clients.prometheus import PrometheusClient, PrometheusError
 from sloplane.detectors.backtest import (
     PROMETHEUS_MAX_POINTS,
     from_prometheus,
@@ -29,7 +30,7 @@ from sloplane.detectors.backtest import (
     read_prometheus,
     run,
 )
-from sloplane.detectors.prom import PromClient, PromError, format_labels
+from sloplane.detectors.labels import format_labels
 from tests.detectors.conftest import controlled_metric
 from tests.support.processes import (
     Prometheus,
@@ -200,8 +201,9 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     step = 3.0
     n = int((END - START) / step) + 1
     assert n > PROMETHEUS_MAX_POINTS
-    with pytest.raises(PromError, match="exceeded maximum resolution of 11,000 points"):
-        PromClient(prom.url).query_range('bt_value{series="shift"}', START, END, step)
+    unchunked = PrometheusClient(prom.url, max_points=10**9)  # as Prometheus itself sees it
+    with pytest.raises(PrometheusError, match="exceeded maximum resolution of 11,000 points"):
+        unchunked.range('bt_value{series="shift"}', START, END, step)
 
     (series,) = read_prometheus(prom.url, 'bt_value{series="shift"}', START, END, step)
     df = series.frame
@@ -209,7 +211,7 @@ def test_a_range_over_prometheus_limit_is_read_in_chunks_on_one_grid(
     assert np.array_equal(df["epoch"].to_numpy(), START + step * np.arange(n))
     assert not df["value"].isna().any()
     # every sample time reads that sample, across the chunk boundary too
-    direct = PromClient(prom.url).query_range('bt_value{series="shift"}', START, END, 60)
+    direct = PrometheusClient(prom.url).range('bt_value{series="shift"}', START, END, 60)
     on_samples = df[(df["epoch"] - START) % 60 == 0]
     assert on_samples["value"].tolist() == [v for _, v in direct[0].points]
 
@@ -338,7 +340,8 @@ def test_prometheus_text_is_in_the_error(
     )
     assert code == 1
     assert err == (
-        f"error: prometheus {prom.url}: bad_data: 1:18: parse error: unclosed left parenthesis\n"
+        f"error: prometheus {prom.url}: HTTP 400: bad_data 1:18: parse error: "
+        "unclosed left parenthesis\n"
     )
 
 

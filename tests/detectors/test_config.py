@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sloplane.cli import main
-from sloplane.detectors.config import load_config, parse_config
+from sloplane.detect.config import load_config, parse_config
 from sloplane.errors import SpecError
 
 ACTIONS = [{"name": "a", "hook": {"kind": "keda"}}]

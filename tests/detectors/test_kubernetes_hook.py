@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sloplane.detectors import hooks
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import KubernetesHook, parse_config
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.hooks import HookError
-from sloplane.detectors.service import Service
+from sloplane.detect import hooks
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import KubernetesHook, parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.hooks import HookError
+from sloplane.detect.service import Service
 from tests.detectors.kube_api import HASH, REVISION, Fault, KubeApi, KubeApiServer
 from tests.support.processes import free_port
 
@@ -382,7 +382,9 @@ def test_kubernetes_actions_through_the_guards(kube: KubeApi, tmp_path: Path) ->
         assert ask("undo") == "failed"
         del kube.faults[("PATCH", "deployment")]
         t[0] += 1
-        assert ask("undo") == "executed"  # a failed action started no cooldown
+        assert ask("undo") == "refused"  # a failed attempt starts the cooldown too (issue 12)
+        t[0] += 601
+        assert ask("undo") == "executed"
         assert kube.deployments[(NS, "api")]["spec"]["template"] == REV2
         t[0] += 1
         assert ask("undo") == "refused"  # the cooldown holds
@@ -391,6 +393,7 @@ def test_kubernetes_actions_through_the_guards(kube: KubeApi, tmp_path: Path) ->
         assert [(a, o) for a, o, _, _ in log] == [
             ("undo", "refused"),
             ("undo", "executed"),
+            ("undo", "refused"),
             ("undo", "failed"),
             ("undo-rehearsal", "dry_run"),
             ("scale-out", "refused"),
@@ -399,17 +402,18 @@ def test_kubernetes_actions_through_the_guards(kube: KubeApi, tmp_path: Path) ->
             ("scale-out", "executed"),
         ]
         assert log[1][3]["result"] == {"rolled_back_to_revision": "2"}
-        assert log[2][2] == (
+        assert log[2][2].startswith("cooldown: last action 1s ago")
+        assert log[3][2] == (
             'kubernetes rollout undo shop/api: HTTP 403 Forbidden: deployments.apps "api" '
             "is forbidden"
         )
-        assert log[4][2] == (
+        assert log[5][2] == (
             "current scale unknown: kubernetes read scale shop/api: "
             "HTTP 500 Internal Server Error: Internal error occurred: etcd"
         )
-        assert log[5][2] == "at bound: 6 replicas (bounds 2..6)"
-        assert (log[6][3]["current_replicas"], log[6][3]["replicas"]) == (5, 6)
-        assert (log[7][3]["current_replicas"], log[7][3]["replicas"]) == (3, 5)
+        assert log[6][2] == "at bound: 6 replicas (bounds 2..6)"
+        assert (log[7][3]["current_replicas"], log[7][3]["replicas"]) == (5, 6)
+        assert (log[8][3]["current_replicas"], log[8][3]["replicas"]) == (3, 5)
         patches = [r for r in kube.requests if r.method == "PATCH"]
         assert [r.body for r in patches if r.path.endswith("/scale")] == [
             {"spec": {"replicas": 5}},

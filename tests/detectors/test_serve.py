@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sloplane.cli import main
-from sloplane.detectors.config import parse_config
-from sloplane.detectors.service import QUIET_LOGGERS, Service, configure_logging
+from sloplane.detect.config import parse_config
+from sloplane.detect.service import QUIET_LOGGERS, Service, configure_logging
 from sloplane.errors import SloplaneError
 from tests.support.processes import free_port
 

@@ -15,11 +15,11 @@ import yaml
 
 from sloplane.dashboards.detectors import detectors_dashboard
 from sloplane.dashboards.queries import expand, panel_queries, variable_values
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import parse_config
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import parse_config
+from sloplane.detect.metric_names import EVENTS
+from sloplane.detect.service import SeriesState, Service
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.metric_names import EVENTS
-from sloplane.detectors.service import SeriesState, Service
 from tests.alerts.receivers import slack_receiver
 from tests.detectors.conftest import controlled_metric
 from tests.support import processes
@@ -268,7 +268,7 @@ def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
         consecutive=3,
     )
     st.firing_since = now
-    svc._send_alert(w, st, now, firing=True)
+    svc.outbox.send(w, st, now, firing=True)
     st2 = SeriesState(
         {"instance": "b"},
         make_detector("ewma"),
@@ -278,7 +278,7 @@ def test_alerts_wait_in_outbox_while_alertmanager_is_down_and_survive_restart(
         consecutive=3,
     )
     st2.firing_since = now
-    svc._send_alert(w, st2, now, firing=True)
+    svc.outbox.send(w, st2, now, firing=True)
     assert svc.deliver_outbox() == 0
     assert len(svc.store.pending()) == 2
     svc.stop()  # the service restarts while AlertManager is still down
@@ -320,26 +320,29 @@ def test_burn_soon_after_deploy_rolls_back_and_old_deploys_do_not(tmp_path: Path
         try:
             metric.set(0.001)
             svc.store.set_deploy("checkout", time.time() - 3 * 3600)  # an old deploy
-            _wait(lambda: bool(svc.prom.query("test_error_ratio")), 10, "the first scrape")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio")), 10, "the first scrape")
             svc.tick_rollback("burn")
             metric.set(0.5)
-            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             svc.tick_rollback("burn")
+            assert svc.gate.settle(30)  # actions run off the poll thread: let them finish
             assert _executed(svc) == 0  # burn, but the deploy is too old
 
             metric.set(0.001)
-            _wait(lambda: not svc.prom.query("test_error_ratio > 0.0144"), 10, "the burn to stop")
+            _wait(lambda: not svc.prom.instant("test_error_ratio > 0.0144"), 10, "the burn to stop")
             svc.tick_rollback("burn")
             svc.store.set_deploy("checkout", time.time() - 60)
             metric.set(0.5)
-            _wait(lambda: bool(svc.prom.query("test_error_ratio > 0.0144")), 10, "the burn")
+            _wait(lambda: bool(svc.prom.instant("test_error_ratio > 0.0144")), 10, "the burn")
             for _ in range(5):
                 svc.tick_rollback("burn")
+            assert svc.gate.settle(30)
             assert _executed(svc) == 1
             assert marker.read_text().count("rolled-back") == 1
 
             prom.stop()  # Prometheus errors while burning: refused, never acted on
             svc.tick_rollback("burn")
+            assert svc.gate.settle(30)
             assert _executed(svc) == 1
             assert "data not trustworthy" in list_decisions(svc.store, limit=1)[0].reason
         finally:

@@ -23,13 +23,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from sloplane.detectors.api import ApiAuth, create_app
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.config import parse_config
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.config import parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.routes import ApiAuth, create_app
+from sloplane.detect.service import SeriesState, Service
+from sloplane.detect.store import NAME_MAX, Store
 from sloplane.detectors.detectors import make_detector
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.service import SeriesState, Service
-from sloplane.detectors.store import NAME_MAX, Store
 from sloplane.errors import SpecError
 from tests.support import processes
 from tests.support.postgres import database_exists, ensure_postgres, fresh_database
@@ -218,7 +218,7 @@ def test_alerts_held_while_alertmanager_is_down_are_delivered_after_a_restart(
             consecutive=3,
             firing_since=clock.t,
         )
-        svc._send_alert(w, st, clock.t, firing=True)
+        svc.outbox.send(w, st, clock.t, firing=True)
     assert svc.deliver_outbox() == 0
     assert [r.attempts for r in svc.store.pending()] == [3, 0]  # in order: the head blocks
     svc.stop()  # the service restarts while AlertManager is still down
@@ -383,7 +383,7 @@ def test_cooldown_and_hourly_limit_hold_across_restarts(db_url: str, tmp_path: P
     assert _ask(svc, "restart") == "refused"
     (last,) = list_decisions(svc.store, limit=1)
     assert last.reason == "hourly limit: 2 actions in the last hour, maximum 2"
-    # refused and failed decisions are not actions: they start no cooldown
+    # refused decisions are not actions: they start no cooldown
     assert svc.store.actions_since("deploy/api", 0) == [T0, T0 + 660]
     svc.stop()
 
@@ -408,10 +408,10 @@ def test_dry_runs_and_pending_approvals_count_against_the_target(
     assert _ask(svc, "careful") == "refused"
     assert _ask(svc, "broken") == "failed"
     clock.t += 1
-    assert _ask(svc, "broken") == "failed"  # a failed hook is no action: no cooldown
+    assert _ask(svc, "broken") == "refused"  # a failed attempt counts too (issue 12)
     assert svc.store.actions_since("deploy/batch", 0) == [T0]
     assert svc.store.actions_since("deploy/web", 0) == [T0]
-    assert svc.store.actions_since("deploy/db", 0) == []
+    assert svc.store.actions_since("deploy/db", 0) == [T0 + 1]
     svc.stop()
 
 
@@ -521,9 +521,9 @@ def test_concurrent_writers_on_two_stores_lose_nothing(
 
 _ONE_PROCESS = """
 import json, sys, time
-from sloplane.detectors.config import parse_config
-from sloplane.detectors.guards import Evidence
-from sloplane.detectors.service import Service
+from sloplane.detect.config import parse_config
+from sloplane.detect.guards import Evidence
+from sloplane.detect.service import Service
 
 raw, start = json.loads(sys.argv[1]), float(sys.argv[2])
 svc = Service(parse_config(raw))
@@ -631,15 +631,13 @@ def test_concurrent_lease_takers_on_two_stores_get_one_lease(
 
 @pytest.mark.integration
 def test_a_lease_another_process_keeps_holding_refuses_after_the_longest_hook_run(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path
 ) -> None:
-    from sloplane.detectors import service as service_module
-
-    monkeypatch.setattr(service_module, "LEASE_MARGIN", 0.5)
     raw = _config(db_url, tmp_path)
     raw["actions"][0]["hook"]["timeout"] = "500ms"
     clock = Clock()
     svc = Service(parse_config(raw), clock=clock)
+    svc.gate.lease_margin = 0.5
     assert svc.store.try_lease("deploy/api", "other-host:42:abcd", T0, 3600)
     assert _ask(svc, "rollback") == "refused"
     (d,) = list_decisions(svc.store, action="rollback")

@@ -16,8 +16,15 @@ EXPOSED_METRICS = (
 )
 
 #: ``event`` values of ``sloplane_detector_events_total`` whose ``name`` is a watch.
-WATCH_EVENTS = ("points", "poll_errors", "alerts_firing", "alerts_resolved")
+#: ``future_samples``: points dated after now (plus the allowed clock skew), refused.
+WATCH_EVENTS = (
+    "points",
+    "poll_errors",
+    "future_samples",
+    "alerts_firing",
+    "alerts_resolved",
+)
 #: ``event`` values whose ``name`` is an action: ``actions_<outcome>``.
-ACTION_OUTCOMES = ("executed", "dry_run", "refused", "failed", "pending_approval")
+ACTION_OUTCOMES = ("executed", "dry_run", "refused", "failed", "pending_approval", "unknown")
 #: Every ``event`` value; ``outbox_errors`` is named ``alertmanager``.
 EVENTS = (*WATCH_EVENTS, *(f"actions_{o}" for o in ACTION_OUTCOMES), "outbox_errors")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sloplane.detectors.store import DecisionRow, Store
+from sloplane.detect.store import DecisionRow, Store
 
 
 @dataclass(frozen=True)

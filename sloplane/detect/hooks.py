@@ -1,7 +1,7 @@
 """Ways to act: signed webhooks, commands, the Kubernetes API, and KEDA's metrics-api.
 
 Hooks do exactly one thing and report how it went; whether to call them at all
-is :mod:`sloplane.detectors.guards`'s business.
+is :mod:`sloplane.detect.guards`'s business.
 """
 
 from __future__ import annotations
@@ -10,15 +10,25 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 
-from sloplane.detectors.config import CommandHook, Hook, KedaHook, KubernetesHook, WebhookHook
+from sloplane.detect import signing
+from sloplane.detect.config import (
+    ActionConfig,
+    CommandHook,
+    Hook,
+    KedaHook,
+    KubernetesHook,
+    WebhookHook,
+)
 from sloplane.errors import SloplaneError
 
 
@@ -33,23 +43,6 @@ REVISION = "deployment.kubernetes.io/revision"
 K8S_REQUESTS_PER_ACTION = 4
 
 
-def longest_run(hook: Hook) -> float:
-    """Seconds a hook can take at most, timeouts, retries and backoff included.
-
-    The target lease must outlast it, or a second process could act while the first
-    still is.
-    """
-    if isinstance(hook, WebhookHook):
-        backoff = sum(hook.backoff * 2 ** (n - 1) for n in range(1, hook.retries + 1))
-        return (hook.retries + 1) * hook.timeout + backoff
-    if isinstance(hook, CommandHook):
-        return hook.timeout
-    if isinstance(hook, KubernetesHook):
-        return K8S_REQUESTS_PER_ACTION * hook.timeout
-    assert isinstance(hook, KedaHook)
-    return 0.0
-
-
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -58,20 +51,28 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
     """POST the payload; retry network errors, 429 and 5xx with exponential backoff.
 
     The same ``Idempotency-Key`` goes with every retry so a receiver can drop
-    duplicates when a response was lost rather than the request.
+    duplicates when a response was lost rather than the request. With a secret, each
+    attempt is signed anew over its timestamp, the key and the body
+    (:mod:`sloplane.detect.signing`); ``X-Sloplane-Signature`` (the body alone) is kept
+    for receivers written before, and does not protect them against a replay.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+    key: bytes | None = None
     if hook.secret_env:
         secret = os.environ.get(hook.secret_env)
         if not secret:
             raise HookError(f"webhook secret variable {hook.secret_env} is not set")
-        headers["X-Sloplane-Signature"] = sign(secret.encode(), body)
+        key = secret.encode()
+        headers["X-Sloplane-Signature"] = sign(key, body)
     last = ""
     for attempt in range(hook.retries + 1):
         if attempt:
             time.sleep(hook.backoff * 2 ** (attempt - 1))
         try:
+            if key is not None:
+                stamp = int(time.time())
+                headers[signing.HEADER] = signing.sign(key, stamp, idempotency_key, body)
             resp = httpx.post(hook.url, content=body, headers=headers, timeout=hook.timeout)
         except httpx.HTTPError as exc:
             last = str(exc)
@@ -85,25 +86,44 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
 
 
 def run_command(hook: CommandHook, env: dict[str, str]) -> dict[str, Any]:
-    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables."""
+    """Run argv (no shell) with a timeout; context is passed as SLOPLANE_* variables.
+
+    The command runs in a process group of its own and a timeout kills the whole
+    group: a wrapper's children cannot finish a rollback after it was reported as
+    timed out. The command is not done while anything it started still holds its
+    output open.
+    """
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             hook.argv,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             text=True,
-            timeout=hook.timeout,
             env={**os.environ, **env},
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
     except OSError as exc:
         raise HookError(f"command {hook.argv[0]}: {exc}") from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=hook.timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_group(proc)
+        raise HookError(f"command {hook.argv[0]} timed out after {hook.timeout:g}s") from exc
+    except BaseException:
+        _kill_group(proc)
+        raise
     if proc.returncode != 0:
-        raise HookError(
-            f"command {hook.argv[0]} exited {proc.returncode}: {proc.stderr.strip()[:500]}"
-        )
-    return {"returncode": 0, "stdout": proc.stdout[-2000:]}
+        raise HookError(f"command {hook.argv[0]} exited {proc.returncode}: {stderr.strip()[:500]}")
+    return {"returncode": 0, "stdout": stdout[-2000:]}
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the command's process group, then reap the command."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=5)
 
 
 @contextmanager
@@ -208,3 +228,114 @@ def k8s_rollout_undo(hook: KubernetesHook) -> dict[str, Any]:
             _request_timeout=hook.timeout,
         )
     return {"rolled_back_to_revision": str(_revision(prev))}
+
+
+# --- the registry: one entry per hook ``kind`` -----------------------------------------
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """One run of an action's hook: what the gate decided, for the hook to carry out."""
+
+    action: ActionConfig
+    trigger: str
+    details: dict[str, Any]
+    """The trigger's context plus the gate's plan (``replicas`` when scaling)."""
+    now: float
+
+
+class HookKind(Protocol):
+    """What the gate needs of a hook kind; no caller asks which kind it has."""
+
+    def longest_run(self, hook: Any) -> float:
+        """Seconds a run can take at most, timeouts, retries and backoff included.
+
+        The target lease must outlast it, or a second process could act while the
+        first still is.
+        """
+        ...
+
+    def run(self, hook: Any, call: HookCall) -> dict[str, Any]:
+        """Act; returns what the audit log records as the result, raises :class:`HookError`."""
+        ...
+
+    def current_replicas(self, hook: Any) -> int | None:
+        """The target's replicas as the hook's system reports them; None: ask the store."""
+        ...
+
+
+class _Webhook:
+    def longest_run(self, hook: WebhookHook) -> float:
+        backoff = sum(hook.backoff * 2 ** (n - 1) for n in range(1, hook.retries + 1))
+        return (hook.retries + 1) * hook.timeout + backoff
+
+    def run(self, hook: WebhookHook, call: HookCall) -> dict[str, Any]:
+        a = call.action
+        payload = {"action": a.name, "target": a.target_key, "trigger": call.trigger}
+        return run_webhook(hook, {**payload, **call.details}, f"{a.name}-{int(call.now)}")
+
+    def current_replicas(self, hook: WebhookHook) -> int | None:
+        return None
+
+
+class _Command:
+    def longest_run(self, hook: CommandHook) -> float:
+        return hook.timeout
+
+    def run(self, hook: CommandHook, call: HookCall) -> dict[str, Any]:
+        a = call.action
+        env = {
+            "SLOPLANE_ACTION": a.name,
+            "SLOPLANE_TARGET": a.target_key,
+            "SLOPLANE_TRIGGER": call.trigger,
+        }
+        if "replicas" in call.details:
+            env["SLOPLANE_REPLICAS"] = str(call.details["replicas"])
+        return run_command(hook, env)
+
+    def current_replicas(self, hook: CommandHook) -> int | None:
+        return None
+
+
+class _Kubernetes:
+    def longest_run(self, hook: KubernetesHook) -> float:
+        return K8S_REQUESTS_PER_ACTION * hook.timeout
+
+    def run(self, hook: KubernetesHook, call: HookCall) -> dict[str, Any]:
+        if hook.operation == "scale":
+            return k8s_scale(hook, int(call.details["replicas"]))
+        return k8s_rollout_undo(hook)
+
+    def current_replicas(self, hook: KubernetesHook) -> int | None:
+        return k8s_replicas(hook)
+
+
+class _Keda:
+    """KEDA reads the desired scale from the API; acting is recording it (the gate does)."""
+
+    def longest_run(self, hook: KedaHook) -> float:
+        return 0.0
+
+    def run(self, hook: KedaHook, call: HookCall) -> dict[str, Any]:
+        return {"replicas": call.details["replicas"]}
+
+    def current_replicas(self, hook: KedaHook) -> int | None:
+        return None
+
+
+#: Every hook kind ``detect.yaml`` accepts, by its ``kind`` field.
+KINDS: dict[str, HookKind] = {
+    "webhook": _Webhook(),
+    "command": _Command(),
+    "kubernetes": _Kubernetes(),
+    "keda": _Keda(),
+}
+
+
+def kind_of(hook: Hook) -> HookKind:
+    return KINDS[hook.kind]
+
+
+def longest_run(hook: Hook) -> float:
+    """Seconds ``hook`` can take at most (see :meth:`HookKind.longest_run`)."""
+    return kind_of(hook).longest_run(hook)

@@ -33,7 +33,7 @@ def _params(raw: str | None) -> dict[str, object]:
 def _option_error(detector: str, exc: Any) -> SloplaneError:
     """A :class:`DetectorError` in option names: ``--params.warmup: ...``, ``--detector: ...``,
     with "did you mean" for a misspelt parameter, as ``detect.yaml`` has."""
-    from sloplane.detectors.config import detector_message
+    from sloplane.detect.config import detector_message
 
     return SloplaneError(f"--{exc.field}: {detector_message(detector, exc.field, exc.message)}")
 
@@ -238,6 +238,7 @@ def _backtest_prometheus(
 ) -> None:
     import httpx
 
+    from sloplane.clients.prometheus import PrometheusError
     from sloplane.detectors.backtest import (
         flagged,
         grid_points,
@@ -249,7 +250,6 @@ def _backtest_prometheus(
         run,
     )
     from sloplane.detectors.detectors import DetectorError, make_detector
-    from sloplane.detectors.prom import PromError
 
     now = float(int(time.time()))  # one "now" for --start and --end
     start = _option_value("--start", lambda t: parse_time(t, now), start_text)
@@ -277,8 +277,8 @@ def _backtest_prometheus(
 
     try:
         series = read_prometheus(url, query, start, end, step, timeout=timeout)
-    except PromError as exc:  # one line, whatever Prometheus put in its error text
-        raise PromError(" ".join(str(exc).split())) from exc
+    except PrometheusError as exc:  # one line, whatever Prometheus put in its error text
+        raise SloplaneError("prometheus " + " ".join(str(exc).split())) from exc
     span = f"between {_iso(start)} and {_iso(end)}"
     if not series:
         raise SloplaneError(f"query {query!r} returned no series {span}")
@@ -347,8 +347,8 @@ def dashboard(out: Path | None) -> None:
 )
 def serve(config_path: Path, log_level: str) -> None:
     """Run the detector service: watch queries, alert, and act through guarded hooks."""
-    from sloplane.detectors.config import load_config
-    from sloplane.detectors.service import run_service
+    from sloplane.detect.config import load_config
+    from sloplane.detect.service import run_service
 
     config = load_config(config_path)
     try:

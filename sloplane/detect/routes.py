@@ -1,8 +1,8 @@
 """HTTP API of the detector service: audit log, approvals, deploy notices, KEDA scale.
 
 ``router`` can be mounted on any FastAPI app whose ``app.state.sloplane_detect``
-is a running :class:`~sloplane.detectors.service.Service` (or, for the
-read-only audit endpoint, a :class:`~sloplane.detectors.store.Store`).
+is a running :class:`~sloplane.detect.service.Service` (or, for the
+read-only audit endpoint, a :class:`~sloplane.detect.store.Store`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from sloplane.detectors.audit import list_decisions
-from sloplane.detectors.store import NAME_MAX, Store
+from sloplane.detect.audit import list_decisions
+from sloplane.detect.store import NAME_MAX, Store
 
 if TYPE_CHECKING:
-    from sloplane.detectors.service import WatchState
+    from sloplane.detect.state import WatchState
 
 router = APIRouter(prefix="/v1/detectors", tags=["detectors"])
+
+#: Largest approval id: the column is a 32-bit integer on PostgreSQL. A larger id is a
+#: 422, not a database error.
+MAX_ID = 2**31 - 1
+ApprovalId = Annotated[int, Path(ge=1, le=MAX_ID, description="id of a pending approval")]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -101,7 +106,7 @@ def approvals(request: Request, status: str | None = "pending") -> list[dict[str
 
 
 @router.post("/approvals/{approval_id}/approve", dependencies=[Depends(require_token)])
-def approve(request: Request, approval_id: int) -> dict[str, Any]:
+def approve(request: Request, approval_id: ApprovalId) -> dict[str, Any]:
     outcome = _service(request).approve(approval_id, True)
     if outcome is None:
         raise HTTPException(404, "no such pending approval")
@@ -109,7 +114,7 @@ def approve(request: Request, approval_id: int) -> dict[str, Any]:
 
 
 @router.post("/approvals/{approval_id}/reject", dependencies=[Depends(require_token)])
-def reject(request: Request, approval_id: int) -> dict[str, Any]:
+def reject(request: Request, approval_id: ApprovalId) -> dict[str, Any]:
     outcome = _service(request).approve(approval_id, False)
     if outcome is None:
         raise HTTPException(404, "no such pending approval")
@@ -150,7 +155,7 @@ def create_app(service: Any, auth: ApiAuth | None = None) -> FastAPI:
     """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    from sloplane.detectors.config import api_token
+    from sloplane.detect.config import api_token
 
     app = FastAPI(title="sloplane detector service")
     app.state.sloplane_detect = service
@@ -166,8 +171,15 @@ def create_app(service: Any, auth: ApiAuth | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        """Liveness (always ok while serving) and each watch's state, for people and probes."""
-        return {"ok": True, "watches": {n: watch_status(w) for n, w in service.watches.items()}}
+        """Liveness (``ok`` while serving), ``status`` (``degraded`` while a watch's last poll
+        failed) and each watch's state, for people and probes."""
+        failing = sorted(n for n, w in service.watches.items() if w.error)
+        return {
+            "ok": True,
+            "status": "degraded" if failing else "ok",
+            "failing": failing,
+            "watches": {n: watch_status(w) for n, w in service.watches.items()},
+        }
 
     return app
 

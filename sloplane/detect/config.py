@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from sloplane.detectors.store import NAME_MAX
+from sloplane.detect.store import NAME_MAX
 from sloplane.errors import SpecError
 from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
@@ -219,6 +219,8 @@ class ApprovalConfig(_Strict):
     """Environment variable holding a Slack incoming-webhook URL to announce pending approvals."""
     public_url: HttpUrl | None = None
     """The service's URL as approvers reach it, so announcements carry a full approve URL."""
+    expire_after: PositiveDuration = 3600.0
+    """A pending approval older than this expires unanswered (and can no longer be approved)."""
 
 
 class ApiConfig(_Strict):

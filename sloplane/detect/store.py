@@ -4,7 +4,8 @@ The outbox holds alerts until AlertManager has acknowledged them; the audit
 log records every action decision, taken or refused; approvals wait for a
 human; deploy times and desired scales are served back to the API; target
 leases let several processes share the database without acting twice. SQLite
-by default, PostgreSQL through a ``postgresql+psycopg://`` URL.
+by default, PostgreSQL through a ``postgresql+psycopg://`` URL. The schema is
+Alembic's (``sloplane/detect/migrations``), upgraded whenever a store opens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +28,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    inspect,
     or_,
     select,
     update,
@@ -50,6 +51,8 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    claimed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """When a process last started posting the row; another waits a window before it may."""
 
 
 class DecisionRow(Base):
@@ -109,6 +112,12 @@ EXECUTED, DRY_RUN, REFUSED, FAILED, PENDING = (
     "failed",
     "pending_approval",
 )
+#: A hook was started and has not reported yet (written before the hook runs).
+STARTED = "started"
+#: A hook was started by a process that died before it reported: it may or may not have acted.
+UNKNOWN = "unknown"
+#: Outcomes that count against a target's cooldown and hourly limit: every attempt to act.
+ATTEMPTS = (EXECUTED, DRY_RUN, FAILED, STARTED, UNKNOWN)
 
 
 class Store:
@@ -121,8 +130,7 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            Base.metadata.create_all(self.engine)
-            _widen_triggers(self.engine)
+            migrate(self.engine)
         except SQLAlchemyError as exc:  # unreachable server, unwritable file, no permission
             shown = self.engine.url.render_as_string(hide_password=True)
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
@@ -155,6 +163,21 @@ class Store:
             )
             return list(s.scalars(q))
 
+    def claim(self, row_id: int, now: float, window: float) -> bool:
+        """Take an undelivered row for one POST unless someone took it less than ``window`` ago.
+
+        A POST that timed out may still have been accepted: no process posts the row
+        again until the window (the POST's timeout) has passed.
+        """
+        with self.session() as s:
+            taken = s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id, OutboxRow.delivered.is_(None))
+                .where(or_(OutboxRow.claimed.is_(None), OutboxRow.claimed <= now - window))
+                .values(claimed=now)
+            )
+            return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
     def mark_delivered(self, row_id: int, now: float) -> None:
         with self.session() as s:
             row = s.get(OutboxRow, row_id)
@@ -162,12 +185,16 @@ class Store:
                 row.delivered = now
                 row.attempts += 1
 
-    def mark_failed(self, row_id: int, error: str) -> None:
+    def mark_failed(self, row_id: int, error: str, *, maybe_received: bool = False) -> None:
+        """Record a failed POST; unless AlertManager may have received it, drop the claim
+        so the next delivery retries at once."""
         with self.session() as s:
             row = s.get(OutboxRow, row_id)
             if row is not None:
                 row.attempts += 1
                 row.last_error = error[:2000]
+                if not maybe_received:
+                    row.claimed = None
 
     # audit
     def record(
@@ -195,15 +222,31 @@ class Store:
             s.flush()
             return row.id
 
-    def actions_since(self, target: str, since: float) -> list[float]:
-        """Times of actions counted against ``target`` (executed, dry-run or awaiting approval)."""
+    def actions_since(self, target: str, since: float, *, pending: bool = True) -> list[float]:
+        """Times of actions counted against ``target``: every attempt (executed, dry-run,
+        failed, started, unknown) and, unless ``pending`` is False, requests awaiting approval.
+        """
+        outcomes = [*ATTEMPTS, PENDING] if pending else list(ATTEMPTS)
         with self.session() as s:
             q = (
                 select(DecisionRow.at)
                 .where(DecisionRow.target == target, DecisionRow.at >= since)
-                .where(DecisionRow.outcome.in_([EXECUTED, DRY_RUN, PENDING]))
+                .where(DecisionRow.outcome.in_(outcomes))
                 .order_by(DecisionRow.at)
             )
+            return list(s.scalars(q))
+
+    def finish(self, decision_id: int, outcome: str, reason: str, details: dict[str, Any]) -> None:
+        """Write the outcome of a started hook into its decision row."""
+        with self.session() as s:
+            row = s.get(DecisionRow, decision_id)
+            if row is not None:
+                row.outcome, row.reason, row.details = outcome, reason, details
+
+    def started(self) -> list[DecisionRow]:
+        """Decisions whose hook was started and has not reported, oldest first."""
+        with self.session() as s:
+            q = select(DecisionRow).where(DecisionRow.outcome == STARTED).order_by(DecisionRow.id)
             return list(s.scalars(q))
 
     # target leases: one decision at a time per target, across processes
@@ -274,6 +317,25 @@ class Store:
                 return None
             return s.get(ApprovalRow, approval_id)
 
+    def expire_approvals(self, created_before: float) -> list[ApprovalRow]:
+        """Mark pending approvals created before the time ``expired``; returns those it marked."""
+        with self.session() as s:
+            q = select(ApprovalRow.id).where(
+                ApprovalRow.status == "pending", ApprovalRow.created < created_before
+            )
+            expired = []
+            for approval_id in list(s.scalars(q)):
+                done = s.execute(
+                    update(ApprovalRow)
+                    .where(ApprovalRow.id == approval_id, ApprovalRow.status == "pending")
+                    .values(status="expired")
+                )
+                if done.rowcount == 1:  # type: ignore[attr-defined]
+                    row = s.get(ApprovalRow, approval_id)
+                    if row is not None:
+                        expired.append(row)
+            return expired
+
     def approvals(self, status: str | None = None) -> list[ApprovalRow]:
         with self.session() as s:
             q = select(ApprovalRow).order_by(ApprovalRow.id)
@@ -328,24 +390,29 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(_finite(value), allow_nan=False)
 
 
-#: Columns that early builds created as varchar(200): PostgreSQL enforces the length.
-_WIDENED = (("detect_decisions", "trigger"), ("detect_approvals", "trigger"))
+#: Alembic's version table for these tables; not ``alembic_version``, which the SLO API uses.
+VERSION_TABLE = "detect_alembic_version"
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: Any fixed 64-bit key: PostgreSQL runs one migration of the detector store at a time.
+_MIGRATION_LOCK = 0x510D_E7EC
 
 
-def _widen_triggers(engine: Engine) -> None:
-    """Make trigger columns of an older PostgreSQL database ``text``, as the model says.
+def migrate(engine: Engine) -> None:
+    """Bring the tables to the newest migration; safe at every start, from any older schema.
 
-    ``create_all`` leaves existing tables alone; a long trigger (a series with many
-    labels) would otherwise fail to be audited. SQLite does not enforce lengths.
+    Several ``detect serve`` processes may start together on one PostgreSQL database:
+    an advisory lock makes them migrate one after the other.
     """
-    if engine.dialect.name != "postgresql":
-        return
-    columns = inspect(engine)
-    for table, column in _WIDENED:
-        kinds = {c["name"]: c["type"] for c in columns.get_columns(table)}
-        if isinstance(kinds.get(column), String) and not isinstance(kinds[column], Text):
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE text')
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
