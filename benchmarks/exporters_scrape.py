@@ -2,11 +2,18 @@
 
 Run: ``.venv/bin/python benchmarks/exporters_scrape.py [--scrapes 500] [--out FILE.md]``
 
-Side by side, in one run, against the same local servers:
-- PostgreSQL: sloplane ``/probe?module=postgres`` vs Debian's ``prometheus-postgres-exporter``;
-- Redis: sloplane ``/probe?module=redis`` vs Debian's ``prometheus-redis-exporter``;
-- RabbitMQ: sloplane ``/probe?module=rabbitmq`` (management API mode) vs RabbitMQ's
-  built-in ``rabbitmq_prometheus`` plugin (``/metrics/per-object``, per-queue like ours).
+Side by side, in one run, against the same topologies, built on loopback by the test
+fixtures in ``tests/support/`` (the stacks sloplane watches):
+- PostgreSQL: a primary with a streaming replica; sloplane vs Debian's
+  ``prometheus-postgres-exporter``, both on the primary;
+- Redis: a master with a replica (and a Sentinel); sloplane vs Debian's
+  ``prometheus-redis-exporter``, both on the master;
+- RabbitMQ: a two-node cluster; sloplane (management API mode) vs RabbitMQ's built-in
+  ``rabbitmq_prometheus`` plugin (``/metrics/per-object``, per-queue like ours), on node 1.
+
+sloplane runs one exporter process per kind, configured with that one target (its
+``/metrics``), so its RSS is what a PostgreSQL-only (Redis-only...) exporter costs: the
+other kinds' client libraries are imported lazily and never load.
 
 Each exporter gets 20 warm-up scrapes and then ``--scrapes`` sequential scrapes from one
 keep-alive client; latency is the client's wall time per scrape (p50/p99), CPU is the
@@ -19,6 +26,7 @@ otherwise that side is skipped with a message.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -38,74 +46,69 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.processes import free_port, stop_process, wait_http_ok  # noqa: E402
 
-PG = "127.0.0.1:5432"
-REDIS = "127.0.0.1:6379"
-RABBIT = "127.0.0.1:5672"
 WARMUP = 20
 
 # concept -> (our series, candidate series of the other exporter)
 CORE: dict[str, list[tuple[str, str, list[str]]]] = {
     "postgres": [
         ("up", "pg_up", ["pg_up"]),
-        ("connections by state", "pg_connections", ["pg_stat_activity_count"]),
-        ("max_connections", "pg_max_connections", ["pg_settings_max_connections"]),
-        ("commits", "pg_stat_database_xact_commit_total", ["pg_stat_database_xact_commit"]),
-        ("rollbacks", "pg_stat_database_xact_rollback_total", ["pg_stat_database_xact_rollback"]),
-        ("cache hits / reads", "pg_stat_database_blks_hit_total", ["pg_stat_database_blks_hit"]),
-        (
-            "tuples inserted",
-            "pg_stat_database_tup_inserted_total",
-            ["pg_stat_database_tup_inserted"],
-        ),
-        ("deadlocks", "pg_stat_database_deadlocks_total", ["pg_stat_database_deadlocks"]),
-        ("temp bytes", "pg_stat_database_temp_bytes_total", ["pg_stat_database_temp_bytes"]),
+        ("connections by state", "pg_stat_activity_count", ["pg_stat_activity_count"]),
+        ("max_connections", "pg_settings_max_connections", ["pg_settings_max_connections"]),
+        ("commits", "pg_stat_database_xact_commit", ["pg_stat_database_xact_commit"]),
+        ("cache hits / reads", "pg_stat_database_blks_hit", ["pg_stat_database_blks_hit"]),
         ("database size", "pg_database_size_bytes", ["pg_database_size_bytes"]),
-        ("locks by mode", "pg_locks", ["pg_locks_count"]),
+        ("locks by mode", "pg_locks_count", ["pg_locks_count"]),
         (
-            "longest transaction",
-            "pg_longest_transaction_seconds",
+            "oldest transaction",
+            "pg_stat_activity_max_tx_duration",
             ["pg_stat_activity_max_tx_duration"],
         ),
         ("replica?", "pg_replication_is_replica", ["pg_replication_is_replica"]),
         (
-            "replication lag",
-            "pg_replication_lag_seconds",
-            ["pg_replication_lag", "pg_replication_lag_seconds"],
+            "lag per replica (bytes)",
+            "pg_stat_replication_pg_wal_lsn_diff",
+            ["pg_stat_replication_pg_wal_lsn_diff"],
+        ),
+        ("slots active", "pg_replication_slots_active", ["pg_replication_slots_active"]),
+        ("slot retained WAL", "pg_replication_slots_retained_wal_bytes", []),
+        (
+            "wraparound age",
+            "pg_database_wraparound_age_datfrozenxid_seconds",
+            ["pg_database_wraparound_age_datfrozenxid_seconds"],
         ),
         (
+            "top statements",
+            "pg_stat_statements_seconds_total",
+            ["pg_stat_statements_seconds_total"],
+        ),
+        ("dead tuples", "pg_stat_user_tables_n_dead_tup", ["pg_stat_user_tables_n_dead_tup"]),
+        ("archiver", "pg_stat_archiver_archived_count", ["pg_stat_archiver_archived_count"]),
+        (
             "checkpoints",
-            "pg_checkpoints_timed_total",
-            ["pg_stat_bgwriter_checkpoints_timed", "pg_stat_bgwriter_checkpoints_timed_total"],
+            "pg_stat_bgwriter_checkpoints_timed_total",
+            ["pg_stat_bgwriter_checkpoints_timed_total"],
         ),
     ],
     "redis": [
         ("up", "redis_up", ["redis_up"]),
         ("clients", "redis_connected_clients", ["redis_connected_clients"]),
         ("memory used", "redis_memory_used_bytes", ["redis_memory_used_bytes"]),
-        ("memory max", "redis_memory_max_bytes", ["redis_memory_max_bytes"]),
-        ("memory RSS", "redis_memory_used_rss_bytes", ["redis_memory_used_rss_bytes"]),
         (
             "commands processed",
             "redis_commands_processed_total",
             ["redis_commands_processed_total"],
         ),
         ("per-command calls", "redis_commands_total", ["redis_commands_total"]),
-        (
-            "per-command time",
-            "redis_commands_duration_seconds_total",
-            ["redis_commands_duration_seconds_total"],
-        ),
-        (
-            "per-command failures",
-            "redis_commands_failed_calls_total",
-            ["redis_commands_failed_calls_total"],
-        ),
         ("keyspace hits", "redis_keyspace_hits_total", ["redis_keyspace_hits_total"]),
-        ("evictions", "redis_evicted_keys_total", ["redis_evicted_keys_total"]),
-        ("expirations", "redis_expired_keys_total", ["redis_expired_keys_total"]),
         ("keys per db", "redis_db_keys", ["redis_db_keys"]),
-        ("slowlog length", "redis_slowlog_length", ["redis_slowlog_length"]),
-        ("master link", "redis_master_link_up", ["redis_master_link_up"]),
+        ("connected replicas", "redis_connected_slaves", ["redis_connected_slaves"]),
+        (
+            "replica offset",
+            "redis_connected_slave_offset_bytes",
+            ["redis_connected_slave_offset_bytes"],
+        ),
+        ("RDB status", "redis_rdb_last_bgsave_status", ["redis_rdb_last_bgsave_status"]),
+        ("CPU", "redis_cpu_user_seconds_total", ["redis_cpu_user_seconds_total"]),
         (
             "latency percentiles",
             "redis_command_latency_seconds",
@@ -113,36 +116,33 @@ CORE: dict[str, list[tuple[str, str, list[str]]]] = {
         ),
     ],
     "rabbitmq": [
-        ("up", "rabbitmq_up", ["rabbitmq_build_info"]),
+        ("identity", "rabbitmq_identity_info", ["rabbitmq_identity_info"]),
         ("queue ready", "rabbitmq_queue_messages_ready", ["rabbitmq_queue_messages_ready"]),
         ("queue unacked", "rabbitmq_queue_messages_unacked", ["rabbitmq_queue_messages_unacked"]),
         ("queue consumers", "rabbitmq_queue_consumers", ["rabbitmq_queue_consumers"]),
         (
-            "published",
-            "rabbitmq_queue_messages_published_total",
-            ["rabbitmq_queue_messages_published_total", "rabbitmq_global_messages_received_total"],
+            "received",
+            "rabbitmq_global_messages_received_total",
+            ["rabbitmq_global_messages_received_total"],
         ),
         (
-            "delivered",
-            "rabbitmq_queue_messages_delivered_total",
-            ["rabbitmq_global_messages_delivered_total"],
-        ),
-        (
-            "acked",
-            "rabbitmq_queue_messages_acked_total",
-            ["rabbitmq_global_messages_acknowledged_total"],
+            "redelivered",
+            "rabbitmq_global_messages_redelivered_total",
+            ["rabbitmq_global_messages_redelivered_total"],
         ),
         (
             "node memory",
-            "rabbitmq_node_memory_used_bytes",
+            "rabbitmq_process_resident_memory_bytes",
             ["rabbitmq_process_resident_memory_bytes"],
         ),
-        ("memory alarm", "rabbitmq_node_memory_alarm", ["rabbitmq_alarms_memory_used_watermark"]),
         (
-            "disk alarm",
-            "rabbitmq_node_disk_free_alarm",
-            ["rabbitmq_alarms_free_disk_space_watermark"],
+            "memory alarm",
+            "rabbitmq_alarms_memory_used_watermark",
+            ["rabbitmq_alarms_memory_used_watermark"],
         ),
+        ("nodes running", "rabbitmq_cluster_nodes_running", []),
+        ("partitions", "rabbitmq_node_partitions", []),
+        ("queue members online", "rabbitmq_queue_members_online", []),
     ],
 }
 
@@ -250,31 +250,6 @@ def ensure_debian_package(binary: str, package: str) -> str | None:
     return path
 
 
-def rabbitmq_prometheus_url() -> str | None:
-    url = "http://127.0.0.1:15692/metrics/per-object"
-    try:
-        if httpx.get(url, timeout=5).status_code == 200:
-            return url
-    except httpx.HTTPError:
-        pass
-    proc = subprocess.run(
-        ["rabbitmq-plugins", "enable", "rabbitmq_prometheus", "rabbitmq_management"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if proc.returncode != 0:
-        print(f"skip: cannot enable rabbitmq_prometheus: {proc.stderr.strip()}", file=sys.stderr)
-        return None
-    try:
-        wait_http_ok(url, timeout=60)
-    except TimeoutError as exc:
-        print(f"skip: rabbitmq_prometheus did not answer: {exc}", file=sys.stderr)
-        return None
-    return url
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -325,136 +300,123 @@ def report(results: list[Result], scrapes: int) -> str:
     return "\n".join(lines)
 
 
+def start_sloplane(
+    stack: contextlib.ExitStack, workdir: Path, kind: str, module: dict[str, object], address: str
+) -> Subject:
+    """A sloplane exporter process with one target of one kind (its /metrics)."""
+    config = {
+        "modules": {kind: module},
+        "targets": [{"name": kind, "module": kind, "address": address}],
+    }
+    path = workdir / f"{kind}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sloplane.cli", "exporter", "--config", str(path),
+         "--listen", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+    )  # fmt: skip
+    stack.callback(stop_process, proc)
+    wait_http_ok(f"http://127.0.0.1:{port}/-/healthy", timeout=60, proc=proc)
+    return Subject("sloplane", kind.split("-")[0], f"http://127.0.0.1:{port}/metrics", proc.pid)
+
+
+def start_go(
+    stack: contextlib.ExitStack, name: str, kind: str, argv: list[str], env: dict[str, str]
+) -> Subject:
+    port = free_port()
+    args = [a.replace("PORT", str(port)) for a in argv]
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    stack.callback(stop_process, proc)
+    wait_http_ok(f"http://127.0.0.1:{port}/metrics", timeout=60, proc=proc)
+    return Subject(name, kind, f"http://127.0.0.1:{port}/metrics", proc.pid)
+
+
+def bench_postgres(workdir: Path, scrapes: int) -> list[Result]:
+    from tests.support.topology_postgres import postgres_topology
+
+    with contextlib.ExitStack() as stack:
+        topo = stack.enter_context(postgres_topology())
+        with topo.primary.connect() as conn:
+            conn.execute("CREATE TABLE bench (id int)")
+            conn.execute("INSERT INTO bench SELECT generate_series(1, 10000)")
+            conn.execute("DELETE FROM bench WHERE id % 3 = 0")
+        subjects = [
+            start_sloplane(stack, workdir, "postgres", {"kind": "postgres"}, topo.primary.address)
+        ]
+        binary = ensure_debian_package(
+            "prometheus-postgres-exporter", "prometheus-postgres-exporter"
+        )
+        if binary:
+            dsn = f"postgresql://postgres@{topo.primary.address}/postgres?sslmode=disable"
+            subjects.append(
+                start_go(stack, "postgres_exporter (Debian)", "postgres",
+                         [binary, "--web.listen-address=127.0.0.1:PORT"], {"DATA_SOURCE_NAME": dsn})
+            )  # fmt: skip
+        return measure(subjects, scrapes)
+
+
+def bench_redis(workdir: Path, scrapes: int) -> list[Result]:
+    from tests.support.topology_redis import redis_topology
+
+    with contextlib.ExitStack() as stack:
+        topo = stack.enter_context(redis_topology())
+        client = topo.master.client()
+        for i in range(1000):
+            client.set(f"bench:{i}", "x" * 100)
+        subjects = [start_sloplane(stack, workdir, "redis", {"kind": "redis"}, topo.master.address)]
+        binary = ensure_debian_package("prometheus-redis-exporter", "prometheus-redis-exporter")
+        if binary:
+            subjects.append(
+                start_go(stack, "redis_exporter (Debian)", "redis",
+                         [binary, "-redis.addr", f"redis://{topo.master.address}",
+                          "-web.listen-address", "127.0.0.1:PORT"], {})
+            )  # fmt: skip
+        return measure(subjects, scrapes)
+
+
+def bench_rabbitmq(workdir: Path, scrapes: int) -> list[Result]:
+    import pika
+
+    from tests.support.topology_rabbitmq import rabbitmq_cluster
+
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(rabbitmq_cluster(2))
+        node = cluster.nodes[0]
+        conn = pika.BlockingConnection(pika.ConnectionParameters(host="127.0.0.1", port=node.amqp))
+        channel = conn.channel()
+        for i in range(20):
+            kind = "quorum" if i % 2 else "classic"
+            channel.queue_declare(f"bench-{i}", durable=True, arguments={"x-queue-type": kind})
+            for _ in range(10):
+                channel.basic_publish("", f"bench-{i}", b"m")
+        conn.close()
+        module = {"kind": "rabbitmq", "management": "on", "management_port": node.management}
+        subjects = [start_sloplane(stack, workdir, "rabbitmq", module, node.address)]
+        plugin = node.plugin_url.replace("/metrics", "/metrics/per-object")
+        subjects.append(Subject("rabbitmq_prometheus (built-in)", "rabbitmq", plugin, None))
+        # The recommended pairing: the plugin for what it has, ours for the cluster view only.
+        beside = start_sloplane(
+            stack, workdir, "rabbitmq-beside", {**module, "beside_plugin": True}, node.address
+        )
+        subjects.append(Subject("sloplane, beside_plugin", "rabbitmq", beside.url, beside.pid))
+        return measure(subjects, scrapes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scrapes", type=int, default=500)
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     args = parser.parse_args()
-
-    procs: list[subprocess.Popen[bytes]] = []
-    results: list[Result] = []
     workdir = Path(tempfile.mkdtemp(prefix="sloplane-bench-"))
+    results: list[Result] = []
     try:
-        # The servers are on loopback: /probe is off by default and refuses loopback unless
-        # a module names it, so the modules here (built-in names replaced) name it.
-        local = ["127.0.0.0/8"]
-        config = {
-            "probe": {"enabled": True},
-            "modules": {
-                "postgres": {"kind": "postgres", "allowed_targets": local},
-                "redis": {"kind": "redis", "allowed_targets": local},
-                "rabbitmq": {"kind": "rabbitmq", "management": "on", "allowed_targets": local},
-                "pg_nocache": {
-                    "kind": "postgres",
-                    "size_cache_seconds": 0,
-                    "allowed_targets": local,
-                },
-            },
-            "targets": [],
-        }
-        (workdir / "exporters.yaml").write_text(yaml.safe_dump(config))
-        port = free_port()
-        ours = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sloplane.cli",
-                "exporter",
-                "--config",
-                str(workdir / "exporters.yaml"),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-        )
-        procs.append(ours)
-        wait_http_ok(f"http://127.0.0.1:{port}/-/healthy", timeout=60, proc=ours)
-        base = f"http://127.0.0.1:{port}/probe"
-
-        pg_exporter = ensure_debian_package(
-            "prometheus-postgres-exporter", "prometheus-postgres-exporter"
-        )
-        redis_exporter = ensure_debian_package(
-            "prometheus-redis-exporter", "prometheus-redis-exporter"
-        )
-        rabbit_url = rabbitmq_prometheus_url()
-
-        pg_subjects = [
-            Subject("sloplane", "postgres", f"{base}?module=postgres&target={PG}", ours.pid)
-        ]
-        if pg_exporter:
-            p = free_port()
-            env = {
-                **os.environ,
-                "DATA_SOURCE_NAME": f"postgresql://postgres@{PG}/postgres?sslmode=disable",
-            }
-            proc = subprocess.Popen(
-                [pg_exporter, f"--web.listen-address=127.0.0.1:{p}"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            procs.append(proc)
-            wait_http_ok(f"http://127.0.0.1:{p}/metrics", timeout=60, proc=proc)
-            pg_subjects.append(
-                Subject(
-                    "postgres_exporter (Debian)",
-                    "postgres",
-                    f"http://127.0.0.1:{p}/metrics",
-                    proc.pid,
-                )
-            )
-        # Database sizes on every scrape, as postgres_exporter computes them.
-        pg_subjects.append(
-            Subject(
-                "sloplane, size_cache_seconds: 0",
-                "postgres",
-                f"{base}?module=pg_nocache&target={PG}",
-                ours.pid,
-            )
-        )
-        results += measure(pg_subjects, args.scrapes)
-
-        redis_subjects = [
-            Subject("sloplane", "redis", f"{base}?module=redis&target={REDIS}", ours.pid)
-        ]
-        if redis_exporter:
-            p = free_port()
-            proc = subprocess.Popen(
-                [
-                    redis_exporter,
-                    "-redis.addr",
-                    f"redis://{REDIS}",
-                    "-web.listen-address",
-                    f"127.0.0.1:{p}",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            procs.append(proc)
-            wait_http_ok(f"http://127.0.0.1:{p}/metrics", timeout=60, proc=proc)
-            redis_subjects.append(
-                Subject(
-                    "redis_exporter (Debian)", "redis", f"http://127.0.0.1:{p}/metrics", proc.pid
-                )
-            )
-        results += measure(redis_subjects, args.scrapes)
-
-        rabbit_subjects = [
-            Subject("sloplane", "rabbitmq", f"{base}?module=rabbitmq&target={RABBIT}", ours.pid)
-        ]
-        if rabbit_url:
-            rabbit_subjects.append(
-                Subject("rabbitmq_prometheus (built-in)", "rabbitmq", rabbit_url, None)
-            )
-        results += measure(rabbit_subjects, args.scrapes)
+        for bench in (bench_postgres, bench_redis, bench_rabbitmq):
+            results += bench(workdir, args.scrapes)
     finally:
-        for proc in procs:
-            stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
-
     text = report(results, args.scrapes) + f"\nLoad average at the end: {os.getloadavg()}\n"
     print(text)
     if args.out:

@@ -12,6 +12,12 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || want+=(prometheus-alertman
 if [ "${1:-}" = "--test" ]; then
   command -v chromium >/dev/null 2>&1 || want+=(chromium)
   command -v vmalert >/dev/null 2>&1 || want+=(victoria-metrics)
+  # Exporter topology tests and benchmarks/exporters_scrape.py: the pooler, Sentinel, and
+  # the community Go exporters we measure ourselves against.
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || want+=(pgbouncer)
+  command -v redis-sentinel >/dev/null 2>&1 || want+=(redis-sentinel)
+  command -v prometheus-postgres-exporter >/dev/null 2>&1 || want+=(prometheus-postgres-exporter)
+  command -v prometheus-redis-exporter >/dev/null 2>&1 || want+=(prometheus-redis-exporter)
 fi
 if [ ${#want[@]} -eq 0 ]; then
   exit 0

@@ -32,8 +32,8 @@ from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.yamldoc import load_mapping
 
-Kind = Literal["postgres", "redis", "rabbitmq", "http"]
-KINDS: tuple[Kind, ...] = ("postgres", "redis", "rabbitmq", "http")
+Kind = Literal["postgres", "pgbouncer", "redis", "rabbitmq", "http"]
+KINDS: tuple[Kind, ...] = ("postgres", "pgbouncer", "redis", "rabbitmq", "http")
 DEFAULT_LISTEN = "127.0.0.1:9465"
 
 
@@ -118,6 +118,15 @@ class PostgresModule(_CredentialedModule):
     size_cache_seconds: float = Field(30.0, ge=0)
 
 
+class PgBouncerModule(_CredentialedModule):
+    """PgBouncer's admin console (``SHOW POOLS`` and friends): a user in stats_users or admin_users."""
+
+    kind: Literal["pgbouncer"]
+    user: str = "pgbouncer"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    timeout_seconds: float = Field(5.0, gt=0, le=300)
+
+
 class RedisModule(_CredentialedModule):
     kind: Literal["redis"]
     username: str | None = None
@@ -133,6 +142,11 @@ class RabbitMQModule(_CredentialedModule):
     management_port: int = Field(15672, gt=0, lt=65536)
     management_tls: bool = False
     queues: list[str] = Field(default_factory=list)
+    # Management mode: at most this many queues per scrape (most messages ready first);
+    # rabbitmq_exporter_queues_omitted counts the rest.
+    queue_limit: int = Field(1000, ge=1)
+    # Scraped beside the broker's rabbitmq_prometheus plugin: report only what it lacks.
+    beside_plugin: bool = False
     timeout_seconds: float = Field(5.0, gt=0, le=300)
 
     def secret_or_default(self) -> str:
@@ -182,7 +196,8 @@ class BasicAuth(_Credentials):
 
 
 Module = Annotated[
-    PostgresModule | RedisModule | RabbitMQModule | HttpModule, Field(discriminator="kind")
+    PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule,
+    Field(discriminator="kind"),
 ]
 
 
@@ -250,7 +265,7 @@ class ExporterConfig(_Strict):
 
     def module(
         self, name: str
-    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+    ) -> PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule | None:
         """A configured module, or the built-in default named after a kind."""
         if name in self.modules:
             return self.modules[name]
@@ -258,7 +273,7 @@ class ExporterConfig(_Strict):
 
     def probe_module(
         self, name: str
-    ) -> PostgresModule | RedisModule | RabbitMQModule | HttpModule | None:
+    ) -> PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule | None:
         """The module ``/probe?module=name`` may use: a configured one, or an enabled built-in."""
         if name in self.modules:
             return self.modules[name]
@@ -270,14 +285,22 @@ class ExporterConfig(_Strict):
 HttpModule.model_rebuild()
 ExporterConfig.model_rebuild()
 
-BUILTIN_MODULES: dict[str, PostgresModule | RedisModule | RabbitMQModule | HttpModule] = {
+BUILTIN_MODULES: dict[
+    str, PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule
+] = {
     "postgres": PostgresModule(kind="postgres"),
+    "pgbouncer": PgBouncerModule(kind="pgbouncer"),
     "redis": RedisModule(kind="redis"),
     "rabbitmq": RabbitMQModule(kind="rabbitmq"),
     "http": HttpModule(kind="http"),
 }
 
-DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672}
+DEFAULT_PORTS: dict[str, int] = {
+    "postgres": 5432,
+    "pgbouncer": 6432,
+    "redis": 6379,
+    "rabbitmq": 5672,
+}
 
 
 @dataclass(frozen=True)

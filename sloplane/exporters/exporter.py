@@ -30,6 +30,7 @@ from sloplane.exporters.config import (
     ExporterConfig,
     Guard,
     HttpModule,
+    PgBouncerModule,
     PostgresModule,
     RabbitMQModule,
     RedisModule,
@@ -53,7 +54,7 @@ class ProbeBusy(RuntimeError):
 
 
 def make_backend(
-    module: PostgresModule | RedisModule | RabbitMQModule | HttpModule,
+    module: PostgresModule | PgBouncerModule | RedisModule | RabbitMQModule | HttpModule,
     address: str,
     guard: Guard | None = None,
 ) -> Backend:
@@ -66,6 +67,10 @@ def make_backend(
         from sloplane.exporters.postgres import PostgresBackend
 
         return PostgresBackend(module, parsed)
+    if isinstance(module, PgBouncerModule):
+        from sloplane.exporters.pgbouncer import PgBouncerBackend
+
+        return PgBouncerBackend(module, parsed)
     if isinstance(module, RedisModule):
         from sloplane.exporters.redis_collector import RedisBackend
 

@@ -37,7 +37,7 @@ class Families:
             return
         metric = self._metrics.get(family)
         if metric is None:
-            metric = Metric(spec.name, spec.help, spec.type)
+            metric = Metric(spec.name, spec.help, "unknown" if spec.bare else spec.type)
             self._metrics[family] = metric
         metric.add_sample(_sample_name(spec), {**self._base, **labels}, value)
 
@@ -46,7 +46,7 @@ class Families:
 
 
 def _sample_name(spec: FamilySpec) -> str:
-    if spec.type == "counter":
+    if spec.type == "counter" and not spec.bare:
         return spec.name + "_total"
     if spec.type == "info":
         return spec.name + "_info"

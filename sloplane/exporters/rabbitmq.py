@@ -33,7 +33,16 @@ from sloplane.exporters.target import Backend, ScrapeError
 _RETRY_MANAGEMENT_AFTER = 300.0
 # Asking only for the fields we read halves the management API's work per scrape.
 _OVERVIEW_COLUMNS = ",".join(
-    ["message_stats.publish", "message_stats.deliver_get", "message_stats.ack", "object_totals"]
+    [
+        "cluster_name",
+        "rabbitmq_version",
+        "erlang_version",
+        "message_stats.publish",
+        "message_stats.deliver_get",
+        "message_stats.ack",
+        "message_stats.redeliver",
+        "object_totals",
+    ]
 )
 _NODE_COLUMNS = ",".join(
     [
@@ -46,20 +55,70 @@ _NODE_COLUMNS = ",".join(
         "disk_free_limit",
         "disk_free_alarm",
         "fd_used",
+        "fd_total",
+        "partitions",
     ]
 )
 _QUEUE_COLUMNS = ",".join(
     [
         "name",
         "vhost",
+        "type",
+        "node",
+        "leader",
+        "members",
+        "online",
+        "slave_nodes",
+        "messages",
         "messages_ready",
         "messages_unacknowledged",
         "consumers",
+        "head_message_timestamp",
         "message_stats.publish",
         "message_stats.deliver_get",
         "message_stats.ack",
+        "message_stats.redeliver",
     ]
 )
+# beside_plugin: only what the rabbitmq_prometheus plugin lacks.
+_CLUSTER_NODE_COLUMNS = "name,running,partitions"
+_PLACEMENT_COLUMNS = ",".join(
+    [
+        "name",
+        "vhost",
+        "type",
+        "node",
+        "leader",
+        "members",
+        "online",
+        "slave_nodes",
+        "messages_ready",
+    ]
+)
+# Management API field -> family, per node.
+_NODE_FIELDS = {
+    "mem_used": "rabbitmq_process_resident_memory_bytes",
+    "mem_limit": "rabbitmq_resident_memory_limit_bytes",
+    "disk_free": "rabbitmq_disk_space_available_bytes",
+    "disk_free_limit": "rabbitmq_disk_space_available_limit_bytes",
+    "fd_used": "rabbitmq_process_open_fds",
+    "fd_total": "rabbitmq_process_max_fds",
+    "mem_alarm": "rabbitmq_alarms_memory_used_watermark",
+    "disk_free_alarm": "rabbitmq_alarms_free_disk_space_watermark",
+}
+# Management API message_stats field -> family suffix, per queue and cluster-wide.
+_QUEUE_STATS = {
+    "publish": "published",
+    "deliver_get": "delivered",
+    "ack": "acked",
+    "redeliver": "redelivered",
+}
+_GLOBAL_STATS = {
+    "publish": "rabbitmq_global_messages_received",
+    "deliver_get": "rabbitmq_global_messages_delivered",
+    "ack": "rabbitmq_global_messages_acknowledged",
+    "redeliver": "rabbitmq_global_messages_redelivered",
+}
 
 
 class _ManagementUnavailable(Exception):
@@ -156,42 +215,20 @@ class RabbitMQBackend(Backend):
         return response.json()
 
     def _collect_management(self, out: Families) -> None:
+        if self.module.beside_plugin:
+            # The plugin has the totals, node resources and queue counts: only the cluster
+            # view it lacks, from two lighter requests.
+            nodes = self._get(f"/api/nodes?columns={_CLUSTER_NODE_COLUMNS}")
+            queues = self._get(f"/api/queues?columns={_PLACEMENT_COLUMNS}")
+            _emit_cluster(out, nodes)
+            _emit_queues(out, queues, self.module.queue_limit, counts=False)
+            return
         overview = self._get(f"/api/overview?columns={_OVERVIEW_COLUMNS}")
         nodes = self._get(f"/api/nodes?columns={_NODE_COLUMNS}")
         queues = self._get(f"/api/queues?columns={_QUEUE_COLUMNS}")
-        stats = overview.get("message_stats") or {}
-        out.add("rabbitmq_messages_published", stats.get("publish", 0))
-        out.add("rabbitmq_messages_delivered", stats.get("deliver_get", 0))
-        out.add("rabbitmq_messages_acked", stats.get("ack", 0))
-        totals = overview.get("object_totals") or {}
-        for field, family in [
-            ("connections", "rabbitmq_connections"),
-            ("channels", "rabbitmq_channels"),
-            ("queues", "rabbitmq_queues"),
-            ("consumers", "rabbitmq_consumers"),
-        ]:
-            out.add(family, totals.get(field))
-        for node in sorted(nodes, key=lambda n: str(n.get("name"))):
-            name = str(node.get("name", ""))
-            out.add("rabbitmq_node_running", bool(node.get("running")), node=name)
-            out.add("rabbitmq_node_memory_used_bytes", node.get("mem_used"), node=name)
-            out.add("rabbitmq_node_memory_limit_bytes", node.get("mem_limit"), node=name)
-            out.add("rabbitmq_node_memory_alarm", node.get("mem_alarm"), node=name)
-            out.add("rabbitmq_node_disk_free_bytes", node.get("disk_free"), node=name)
-            out.add("rabbitmq_node_disk_free_limit_bytes", node.get("disk_free_limit"), node=name)
-            out.add("rabbitmq_node_disk_free_alarm", node.get("disk_free_alarm"), node=name)
-            out.add("rabbitmq_node_fd_used", node.get("fd_used"), node=name)
-        for queue in sorted(queues, key=lambda q: (str(q.get("vhost")), str(q.get("name")))):
-            labels = {"vhost": str(queue.get("vhost", "")), "queue": str(queue.get("name", ""))}
-            qstats = queue.get("message_stats") or {}
-            out.add("rabbitmq_queue_messages_ready", queue.get("messages_ready", 0), **labels)
-            out.add(
-                "rabbitmq_queue_messages_unacked", queue.get("messages_unacknowledged", 0), **labels
-            )
-            out.add("rabbitmq_queue_consumers", queue.get("consumers", 0), **labels)
-            out.add("rabbitmq_queue_messages_published", qstats.get("publish", 0), **labels)
-            out.add("rabbitmq_queue_messages_delivered", qstats.get("deliver_get", 0), **labels)
-            out.add("rabbitmq_queue_messages_acked", qstats.get("ack", 0), **labels)
+        _emit_overview(out, overview)
+        _emit_nodes(out, nodes, str(overview.get("cluster_name") or ""))
+        _emit_queues(out, queues, self.module.queue_limit)
 
     # -- AMQP fallback ----------------------------------------------------------------------------
 
@@ -264,3 +301,96 @@ class RabbitMQBackend(Backend):
         if conn is not None and conn.is_open:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _emit_overview(out: Families, overview: dict[str, Any]) -> None:
+    out.add(
+        "rabbitmq_build_info",
+        1,
+        rabbitmq_version=str(overview.get("rabbitmq_version", "")),
+        erlang_version=str(overview.get("erlang_version", "")),
+    )
+    stats = overview.get("message_stats") or {}
+    for field, family in _GLOBAL_STATS.items():
+        out.add(family, stats.get(field, 0))
+    totals = overview.get("object_totals") or {}
+    for field in ("connections", "channels", "queues", "consumers"):
+        out.add(f"rabbitmq_{field}", totals.get(field))
+
+
+def _emit_nodes(out: Families, nodes: list[dict[str, Any]], cluster: str) -> None:
+    """Per node, under the plugin's names with a ``rabbitmq_node`` label; stopped nodes too."""
+    _emit_cluster(out, nodes)
+    for node in sorted(nodes, key=lambda n: str(n.get("name"))):
+        name = str(node.get("name", ""))
+        out.add("rabbitmq_identity_info", 1, rabbitmq_node=name, rabbitmq_cluster=cluster)
+        if not node.get("running"):
+            continue  # a stopped node's figures are its last ones, not now's
+        for field, family in _NODE_FIELDS.items():
+            out.add(family, node.get(field), rabbitmq_node=name)
+
+
+def _emit_cluster(out: Families, nodes: list[dict[str, Any]]) -> None:
+    """The cluster's members: running or not, and the partitions each running node sees."""
+    out.add("rabbitmq_cluster_nodes", len(nodes))
+    out.add("rabbitmq_cluster_nodes_running", sum(bool(n.get("running")) for n in nodes))
+    for node in sorted(nodes, key=lambda n: str(n.get("name"))):
+        name = str(node.get("name", ""))
+        running = bool(node.get("running"))
+        out.add("rabbitmq_node_running", running, rabbitmq_node=name)
+        if running:
+            partitions = len(node.get("partitions") or [])
+            out.add("rabbitmq_node_partitions", partitions, rabbitmq_node=name)
+
+
+def _emit_queues(
+    out: Families, queues: list[dict[str, Any]], limit: int, counts: bool = True
+) -> None:
+    """The ``limit`` queues with most messages ready, and how many were left out.
+
+    Without ``counts`` (beside the plugin, whose per-object endpoint has them) only the
+    placement is reported.
+    """
+    ranked = sorted(
+        queues,
+        key=lambda q: (-(q.get("messages_ready") or 0), str(q.get("vhost")), str(q.get("name"))),
+    )
+    out.add("rabbitmq_exporter_queues_omitted", max(0, len(ranked) - limit))
+    for queue in sorted(ranked[:limit], key=lambda q: (str(q.get("vhost")), str(q.get("name")))):
+        labels = {"vhost": str(queue.get("vhost", "")), "queue": str(queue.get("name", ""))}
+        if counts:
+            _emit_queue_counts(out, queue, labels)
+        _emit_placement(out, queue, labels)
+
+
+def _emit_queue_counts(out: Families, queue: dict[str, Any], labels: dict[str, str]) -> None:
+    qstats = queue.get("message_stats") or {}
+    out.add("rabbitmq_queue_messages_ready", queue.get("messages_ready", 0), **labels)
+    out.add("rabbitmq_queue_messages_unacked", queue.get("messages_unacknowledged", 0), **labels)
+    out.add("rabbitmq_queue_messages", queue.get("messages", 0), **labels)
+    out.add("rabbitmq_queue_consumers", queue.get("consumers", 0), **labels)
+    for field, suffix in _QUEUE_STATS.items():
+        out.add(f"rabbitmq_queue_messages_{suffix}", qstats.get(field, 0), **labels)
+    stamp = queue.get("head_message_timestamp")
+    out.add("rabbitmq_queue_head_message_timestamp", stamp if stamp else None, **labels)
+
+
+def _emit_placement(out: Families, queue: dict[str, Any], labels: dict[str, str]) -> None:
+    """Leader and replicas: quorum/stream queues list members; classic ones a home node."""
+    kind = str(queue.get("type") or "classic")
+    leader = queue.get("leader") or queue.get("node")
+    if leader:
+        out.add("rabbitmq_queue_leader", 1, **labels, type=kind, rabbitmq_node=str(leader))
+    members = queue.get("members")
+    if isinstance(members, list):
+        out.add("rabbitmq_queue_members", len(members), **labels)
+        online = queue.get("online")
+        if isinstance(online, list):
+            out.add("rabbitmq_queue_members_online", len(online), **labels)
+    else:
+        mirrors = queue.get("slave_nodes")
+        out.add(
+            "rabbitmq_queue_members",
+            1 + (len(mirrors) if isinstance(mirrors, list) else 0),
+            **labels,
+        )

@@ -20,19 +20,24 @@ from sloplane.exporters.target import Backend, ScrapeError
 
 CLIENT_NAME = "sloplane-exporter"
 
-# INFO field -> (family, scale to base units)
+# INFO field -> (family, scale to base units); redis_exporter's names.
 _SIMPLE: dict[str, tuple[str, float]] = {
-    "uptime_in_seconds": ("redis_uptime_seconds", 1.0),
+    "uptime_in_seconds": ("redis_uptime_in_seconds", 1.0),
     "connected_clients": ("redis_connected_clients", 1.0),
     "blocked_clients": ("redis_blocked_clients", 1.0),
-    "maxclients": ("redis_max_clients", 1.0),
+    "maxclients": ("redis_config_maxclients", 1.0),
     "total_connections_received": ("redis_connections_received", 1.0),
     "rejected_connections": ("redis_rejected_connections", 1.0),
     "used_memory": ("redis_memory_used_bytes", 1.0),
     "used_memory_rss": ("redis_memory_used_rss_bytes", 1.0),
     "used_memory_peak": ("redis_memory_used_peak_bytes", 1.0),
     "maxmemory": ("redis_memory_max_bytes", 1.0),
+    "total_system_memory": ("redis_total_system_memory_bytes", 1.0),
     "mem_fragmentation_ratio": ("redis_mem_fragmentation_ratio", 1.0),
+    "used_cpu_sys": ("redis_cpu_sys_seconds", 1.0),
+    "used_cpu_user": ("redis_cpu_user_seconds", 1.0),
+    "used_cpu_sys_children": ("redis_cpu_sys_children_seconds", 1.0),
+    "used_cpu_user_children": ("redis_cpu_user_children_seconds", 1.0),
     "total_commands_processed": ("redis_commands_processed", 1.0),
     "keyspace_hits": ("redis_keyspace_hits", 1.0),
     "keyspace_misses": ("redis_keyspace_misses", 1.0),
@@ -40,9 +45,30 @@ _SIMPLE: dict[str, tuple[str, float]] = {
     "expired_keys": ("redis_expired_keys", 1.0),
     "total_net_input_bytes": ("redis_net_input_bytes", 1.0),
     "total_net_output_bytes": ("redis_net_output_bytes", 1.0),
-    "connected_slaves": ("redis_connected_replicas", 1.0),
-    "master_repl_offset": ("redis_replication_offset", 1.0),
-    "master_last_io_seconds_ago": ("redis_master_last_io_seconds", 1.0),
+    "rdb_bgsave_in_progress": ("redis_rdb_bgsave_in_progress", 1.0),
+    "rdb_changes_since_last_save": ("redis_rdb_changes_since_last_save", 1.0),
+    "rdb_last_save_time": ("redis_rdb_last_save_timestamp_seconds", 1.0),
+    "aof_enabled": ("redis_aof_enabled", 1.0),
+    "aof_rewrite_in_progress": ("redis_aof_rewrite_in_progress", 1.0),
+    "connected_slaves": ("redis_connected_slaves", 1.0),
+    "master_repl_offset": ("redis_master_repl_offset", 1.0),
+    "sentinel_masters": ("redis_sentinel_masters", 1.0),
+    "sentinel_tilt": ("redis_sentinel_tilt", 1.0),
+}
+
+# INFO fields that say "ok" or "err": reported as 1 or 0.
+_STATUS: dict[str, str] = {
+    "rdb_last_bgsave_status": "redis_rdb_last_bgsave_status",
+    "aof_last_bgrewrite_status": "redis_aof_last_bgrewrite_status",
+    "aof_last_write_status": "redis_aof_last_write_status",
+}
+
+# On a replica only.
+_REPLICA: dict[str, str] = {
+    "master_last_io_seconds_ago": "redis_master_last_io_seconds_ago",
+    "master_link_down_since_seconds": "redis_master_link_down_since_seconds",
+    "master_sync_in_progress": "redis_master_sync_in_progress",
+    "slave_repl_offset": "redis_slave_repl_offset",
 }
 
 _PERCENTILES = {"p50": "50", "p99": "99", "p99.9": "99.9"}
@@ -62,11 +88,17 @@ class RedisBackend(Backend):
             pipe = client.pipeline(transaction=False)
             pipe.info("all")
             pipe.slowlog_len()
-            info, slowlog_len = pipe.execute()
+            info, slowlog_len = pipe.execute(raise_on_error=False)
+            if isinstance(info, Exception):
+                raise info
+            sentinel = _sentinel_state(client) if info.get("redis_mode") == "sentinel" else None
         except redis.ConnectionError:
             client.connection_pool.disconnect()
             raise
-        _emit(out, info, slowlog_len)
+        # A Sentinel has no slow log: its SLOWLOG LEN error just leaves the family out.
+        _emit(out, info, None if isinstance(slowlog_len, Exception) else slowlog_len)
+        if sentinel is not None:
+            _emit_sentinel(out, *sentinel)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -116,20 +148,73 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _emit(out: Families, info: dict[str, Any], slowlog_len: int) -> None:
+def _sentinel_state(client: redis.Redis) -> tuple[dict[str, Any], list[Any]]:
+    """SENTINEL MASTERS, then each master's replicas, sentinels and CKQUORUM in one round trip."""
+    masters: dict[str, Any] = client.sentinel_masters()
+    pipe = client.pipeline(transaction=False)
+    for name in sorted(masters):
+        pipe.sentinel_slaves(name)
+        pipe.sentinel_sentinels(name)
+        pipe.execute_command("SENTINEL", "CKQUORUM", name)
+    return masters, pipe.execute(raise_on_error=False)
+
+
+def _emit_sentinel(out: Families, masters: dict[str, Any], replies: list[Any]) -> None:
+    for i, name in enumerate(sorted(masters)):
+        master = masters[name]
+        replicas, sentinels, quorum = replies[3 * i : 3 * i + 3]
+        labels = {"master_name": name, "master_address": f"{master.get('ip')}:{master.get('port')}"}
+        status = "odown" if master.get("is_odown") else "sdown" if master.get("is_sdown") else "ok"
+        out.add("redis_sentinel_master_status", 1, **labels, master_status=status)
+        out.add("redis_sentinel_master_slaves", _number(master.get("num-slaves")), **labels)
+        out.add("redis_sentinel_master_sentinels", _sentinels(master), **labels)
+        out.add("redis_sentinel_master_quorum", _number(master.get("quorum")), **labels)
+        if not isinstance(replicas, Exception):
+            out.add("redis_sentinel_master_ok_slaves", sum(map(_healthy, replicas)), **labels)
+        if not isinstance(sentinels, Exception):
+            ok = 1 + sum(map(_healthy, sentinels))  # this Sentinel counts itself, as CKQUORUM does
+            out.add("redis_sentinel_master_ok_sentinels", ok, **labels)
+        text = quorum.decode() if isinstance(quorum, bytes) else str(quorum)
+        out.add(
+            "redis_sentinel_master_ckquorum_status",
+            not isinstance(quorum, Exception),
+            master_name=name,
+            message=text,
+        )
+
+
+def _sentinels(master: dict[str, Any]) -> float | None:
+    others = _number(master.get("num-other-sentinels"))
+    return None if others is None else others + 1
+
+
+def _healthy(peer: dict[str, Any]) -> bool:
+    return not (peer.get("is_sdown") or peer.get("is_odown") or peer.get("is_disconnected"))
+
+
+def _emit(out: Families, info: dict[str, Any], slowlog_len: int | None) -> None:
     out.add(
-        "redis_server",
+        "redis_instance",
         1,
-        version=str(info.get("redis_version", "")),
+        redis_version=str(info.get("redis_version", "")),
         role=str(info.get("role", "")),
-        mode=str(info.get("redis_mode", "")),
+        redis_mode=str(info.get("redis_mode", "")),
+        os=str(info.get("os", "")),
+        maxmemory_policy=str(info.get("maxmemory_policy", "")),
     )
     for field, (family, scale) in _SIMPLE.items():
         value = _number(info.get(field))
         if value is not None:
             out.add(family, value * scale)
+    uptime, now_usec = _number(info.get("uptime_in_seconds")), _number(info.get("server_time_usec"))
+    if uptime is not None and now_usec is not None:
+        out.add("redis_start_time_seconds", round(now_usec / 1e6 - uptime))
+    for field, family in _STATUS.items():
+        if field in info:
+            out.add(family, info[field] == "ok")
     if info.get("role") == "slave":
-        out.add("redis_master_link_up", info.get("master_link_status") == "up")
+        _emit_replica_side(out, info)
+    _emit_connected_replicas(out, info)
     out.add("redis_slowlog_length", slowlog_len)
 
     if "db0" not in info:  # an empty database is absent from INFO; report it as 0 keys
@@ -159,3 +244,34 @@ def _emit(out: Families, info: dict[str, Any], slowlog_len: int) -> None:
         elif key.startswith("db") and key[2:].isdigit() and isinstance(value, dict):
             out.add("redis_db_keys", _number(value.get("keys")), db=key)
             out.add("redis_db_keys_expiring", _number(value.get("expires")), db=key)
+
+
+def _emit_replica_side(out: Families, info: dict[str, Any]) -> None:
+    link = {
+        "master_host": str(info.get("master_host", "")),
+        "master_port": str(info.get("master_port", "")),
+    }
+    out.add("redis_master_link_up", info.get("master_link_status") == "up", **link)
+    for field, family in _REPLICA.items():
+        out.add(family, _number(info.get(field)))
+
+
+def _emit_connected_replicas(out: Families, info: dict[str, Any]) -> None:
+    """Each ``slaveN`` entry of a master's INFO: offset, how far behind, last ack."""
+    master_offset = _number(info.get("master_repl_offset"))
+    for key in sorted(info):
+        value = info[key]
+        if not (key.startswith("slave") and key[5:].isdigit() and isinstance(value, dict)):
+            continue
+        labels = {
+            "slave_ip": str(value.get("ip", "")),
+            "slave_port": str(value.get("port", "")),
+            "slave_state": str(value.get("state", "")),
+        }
+        offset = _number(value.get("offset"))
+        out.add("redis_connected_slave_offset_bytes", offset, **labels)
+        if offset is not None and master_offset is not None:
+            out.add(
+                "redis_connected_slave_offset_lag_bytes", max(0.0, master_offset - offset), **labels
+            )
+        out.add("redis_connected_slave_lag_seconds", _number(value.get("lag")), **labels)

@@ -74,7 +74,7 @@ def test_field_errors_name_the_line_the_object_and_the_field(tmp_path: Path) -> 
         ":5: module 'pg': field 'pasword': unknown field 'pasword' (did you mean 'password'?)",
         ":6: module 'pg': field 'timeout_seconds': Input should be greater than 0",
         ":8: module 'web': field 'kind': unknown kind 'htp' (did you mean 'http'?); "
-        "the kinds are postgres, redis, rabbitmq, http",
+        "the kinds are postgres, pgbouncer, redis, rabbitmq, http",
         ":11: module 'cache': field 'tls': expected true or false, got text",
         ":14: module 'db': field 'sslmode': expected 'disable', 'allow', 'prefer', 'require', "
         "'verify-ca' or 'verify-full', got 'requir' (did you mean 'require'?)",
@@ -160,4 +160,4 @@ def test_probe_is_off_by_default_and_every_builtin_module_is_listed(tmp_path: Pa
     cfg.write_text("{}\n")
     probe = load_config(cfg).probe
     assert probe.enabled is False
-    assert probe.builtin_modules == ["postgres", "redis", "rabbitmq", "http"]
+    assert probe.builtin_modules == ["postgres", "pgbouncer", "redis", "rabbitmq", "http"]

@@ -16,6 +16,8 @@ from sloplane.exporters.rabbitmq import RabbitMQBackend
 from sloplane.exporters.target import Target
 from tests.exporters.conftest import assert_promtool_clean, closed_port, exposition, parse, value
 
+pytestmark = pytest.mark.integration  # real servers
+
 
 def make_target(address: str, timeout: float = 5.0, **module: object) -> Target:
     backend = RabbitMQBackend(
@@ -83,9 +85,9 @@ def test_management_mode_reports_queued_and_unacked_messages(
     assert (
         value(samples, "rabbitmq_queue_messages_published_total", vhost="/", queue=name) is not None
     )
-    assert (value(samples, "rabbitmq_node_memory_used_bytes") or 0) > 0
-    assert value(samples, "rabbitmq_node_memory_alarm") == 0
-    assert value(samples, "rabbitmq_node_disk_free_alarm") == 0
+    assert (value(samples, "rabbitmq_process_resident_memory_bytes") or 0) > 0
+    assert value(samples, "rabbitmq_alarms_memory_used_watermark") == 0
+    assert value(samples, "rabbitmq_alarms_free_disk_space_watermark") == 0
     assert_promtool_clean(exposition(target.scrape()))
     target.close()
 
@@ -106,7 +108,7 @@ def test_amqp_mode_uses_passive_declares_for_configured_queues(
     assert value(samples, "rabbitmq_connection_blocked") == 0
     # Not available without the management API:
     assert value(samples, "rabbitmq_queue_messages_unacked", vhost="/", queue=name) is None
-    assert value(samples, "rabbitmq_node_memory_used_bytes") is None
+    assert value(samples, "rabbitmq_process_resident_memory_bytes") is None
     assert_promtool_clean(exposition(target.scrape()))
     target.close()
 

@@ -21,7 +21,7 @@ from tests.exporters.conftest import (
     value,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.integration  # real servers
 
 TEST_DB = 9
 
@@ -79,7 +79,7 @@ def test_created_keys_hits_and_commands_show_up(target: Target, client: redis.Re
     assert num(after, "redis_keyspace_misses_total") > num(before, "redis_keyspace_misses_total")
     assert (value(after, "redis_memory_used_bytes") or 0) > 0
     assert (value(after, "redis_memory_used_rss_bytes") or 0) > 0
-    assert value(after, "redis_server_info", role="master") == 1
+    assert value(after, "redis_instance_info", role="master") == 1
     assert value(after, "redis_command_latency_seconds", cmd="set", percentile="99") is not None
 
 

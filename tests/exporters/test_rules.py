@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sloplane.exporters.metrics_catalog import KNOWN_METRICS
+from sloplane.exporters.metrics_catalog import KNOWN_METRICS, PLUGIN_SERIES
 from sloplane.exporters.rules import stack_rule_files
 from tests.support.processes import promtool
 
@@ -37,12 +37,12 @@ def write(tmp_path: Path) -> dict[str, Path]:
     return written
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # promtool
 def test_rule_files_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     files = write(tmp_path)
     rules = sorted(str(p) for rel, p in files.items() if not rel.endswith(".test.yml"))
     tests = sorted(str(p) for rel, p in files.items() if rel.endswith(".test.yml"))
-    assert len(rules) == len(tests) == 4
+    assert len(rules) == len(tests) == 5
     check = promtool("check", "rules", *rules)
     assert check.returncode == 0, check.stdout + check.stderr
     run = promtool("test", "rules", *tests, cwd=tmp_path / "stack")
@@ -94,7 +94,7 @@ def test_required_alerts_exist_and_each_has_a_test() -> None:
 
 
 def test_rules_only_use_metrics_the_exporters_expose() -> None:
-    known = {name for names in KNOWN_METRICS.values() for name in names}
+    known = {name for names in [*KNOWN_METRICS.values(), *PLUGIN_SERIES.values()] for name in names}
     recorded: set[str] = set()
     used: set[str] = set()
     for rel, content in stack_rule_files().items():
@@ -104,9 +104,16 @@ def test_rules_only_use_metrics_the_exporters_expose() -> None:
             for rule in group["rules"]:
                 if "record" in rule:
                     recorded.add(rule["record"])
+                # Label lists of by/without/on/ignoring name labels, not metrics.
+                expr = re.sub(
+                    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
+                    "",
+                    rule["expr"],
+                )
                 used.update(
                     re.findall(
-                        r"(?<![:\w])((?:pg|redis|rabbitmq|http_probe)_\w+)(?![:\w])", rule["expr"]
+                        r"(?<![:\w])((?:pg|pgbouncer|redis|rabbitmq|http_probe)_\w+)(?![:\w])",
+                        expr,
                     )
                 )
                 used.update(
@@ -115,7 +122,7 @@ def test_rules_only_use_metrics_the_exporters_expose() -> None:
     assert used - known - recorded == set()
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # promtool
 def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
     """The example SLOs on exporter metrics load, and their generated rules pass promtool."""
     import subprocess
@@ -134,7 +141,7 @@ def test_example_slos_compile_to_rules_promtool_accepts(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rule_files = sorted(str(p) for p in (out / "prometheus").glob("*.rules.yml"))
-    assert len(rule_files) == 9
+    assert len(rule_files) == 12  # one per SLO in examples/slos/stack
     check = promtool("check", "rules", *rule_files)
     assert check.returncode == 0, check.stdout + check.stderr
     known = {name for names in KNOWN_METRICS.values() for name in names}
@@ -149,3 +156,18 @@ def test_docs_list_every_metric() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "exporters.md").read_text()
     missing = [n for names in KNOWN_METRICS.values() for n in names if f"`{n}`" not in docs]
     assert missing == []
+
+
+def test_stack_files_carry_the_shared_header_so_stale_ones_are_deleted(tmp_path: Path) -> None:
+    """A stack kind that is dropped (or renamed) leaves no stale rule file behind."""
+    from sloplane.artifacts import HEADER
+    from sloplane.generate import write_artifacts
+
+    files = {f"prometheus/{rel}": text for rel, text in stack_rule_files().items()}
+    assert all(HEADER in text.splitlines()[0] for text in files.values())
+    write_artifacts(tmp_path, files)
+    kept = {rel: text for rel, text in files.items() if "/postgres." not in rel}
+    written, deleted = write_artifacts(tmp_path, kept)
+    assert (written, deleted) == (0, 2)
+    assert not (tmp_path / "prometheus/stack/postgres.rules.yml").exists()
+    assert (tmp_path / "prometheus/stack/redis.rules.yml").exists()

@@ -22,10 +22,10 @@ postgres_commits = SLO(
     objective=99.5,
     window="28d",
     sli=EventsSLI(
-        errors='pg_stat_database_xact_rollback_total{datname!~"template.*"}',
+        errors='pg_stat_database_xact_rollback{datname!~"template.*"}',
         total=(
-            'pg_stat_database_xact_commit_total{datname!~"template.*"}'
-            ' + pg_stat_database_xact_rollback_total{datname!~"template.*"}'
+            'pg_stat_database_xact_commit{datname!~"template.*"}'
+            ' + pg_stat_database_xact_rollback{datname!~"template.*"}'
         ),
     ),
     group_by=("datname",),
