@@ -25,6 +25,7 @@ from sloplane.api.errors import install_error_handlers
 from sloplane.api.routes import ROUTERS
 from sloplane.api.settings import ApiSettings
 from sloplane.api.state import State
+from sloplane.console import mount_console
 from sloplane.reports import store
 from sloplane.reports.runner import run_report
 from sloplane.reports.scheduler import due_week, start_scheduler
@@ -70,6 +71,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    mount_console(app, settings)
     middleware.install(app, settings.cache_ttl, settings.max_body_bytes)
     return app
 

@@ -133,7 +133,7 @@ def serve(
     # The address actually bound (--port 0 picks a free port), before uvicorn's own log.
     click.echo(
         f"sloplane: SLO API listening on http://{format_listen(bound_host, bound_port)} "
-        "(OpenAPI at /docs)",
+        "(OpenAPI at /docs, web console at /ui/)",
         err=True,
     )
     config = uvicorn.Config(

@@ -25,7 +25,7 @@ def detectors_dashboard() -> dict[str, Any]:
         stat(
             "Watches polling", f"sum(sloplane_detector_up{WATCH})", "none", steps(RED, (1.0, GREEN))
         ),
-        6,
+        5,
         4,
     )
     layout.add(
@@ -35,7 +35,7 @@ def detectors_dashboard() -> dict[str, Any]:
             "none",
             steps(GREEN, (1.0, RED)),
         ),
-        6,
+        5,
         4,
     )
     layout.add(
@@ -45,7 +45,7 @@ def detectors_dashboard() -> dict[str, Any]:
             "none",
             steps(RED, (1.0, GREEN)),
         ),
-        6,
+        5,
         4,
     )
     layout.add(
@@ -56,7 +56,17 @@ def detectors_dashboard() -> dict[str, Any]:
             "none",
             steps(GREEN, (1.0, ORANGE)),
         ),
-        6,
+        5,
+        4,
+    )
+    layout.add(
+        stat(
+            "Warm-up left",
+            f"max(sloplane_detector_warmup_eta_seconds{WATCH})",
+            "s",
+            steps(GREEN, (1.0, ORANGE)),
+        ),
+        4,
         4,
     )
     layout.newline()

@@ -5,6 +5,9 @@ services. This package is the service built around it, one part per module:
 
 - :mod:`~sloplane.detect.poller` reads Prometheus (through a ``PromReader``), feeds
   the detectors and decides when a series fires or recovers;
+- :mod:`~sloplane.detect.warmup` primes new series from history,
+  :mod:`~sloplane.detect.shard` splits series between replicas,
+  :mod:`~sloplane.detect.describe` words the alerts;
 - :mod:`~sloplane.detect.outbox` keeps alerts until AlertManager has them;
 - :mod:`~sloplane.detect.gate` decides whether an action may run (lease, guards,
   approval) and audits it; :mod:`~sloplane.detect.hooks` knows each hook kind;

@@ -25,11 +25,11 @@ def announce(approval: ApprovalConfig, approval_id: int, a: ActionConfig, trigge
             timeout=5.0,
         )
     except httpx.HTTPError as exc:
-        log.warning("slack announcement of approval #%d failed: %s", approval_id, exc)
+        log.warning("The Slack announcement of approval #%d failed: %s.", approval_id, exc)
         return
     if r.status_code >= 300:
         log.warning(
-            "slack announcement of approval #%d refused: HTTP %d %s",
+            "The Slack announcement of approval #%d was refused: HTTP %d %s.",
             approval_id,
             r.status_code,
             r.text[:200],

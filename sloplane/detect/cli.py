@@ -345,12 +345,25 @@ def dashboard(out: Path | None) -> None:
     show_default=True,
     help="debug also shows every scheduler run and Prometheus request.",
 )
-def serve(config_path: Path, log_level: str) -> None:
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Score only the series whose hashmod (as Prometheus' hashmod relabelling) is I "
+    "of N replicas; overrides the file's shard.",
+)
+def serve(config_path: Path, log_level: str, shard: str | None) -> None:
     """Run the detector service: watch queries, alert, and act through guarded hooks."""
     from sloplane.detect.config import load_config
     from sloplane.detect.service import run_service
+    from sloplane.detect.shard import parse_shard
 
     config = load_config(config_path)
+    if shard is not None:
+        try:
+            config = config.model_copy(update={"shard": str(parse_shard(shard))})
+        except ValueError as exc:
+            raise SloplaneError(f"--shard: {exc}") from exc
     try:
         run_service(config, log_level)
     except SloplaneError as exc:  # start-up failures: the database, the listener, the token

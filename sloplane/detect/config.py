@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +29,10 @@ from sloplane.listen import parse_listen
 from sloplane.located import Loc, Where, did_you_mean, locate, named_places, validation_problems
 from sloplane.slo.durations import parse_seconds as parse_duration
 from sloplane.yamldoc import load_mapping
+
+if TYPE_CHECKING:
+    from sloplane.detect.shard import Shard
+    from sloplane.detectors.base import Detector
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -126,8 +130,27 @@ class WatchConfig(_Strict):
     """How often to poll; defaults to ``step``."""
     detector: str = "ensemble"
     params: dict[str, Any] = Field(default_factory=dict)
-    threshold: float = Field(0.55, ge=0.0, le=1.0)
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """Raw score at or above which a point breaches, for experts; unset: ``false_alarms``."""
+    false_alarms: str | float | None = None
+    """Expected false alert episodes per series, e.g. ``1/week`` (the default when
+    ``threshold`` is unset): the service picks each series' threshold from its own scores."""
+    direction: Literal["up", "down", "both"] = "both"
+    """The harmful side: a move the other way (a recovery included) never alerts."""
+    min_change: float = Field(0.0, ge=0.0)
+    """Practical floor: a change smaller than this from the expected value is not an anomaly."""
+    min_relative_change: float = Field(0.0, ge=0.0)
+    """The floor as a share of the expected value (0.1 is 10%)."""
+    lower_bound: float | None = None
+    """Smallest value the metric can take (0 for a rate); expected ranges stay inside."""
+    upper_bound: float | None = None
+    runbook_url: HttpUrl | None = None
+    """Sent as the alert's ``runbook_url`` annotation."""
+    dashboard_url: HttpUrl | None = None
+    """Sent as the alert's ``dashboard_url`` annotation."""
     consecutive: int = Field(3, ge=1)
+    """Breaching points in a row that start an alert: 3 for a bare detector, 1 under the
+    watch rules (their budget is per episode and they already judge a mean of 5 points)."""
     keep_firing_for: Duration = 600.0
     """A firing alert resolves only this long (in data time) after its last breaching point.
 
@@ -137,6 +160,55 @@ class WatchConfig(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     traffic: TrafficGuard | None = None
     actions: list[str] = Field(default_factory=list)
+
+    _RULES: ClassVar[tuple[str, ...]] = (
+        "false_alarms",
+        "direction",
+        "min_change",
+        "min_relative_change",
+        "lower_bound",
+        "upper_bound",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_consecutive(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "consecutive" not in data:
+            rules = "threshold" not in data or any(k in data for k in cls._RULES)
+            if rules:
+                return {**data, "consecutive": 1}
+        return data
+
+    @property
+    def uses_rules(self) -> bool:
+        """Watch rules (budget, direction, floor, bounds) apply unless the file sets only a
+        raw ``threshold``: then the bare detector runs exactly as it always did."""
+        return self.threshold is None or bool(self.model_fields_set & set(self._RULES))
+
+    @property
+    def rule_options(self) -> dict[str, Any]:
+        """The :class:`~sloplane.detectors.watch.WatchOptions` this watch's file gives."""
+        opts = {k: getattr(self, k) for k in self._RULES if k in self.model_fields_set}
+        if self.threshold is not None:
+            opts["threshold"] = self.threshold
+            opts.setdefault("false_alarms", None)
+        return opts
+
+    def build_detector(self) -> Detector:
+        """The detector of one series; raises ``DetectorError`` naming a wrong field."""
+        from sloplane.detectors.detectors import make_detector
+        from sloplane.detectors.watch import make_watch
+
+        if not self.uses_rules:
+            return make_detector(self.detector, **self.params)
+        return make_watch(self.detector, self.params, **self.rule_options)
+
+    @property
+    def alert_level(self) -> float:
+        """Score at or above which a point breaches (the watch's, or the raw threshold)."""
+        from sloplane.detectors.watch import BUDGET_ALERT_AT
+
+        return self.threshold if self.threshold is not None else BUDGET_ALERT_AT
 
 
 class WebhookHook(_Strict):
@@ -270,6 +342,21 @@ class DetectConfig(_Strict):
     actions: list[ActionConfig] = Field(default_factory=list)
     rollbacks: list[DeployRollback] = Field(default_factory=list)
     outbox_interval: PositiveDuration = 5.0
+    shard: str = "0/1"
+    """``I/N``: this replica scores the series whose hashmod is I (``--shard`` overrides)."""
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str) -> str:
+        from sloplane.detect.shard import parse_shard
+
+        return str(parse_shard(value))
+
+    @property
+    def shard_of(self) -> Shard:
+        from sloplane.detect.shard import parse_shard
+
+        return parse_shard(self.shard)
 
     @field_validator("listen")
     @classmethod
@@ -321,7 +408,7 @@ class DetectConfig(_Strict):
 
     def _problems(self) -> Iterator[tuple[Loc, str]]:
         """(model path, message) of every problem across objects."""
-        from sloplane.detectors.detectors import DetectorError, make_detector
+        from sloplane.detectors.detectors import DetectorError
 
         names = {a.name for a in self.actions}
         seen: set[str] = set()
@@ -346,10 +433,18 @@ class DetectConfig(_Strict):
                     f"{w.interval:g}s is shorter than step ({w.step:g}s); "
                     "polls between points only ask Prometheus for an empty range",
                 )
+            if w.threshold is not None and w.false_alarms is not None:
+                yield (
+                    (*at, "false_alarms"),
+                    "set false_alarms (a budget) or threshold (a raw score), not both",
+                )
+                continue
             try:
-                make_detector(w.detector, **w.params)
+                w.build_detector()
             except DetectorError as exc:
                 field = [int(p) if p.isdigit() else p for p in exc.field.split(".")]
+                if field == ["watch"]:  # across options: lower_bound >= upper_bound
+                    field = ["lower_bound"]
                 yield (*at, *field), detector_message(w.detector, exc.field, exc.message)
         for i, r in enumerate(self.rollbacks):
             at = ("rollbacks", i)

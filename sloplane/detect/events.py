@@ -15,9 +15,9 @@ class Events:
         self.counts: dict[tuple[str, str], int] = zero_counters(config)
         self._lock = threading.Lock()
 
-    def count(self, what: str, label: str) -> None:
+    def count(self, what: str, label: str, n: int = 1) -> None:
         with self._lock:
-            self.counts[(what, label)] = self.counts.get((what, label), 0) + 1
+            self.counts[(what, label)] = self.counts.get((what, label), 0) + n
 
     def snapshot(self) -> list[tuple[tuple[str, str], int]]:
         with self._lock:

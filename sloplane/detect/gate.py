@@ -177,7 +177,7 @@ class ActionGate:
             self.store.finish(row.id, UNKNOWN, reason, details)
             self.store.release_lease(row.target, holder)  # its holder cannot release it now
             self.events.count(f"actions_{UNKNOWN}", row.action)
-            log.warning("action %s on %s: %s", row.action, row.target, reason)
+            log.warning("Action %s on %s: %s.", row.action, row.target, reason)
             recovered += 1
         return recovered
 
@@ -278,13 +278,13 @@ class ActionGate:
             reason="hook running",
             details={**plain, "holder": self.holder},
         )
-        log.info("action %s on %s: hook started", a.name, a.target_key)
+        log.info("Action %s on %s: the hook has started.", a.name, a.target_key)
         try:
             result = hooks.kind_of(a.hook).run(a.hook, hooks.HookCall(a, trigger, plain, now))
         except hooks.HookError as exc:
             return self._finish(intent, a, FAILED, str(exc), plain)
         except Exception as exc:  # a hook bug is a failed attempt, never a silent one
-            log.exception("action %s: hook raised", a.name)
+            log.exception("Action %s: the hook raised an error.", a.name)
             return self._finish(intent, a, FAILED, f"hook error: {exc}", plain)
         if a.scaling is not None:
             self.store.set_scale(a.name, int(details["replicas"]), now)
@@ -296,7 +296,11 @@ class ActionGate:
         self.store.finish(intent, outcome, reason, jsonable(details))
         self.events.count(f"actions_{outcome}", a.name)
         log.info(
-            "action %s on %s: %s%s", a.name, a.target_key, outcome, f" ({reason})" if reason else ""
+            "Action %s on %s: %s%s.",
+            a.name,
+            a.target_key,
+            outcome,
+            f" ({reason})" if reason else "",
         )
         return outcome
 
@@ -321,7 +325,11 @@ class ActionGate:
         )
         self.events.count(f"actions_{outcome}", a.name)
         log.info(
-            "action %s on %s: %s%s", a.name, a.target_key, outcome, f" ({reason})" if reason else ""
+            "Action %s on %s: %s%s.",
+            a.name,
+            a.target_key,
+            outcome,
+            f" ({reason})" if reason else "",
         )
         return outcome
 

@@ -12,6 +12,9 @@ EXPOSED_METRICS = (
     "sloplane_detector_up",
     "sloplane_detector_series",
     "sloplane_detector_warming_up",
+    "sloplane_detector_warmup_remaining_points",
+    "sloplane_detector_warmup_eta_seconds",
+    "sloplane_detector_shard",
     "sloplane_detector_events_total",
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,6 +12,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from sloplane.detect.events import Events
+from sloplane.detect.shard import Shard
 from sloplane.detect.state import WatchState
 
 
@@ -18,9 +20,14 @@ class ServiceMetrics(Collector):
     """Scores and health of every series, and the event counters."""
 
     def __init__(
-        self, watches: Mapping[str, WatchState], events: Events, lock: threading.RLock
+        self,
+        watches: Mapping[str, WatchState],
+        events: Events,
+        lock: threading.RLock,
+        shard: Shard | None = None,
     ) -> None:
         self.watches = watches
+        self.shard = shard
         self.events = events
         self.lock = lock
 
@@ -64,12 +71,27 @@ class ServiceMetrics(Collector):
             "Series whose detector is still learning: they score 0 whatever happens.",
             labels=["watch"],
         )
+        left = GaugeMetricFamily(
+            "sloplane_detector_warmup_remaining_points",
+            "Most points any series of the watch still needs before it scores "
+            "(0 when every series is warm; NaN when a detector cannot say).",
+            labels=["watch"],
+        )
+        eta = GaugeMetricFamily(
+            "sloplane_detector_warmup_eta_seconds",
+            "Seconds of data until every series of the watch scores (remaining points x step).",
+            labels=["watch"],
+        )
         for ws in self.watches.values():
             name = ws.config.name
             up.add_metric([name], 0.0 if ws.error else 1.0)
-            threshold.add_metric([name], ws.config.threshold)
+            threshold.add_metric([name], ws.config.alert_level)
             series.add_metric([name], float(ws.returned or 0))
             warming.add_metric([name], float(ws.warming_up()))
+            remaining = ws.warmup_left()
+            points = math.nan if remaining is None else float(remaining)
+            left.add_metric([name], points)
+            eta.add_metric([name], points * ws.config.step)
             for st in ws.series.values():
                 labels = {
                     k: v for k, v in sorted(st.labels.items()) if k != "__name__" and k != "watch"
@@ -82,7 +104,14 @@ class ServiceMetrics(Collector):
                     (firing, 1.0 if st.firing_since else 0.0),
                 ):
                     fam.samples.append(_sample(fam.name, names, vals, v))
-        return [score, value, firing, up, threshold, series, warming]
+        shard = GaugeMetricFamily(
+            "sloplane_detector_shard",
+            "1, labelled with this replica's shard: it scores series whose hashmod is index.",
+            labels=["index", "count"],
+        )
+        if self.shard is not None:
+            shard.add_metric([str(self.shard.index), str(self.shard.count)], 1.0)
+        return [score, value, firing, up, threshold, series, warming, left, eta, shard]
 
 
 def _sample(name: str, names: list[str], vals: list[str], v: float) -> Any:

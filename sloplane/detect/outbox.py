@@ -17,6 +17,7 @@ import httpx
 
 from sloplane.clients.alertmanager import Alert, AlertmanagerClient
 from sloplane.detect.config import DetectConfig, WatchConfig
+from sloplane.detect.describe import describe, rarity, series_name, side
 from sloplane.detect.events import Events
 from sloplane.detect.state import SeriesState
 from sloplane.detect.store import Store
@@ -39,8 +40,11 @@ class AlertOutbox:
         self.clock = clock
         self._delivering = threading.Lock()
 
-    def send(self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool) -> None:
-        """Queue the series' alert (firing, or resolved now) and try to deliver the queue."""
+    def send(
+        self, w: WatchConfig, st: SeriesState, now: float, *, firing: bool, deliver: bool = True
+    ) -> None:
+        """Queue the series' alert (firing, or resolved now) and, unless told not to (the
+        poller delivers after releasing its lock), try to deliver the queue."""
         am = self.config.alertmanager
         body = Alert(
             labels=self._labels(w, st),
@@ -53,7 +57,8 @@ class AlertOutbox:
         if am.url:
             self.store.enqueue([body], now)
             self.events.count("alerts_firing" if firing else "alerts_resolved", w.name)
-        self.deliver()
+        if deliver:
+            self.deliver()
 
     @staticmethod
     def _labels(w: WatchConfig, st: SeriesState) -> dict[str, str]:
@@ -64,14 +69,21 @@ class AlertOutbox:
     @staticmethod
     def _annotations(w: WatchConfig, st: SeriesState) -> dict[str, str]:
         lo, hi = st.expected if st.expected else (math.nan, math.nan)
-        return {
-            "summary": f"Anomaly in {w.name}",
+        annotations = {
+            "summary": f"{series_name(st)} of watch {w.name} is {side(st)} its expected range",
+            "description": describe(w, st),
             "value": f"{st.last_value:g}",
             "expected_range": f"{lo:.6g} .. {hi:.6g}" if st.expected else "unknown",
+            "rarity": rarity(st),
             "score": f"{st.last_score:.3f}",
-            "threshold": f"{w.threshold:g}",
+            "threshold": f"{w.alert_level:g}",
             "query": w.query,
         }
+        if w.runbook_url:
+            annotations["runbook_url"] = w.runbook_url
+        if w.dashboard_url:
+            annotations["dashboard_url"] = w.dashboard_url
+        return annotations
 
     def _generator_url(self, w: WatchConfig) -> str:
         base = self.config.alertmanager.generator_url or self.config.prometheus.url

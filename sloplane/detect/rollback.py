@@ -40,19 +40,19 @@ class RollbackWatch:
         self.burning: dict[str, bool] = {}
 
     def tick(self, name: str) -> None:
+        """Read the burn and the deploy time (outside the service lock: a slow Prometheus
+        must not hold up /metrics), then decide under it."""
+        r = next(x for x in self.config.rollbacks if x.name == name)
+        now = self.clock()
+        a = self.config.action(r.action)
+        try:
+            burning = bool(self.prom.instant(r.burn_query, now))
+            deploy_t = self.deploy_time(r, now)
+        except BackendError as exc:
+            if self.burning.get(name):
+                self.gate.audit(now, a, f"burn {name}", REFUSED, f"data not trustworthy: {exc}", {})
+            return
         with self.lock:
-            r = next(x for x in self.config.rollbacks if x.name == name)
-            now = self.clock()
-            a = self.config.action(r.action)
-            try:
-                burning = bool(self.prom.instant(r.burn_query, now))
-                deploy_t = self.deploy_time(r, now)
-            except BackendError as exc:
-                if self.burning.get(name):
-                    self.gate.audit(
-                        now, a, f"burn {name}", REFUSED, f"data not trustworthy: {exc}", {}
-                    )
-                return
             started = burning and not self.burning.get(name, False)
             self.burning[name] = burning
             if not started or deploy_t is None or now - deploy_t > r.within:

@@ -193,4 +193,9 @@ def watch_status(ws: WatchState) -> str:
     if not ws.returned:
         return "no series: the query returned nothing on the last poll"
     warming = ws.warming_up()
-    return f"ok ({warming} of {len(ws.series)} series warming up)" if warming else "ok"
+    if not warming:
+        return "ok"
+    from sloplane.detect.warmup import eta_text
+
+    left = eta_text(ws.warmup_left(), ws.config.step)
+    return f"ok ({warming} of {len(ws.series)} series warming up, {left} left)"

@@ -79,7 +79,9 @@ class Service:
             config, self.prom, self.store, self.gate, clock, self.lock, self.gate.submit
         )
         self.registry = CollectorRegistry()
-        self.registry.register(ServiceMetrics(self.watches, self.events, self.lock))
+        self.registry.register(
+            ServiceMetrics(self.watches, self.events, self.lock, config.shard_of)
+        )
         self._scheduler: Any = None
         self._http: HttpServer | None = None
 
@@ -210,7 +212,12 @@ def run_service(config: DetectConfig, log_level: str = "info") -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log.info("sloplane detect serving on %s with %d watches", config.listen, len(config.watches))
+    log.info(
+        "sloplane detect is serving on %s with %d watches, shard %s.",
+        config.listen,
+        len(config.watches),
+        config.shard,
+    )
     try:
         stop.wait()
     finally:

@@ -22,6 +22,9 @@ class SeriesState:
     firing_since: float | None = None
     last_sent: float = 0.0
     expected: tuple[float, float] | None = None
+    episode_pending: bool = False
+    """``consecutive`` breaches were reached (perhaps in primed history) and the alert
+    has not started yet: it starts unless the series recovered since."""
 
 
 @dataclass
@@ -38,3 +41,16 @@ class WatchState:
     def warming_up(self) -> int:
         """Series whose detector cannot score yet."""
         return sum(1 for st in self.series.values() if st.detector.warming_up)
+
+    def warmup_left(self) -> int | None:
+        """Most points any series still needs before it scores (0 when all are warm;
+        None when a warming detector cannot say)."""
+        from sloplane.detect.warmup import points_left
+
+        most = 0
+        for st in self.series.values():
+            left = points_left(st.detector)
+            if left is None:
+                return None
+            most = max(most, left)
+        return most

@@ -50,3 +50,30 @@ class Scripted(Detector):
 
     def _update(self, t: float, x: float) -> float:
         return self.scores.pop(0) if len(self.scores) > 1 else self.scores[0]
+
+
+class HistoryProm:
+    """A Prometheus holding whole series: a range query answers the points inside it.
+
+    ``add`` a series' full history; series with no point in the range are left out,
+    as Prometheus leaves them out. ``range_calls`` records every range read.
+    """
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+        self.range_calls: list[tuple[str, float, float, float]] = []
+
+    def add(self, labels: Mapping[str, str], points: Sequence[tuple[float, float]]) -> None:
+        self.data[tuple(sorted(labels.items()))] = list(points)
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        self.range_calls.append((query, start, end, step))
+        found = []
+        for key, points in self.data.items():
+            inside = tuple(p for p in points if start <= p[0] <= end)
+            if inside:
+                found.append(Series(dict(key), inside))
+        return found
+
+    def instant(self, query: str, at: float | None = None) -> list[Sample]:
+        return []

@@ -205,7 +205,7 @@ def test_a_failed_slack_announcement_still_leaves_the_approval_pending(
     svc.config.approval.slack_webhook_env = "TEST_SLACK_WEBHOOK"
     a = svc.config.action("rollback")
     assert svc.request_action(a, trigger="t", evidence=GOOD, context={}) == "pending_approval"
-    assert "slack announcement of approval #1 failed" in caplog.text
+    assert "The Slack announcement of approval #1 failed" in caplog.text
     assert [p.id for p in svc.store.approvals("pending")] == [1]
     assert _runs(marker) == 0
     svc.stop()

@@ -111,7 +111,7 @@ def test_a_query_that_selects_nothing_is_reported(tmp_path: Path) -> None:
     assert watch_status(ws) == "ok"
     ws.series["a"] = SeriesState({"instance": "a"}, make_detector("ensemble"))
     ws.series["b"] = SeriesState({"instance": "b"}, Scripted([]))  # never warming up
-    assert watch_status(ws) == "ok (1 of 2 series warming up)"
+    assert watch_status(ws) == ("ok (1 of 2 series warming up, an unknown number of points left)")
     assert 'sloplane_detector_warming_up{watch="w"} 1.0' in generate_latest(svc.registry).decode()
     svc.stop()
 

@@ -104,7 +104,10 @@ def test_the_readme_config_loads(tmp_path: Path) -> None:
     path.write_text(snippet)
     cfg = load_config(path)
     (watch,) = cfg.watches
-    assert watch.detector == "ensemble" and watch.threshold == 0.55 and cfg.guards.dry_run
+    assert watch.detector == "ensemble" and cfg.guards.dry_run
+    # the default false-alarm budget under the watch rules, not a raw threshold
+    assert watch.threshold is None and watch.uses_rules and watch.direction == "up"
+    assert watch.lower_bound == 0 and watch.runbook_url
 
 
 # --- detect.yaml through `sloplane detect serve`: lines, fields, "did you mean" -------------

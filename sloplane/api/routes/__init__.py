@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sloplane.api.routes import ops, reports, slos, summaries, tokens
+from sloplane.api.routes import definitions, ops, reports, slos, summaries, tokens
 
 ROUTERS: tuple[APIRouter, ...] = (
     slos.router,
+    definitions.router,
     summaries.router,
     reports.router,
     tokens.router,

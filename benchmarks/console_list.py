@@ -1,0 +1,124 @@
+"""Benchmark: the console's list page (/ui/) with 1,000 SLOs, from cached status.
+
+Starts Prometheus on the test data set (tests/api/dataset.py), builds 1,000 SLOs on its
+checkout counters (100 services x 10 objectives, so every status appears), serves the API
+and the console in-process and loads /ui/ once to fill the caches (1,000 status queries).
+Then it times --requests page loads through the whole stack as a browser would send them
+(cookie login, the console calling /api/v1/services in-process, Jinja rendering), with
+the status cached as `sloplane serve` caches it (--cache-ttl, default 10 s).
+
+    .venv/bin/python benchmarks/console_list.py [--slos 1000] [--requests 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from sloplane.api.app import create_app  # noqa: E402
+from sloplane.api.settings import ApiSettings  # noqa: E402
+from sloplane.slo.catalog import Catalog  # noqa: E402
+from sloplane.slo.model import SLO, EventsSLI  # noqa: E402
+from tests.api.dataset import built_tsdb, tsdb_copy  # noqa: E402
+from tests.support.processes import prometheus_config, run_prometheus  # noqa: E402
+
+ADMIN = "slp_bench-console-admin"
+AT = "2026-11-16T00:00:00Z"
+OBJECTIVES = (99.0, 99.5, 99.7, 99.75, 99.8, 99.85, 99.9, 99.95, 95.0, 98.0)
+
+
+def catalog(n: int) -> Catalog:
+    sli = EventsSLI(
+        errors='http_requests_total{job="checkout",code=~"5.."}',
+        total='http_requests_total{job="checkout"}',
+    )
+    return Catalog.of(
+        [
+            SLO(
+                service=f"svc{i // 10:03d}",
+                name=f"availability-{i % 10}",
+                objective=OBJECTIVES[i % 10],
+                team=f"team{i % 7}",
+                sli=sli,
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=50)
+    # Long enough that every timed load is served from the cached status: when a period
+    # ends, /api/v1/services re-queries every SLO before answering (see BENCHMARKS.md).
+    parser.add_argument("--cache-ttl", type=float, default=600.0)
+    args = parser.parse_args()
+    data = tsdb_copy(built_tsdb())
+    work = Path(tempfile.mkdtemp(prefix="console-bench-"))
+    try:
+        with run_prometheus(prometheus_config(), data_dir=data) as prom:
+            settings = ApiSettings(
+                prom.url,
+                f"sqlite:///{work / 'api.db'}",
+                admin_token=ADMIN,
+                schedule=None,
+                cache_ttl=args.cache_ttl,
+                max_concurrency=8,
+                # only the first load queries Prometheus: 1,000 queries queue behind 8 slots
+                query_timeout=600.0,
+            )
+            app = create_app(catalog(args.slos), settings)
+            with TestClient(app) as client:
+                page = client.get("/ui/login")
+                csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+                r = client.post(
+                    "/ui/login", data={"token": ADMIN, "csrf": csrf}, follow_redirects=False
+                )
+                assert r.status_code == 303, r.status_code
+                t = time.perf_counter()
+                first = client.get("/ui/", params={"at": AT})
+                warm = time.perf_counter() - t
+                assert first.status_code == 200, first.text[-2000:]
+                assert first.text.count("<tr data-slo=") == args.slos, first.text[-2000:]
+                times, cpu = [], []
+                for _ in range(args.requests):
+                    t, c = time.perf_counter(), time.process_time()
+                    r = client.get("/ui/", params={"at": AT})
+                    times.append((time.perf_counter() - t) * 1000)
+                    cpu.append((time.process_time() - c) * 1000)
+                    assert r.status_code == 200
+                times.sort()
+                api_times = []
+                headers = {"authorization": f"Bearer {ADMIN}"}
+                for _ in range(args.requests):
+                    t = time.perf_counter()
+                    client.get("/api/v1/services", params={"at": AT}, headers=headers)
+                    api_times.append((time.perf_counter() - t) * 1000)
+                p95 = times[max(0, round(0.95 * len(times)) - 1)]
+                print(f"{args.slos} SLOs, page {len(first.content) / 1024:.0f} KiB")
+                print(f"first load (fills the caches): {warm * 1000:.0f} ms")
+                print(
+                    f"cached, {len(times)} loads: median {statistics.median(times):.0f} ms, "
+                    f"p95 {p95:.0f} ms, max {times[-1]:.0f} ms"
+                )
+                print(f"CPU per load (all threads): median {statistics.median(cpu):.0f} ms")
+                api_ms = statistics.median(api_times)
+                print(f"of which the API's /api/v1/services alone: median {api_ms:.0f} ms")
+    finally:
+        shutil.rmtree(data.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
