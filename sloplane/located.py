@@ -133,12 +133,16 @@ def named_places(data: Any, file: str, objects: Mapping[str, str]) -> dict[str, 
     return places
 
 
-def locate(places: Mapping[str, Where], loc: Loc, default: Where) -> Where:
+def locate(
+    places: Mapping[str, Where], loc: Loc, default: Where, *, name_rest: bool = True
+) -> Where:
     """Where the field at model path ``loc`` is (or would be) written.
 
-    The longest prefix of ``loc`` the user wrote gives the line; the rest of the path is
-    named under it, so a missing field is ``spec.teams.payments.pagerduty.routing_key_file``
-    at the line of ``pagerduty``.
+    The longest prefix of ``loc`` the user wrote gives the line. With ``name_rest`` (the
+    user's keys are the model's field names) the rest of the path is named under it, so a
+    missing field is ``spec.teams.payments.pagerduty.routing_key_file`` at the line of
+    ``pagerduty``; formats that spell keys differently stop at the last key they wrote.
+    Nothing written: the whole path under ``default``. The one lookup for every reader.
     """
     where, n = default, 0
     for size in range(len(loc), 0, -1):
@@ -146,6 +150,8 @@ def locate(places: Mapping[str, Where], loc: Loc, default: Where) -> Where:
         if found is not None:
             where, n = found, size
             break
+    if n and not name_rest:
+        return where
     for part in loc[n:]:
         where = where.child(part)
     return where

@@ -1,7 +1,8 @@
 """The AlertManager configuration, built from the catalog and the ``AlertRouting`` document.
 
 Routing keys on the labels the rule compiler sets on every burn-rate alert:
-``team`` picks the team's subtree, ``severity`` picks PagerDuty or Slack inside it.
+``team`` picks the team's subtree, the tier (``sloplane_severity``, else ``severity``)
+picks PagerDuty or Slack inside it.
 ``critical``/``warning`` are routed like ``page``/``ticket`` because hand-written
 rules (and most rule collections) use those names; an alert with a severity that
 is neither still reaches the team's (or the defaults') receiver instead of
@@ -128,31 +129,37 @@ def _routes_somewhere(team: Team) -> bool:
     return team.pagerduty is not None or team.slack is not None
 
 
-def _severity_routes(routing: AlertRouting, name: str, team: Team) -> list[dict[str, Any]]:
+def _severity_routes(
+    routing: AlertRouting, name: str, team: Team, labels: Labels
+) -> list[dict[str, Any]]:
     """Children of a team's route: page -> PagerDuty (else Slack), ticket -> Slack (else PagerDuty).
 
-    ``name`` is the receiver prefix: the team name, or ``DEFAULTS``.
+    ``name`` is the receiver prefix: the team name, or ``DEFAULTS``. sloplane's alerts are
+    matched on their tier label (``sloplane_severity``) first, since an author's own
+    ``severity`` (``pageteam``) is kept; then ``severity`` for hand-written rules.
     """
     page_to = "pagerduty" if team.pagerduty else "slack" if team.slack else None
     ticket_to = "slack" if team.slack else "pagerduty" if team.pagerduty else None
     routes: list[dict[str, Any]] = []
     if page_to:
-        routes.append(
-            {
-                "receiver": receiver_name(name, page_to),
-                "matchers": [PAGE_MATCHER],
-                **_timing(routing.defaults.page),
-            }
-        )
+        for matcher in (f'{labels.severity}="page"', PAGE_MATCHER):
+            routes.append(
+                {
+                    "receiver": receiver_name(name, page_to),
+                    "matchers": [matcher],
+                    **_timing(routing.defaults.page),
+                }
+            )
     if ticket_to:
-        ticket: dict[str, Any] = {
-            "receiver": receiver_name(name, ticket_to),
-            "matchers": [TICKET_MATCHER],
-            **_timing(routing.defaults.ticket),
-        }
-        if _tickets_in_business_hours(routing, team):
-            ticket["active_time_intervals"] = [BUSINESS_HOURS]
-        routes.append(ticket)
+        for matcher in (f'{labels.severity}="ticket"', TICKET_MATCHER):
+            ticket: dict[str, Any] = {
+                "receiver": receiver_name(name, ticket_to),
+                "matchers": [matcher],
+                **_timing(routing.defaults.ticket),
+            }
+            if _tickets_in_business_hours(routing, team):
+                ticket["active_time_intervals"] = [BUSINESS_HOURS]
+            routes.append(ticket)
     return routes
 
 
@@ -163,10 +170,10 @@ def _root_route(routing: AlertRouting, labels: Labels) -> dict[str, Any]:
             {
                 "receiver": _fallback(name, team) or _defaults_receiver(routing),
                 "matchers": [f'team="{name}"'],
-                "routes": _severity_routes(routing, name, team),
+                "routes": _severity_routes(routing, name, team, labels),
             }
         )
-    routes.extend(_severity_routes(routing, DEFAULTS, routing.defaults.receiver))
+    routes.extend(_severity_routes(routing, DEFAULTS, routing.defaults.receiver, labels))
     route: dict[str, Any] = {
         "receiver": _defaults_receiver(routing),
         "group_by": _group_by(routing, labels),

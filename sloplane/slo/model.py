@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sloplane.located import Where, locate
 from sloplane.slo.burn import BurnRateWindow, Severity, burn_rate_windows
 from sloplane.slo.durations import DurationError, format_duration, parse_duration
 
@@ -173,6 +174,7 @@ class Source(Frozen):
     format: str = "python"
     fields: tuple[tuple[str, str, str, int | None], ...] = ()
     model_keys: bool = False
+    spec: str = ""  # the document's own version/kind, e.g. "sloth.slok.dev/v1" for a Sloth CRD
 
     def locate(self, field: str) -> tuple[str, str, int | None]:
         """File, field name and line for a problem with model field ``field``.
@@ -181,19 +183,11 @@ class Source(Frozen):
         of ``field`` (with the rest of ``field`` named under it when ``model_keys``),
         else ``field`` under the definition itself.
         """
-        places = {path: (file, written, line) for path, file, written, line in self.fields}
+        places = {path: Where(file, "", written, line) for path, file, written, line in self.fields}
+        default = places.pop("", None) or Where(self.file, line=self.line)
         parts = field.split(".") if field else []
-        for n in range(len(parts), 0, -1):
-            place = places.get(".".join(parts[:n]))
-            if place is not None:
-                if self.model_keys and n < len(parts):
-                    file, written, line = place
-                    return file, ".".join([written, *parts[n:]]), line
-                return place
-        if "" in places:
-            file, written, line = places[""]
-            return file, ".".join(p for p in (written, field) if p), line
-        return self.file, field, self.line
+        where = locate(places, parts, default, name_rest=self.model_keys)
+        return where.file, where.path, where.line
 
 
 class SLO(Frozen):
@@ -215,6 +209,11 @@ class SLO(Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     group_by: tuple[str, ...] = ()
     alerting: Alerting = Alerting()
+    # Labels only on the SLO's info series (Sloth's ``info_labels``), for dashboards to read.
+    info_labels: dict[str, str] = Field(default_factory=dict)
+    # Labels of the PrometheusRule resource holding this SLO's rules (``--format
+    # prometheus-operator``), for the operator's ruleSelector: Pyrra's metadata.labels.
+    rule_labels: dict[str, str] = Field(default_factory=dict)
     source: Source = Field(default_factory=Source, exclude=True, repr=False)
 
     @field_validator("service", "name")
@@ -276,7 +275,7 @@ class SLO(Frozen):
                 raise ValueError(f"window {format_duration(value)} is outside 1h..90d")
         return value
 
-    @field_validator("labels")
+    @field_validator("labels", "info_labels")
     @classmethod
     def _valid_labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from sloplane.errors import Problem
+from sloplane.slo.burn import burn_rate_windows
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
 
@@ -101,10 +102,18 @@ def long_windows(slo: SLO) -> tuple[int, ...]:
 
 
 def recorded_windows(slo: SLO) -> tuple[int, ...]:
-    """Every window whose error ratio is recorded for ``slo``, shortest first."""
+    """Every window whose error ratio is recorded for ``slo``, shortest first.
+
+    A disabled tier's derived windows are recorded too, as Sloth records them: dashboards
+    and queries read every window whether or not an alert does.
+    """
     windows = {BASE_WINDOW, slo.window}
     for w in slo.all_burn_windows():
         windows.update((w.long, w.short))
+    for w in burn_rate_windows(slo.window):
+        tier = slo.alerting.page if w.severity == "page" else slo.alerting.ticket
+        if not tier.enabled:
+            windows.update((w.long, w.short))
     return tuple(sorted(windows))
 
 

@@ -19,7 +19,13 @@ from sloplane.slo.burn import THIRTY_DAYS, WORKBOOK_TABLE
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO, AvailabilitySLI, EventsSLI, LatencySLI, RawSLI
-from sloplane.slo.promql import PromQLError, has_placeholder, parse_error, window_query
+from sloplane.slo.promql import (
+    PromQLError,
+    has_placeholder,
+    parse_error,
+    render_template,
+    window_query,
+)
 
 SAMPLE_WINDOW = "5m"
 _METRIC_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -53,7 +59,6 @@ def warnings_for(catalog: Catalog) -> list[Problem]:
                 )
     for slo in catalog.slos:
         out.extend(_floored_windows(slo))
-        out.extend(_severity_labels(slo))
         if slo.objective < 0.5:
             out.append(
                 _problem(
@@ -88,34 +93,6 @@ def _floored_windows(slo: SLO) -> list[Problem]:
                         f"{table_factor:g} (alert windows stay >= 5m); consider explicit windows",
                     )
                 )
-    return out
-
-
-def _severity_labels(slo: SLO) -> list[Problem]:
-    """An alert label ``severity`` other than page/ticket is replaced by the rule compiler.
-
-    The Sloth loader warns itself, at the line of the label; this covers Python and
-    sloplane/v1 definitions.
-    """
-    if slo.source.format == "sloth":
-        return []
-    out = []
-    for field, labels in (
-        ("alerting.labels", slo.alerting.labels),
-        ("alerting.page.labels", slo.alerting.page.labels),
-        ("alerting.ticket.labels", slo.alerting.ticket.labels),
-    ):
-        value = labels.get("severity")
-        if value is not None and value not in {"page", "ticket"}:
-            out.append(
-                _problem(
-                    slo,
-                    f"{field}.severity",
-                    f"alert label severity {value!r} is replaced: sloplane sets severity to "
-                    "page/ticket itself (its AlertManager routing depends on it); put your "
-                    "value under another label name (e.g. 'notify')",
-                )
-            )
     return out
 
 
@@ -163,7 +140,10 @@ def _sli_problems(slo: SLO) -> list[Problem]:
             if templated and not has_placeholder(query):
                 out.append(_problem(slo, field, "query must use the {{.window}} placeholder"))
                 continue
-            out.extend(_query_problem(slo, field, query))
+            found = _query_problem(slo, field, query)
+            if not found and slo.source.format in _COUNTER_FORMATS:
+                found = _counter_shape_problem(slo, field, query)
+            out.extend(found)
         numerator = sli.errors if sli.errors is not None else sli.good
         if numerator is not None and _normal(numerator) == _normal(sli.total):
             which = "error" if sli.errors is not None else "good"
@@ -202,6 +182,56 @@ def _query_problem(slo: SLO, field: str, query: str) -> list[Problem]:
     if error:
         return [_problem(slo, field, f"invalid PromQL: {error}")]
     return []
+
+
+# Formats whose events queries are the model's own (Python, sloplane/v1): checked for shape.
+_COUNTER_FORMATS = {"python", "sloplane"}
+_RATE_FUNCTIONS = {"rate", "increase", "irate"}
+_ADDITIVE = {"+", "or"}
+
+
+def _counter_shape_problem(slo: SLO, field: str, query: str) -> list[Problem]:
+    """An events query is a counter selector or an aggregation of rates, nothing else.
+
+    The rules divide the errors (or good) rate by the total rate; a query that is already a
+    ratio (``a / b``) or a quantile makes that quotient meaningless, silently.
+    """
+    import promql_parser
+
+    text = render_template(query, SAMPLE_WINDOW) if has_placeholder(query) else query
+    try:
+        node = promql_parser.parse(text)
+    except ValueError:
+        return []  # reported as invalid PromQL already
+    if _counter_shaped(node, top=True):
+        return []
+    return [
+        _problem(
+            slo,
+            field,
+            "not a counter selector or an aggregation of rates "
+            '(http_requests_total{code=~"5.."} or sum(rate(...[{{.window}}]))): the rules '
+            "divide this by the total, so a ratio or a quantile here records nonsense",
+        )
+    ]
+
+
+def _counter_shaped(node: object, top: bool = False) -> bool:
+    import promql_parser as p
+
+    if isinstance(node, p.ParenExpr):
+        return _counter_shaped(node.expr, top)
+    if isinstance(node, p.VectorSelector):
+        return top  # a bare counter: sloplane wraps it in sum(rate(...))
+    if isinstance(node, p.Call):
+        return node.func.name in _RATE_FUNCTIONS
+    if isinstance(node, p.AggregateExpr):
+        return str(node.op) in {"sum", "max", "min"} and _counter_shaped(node.expr)
+    if isinstance(node, p.BinaryExpr):
+        return str(node.op) in _ADDITIVE and all(
+            _counter_shaped(side, top) for side in (node.lhs, node.rhs)
+        )
+    return False
 
 
 def _latency_problems(slo: SLO, sli: LatencySLI) -> list[Problem]:

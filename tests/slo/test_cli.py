@@ -293,6 +293,24 @@ def test_no_slos_is_an_error_not_an_empty_build(tmp_path: Path) -> None:
     assert keep.exists()
 
 
+def test_list_exits_1_when_it_finds_no_slos(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = sloplane("list", str(tmp_path / "empty"))
+    assert result.returncode == 1 and "no SLOs found" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.integration
+def test_generate_without_routing_warns_once_and_each_warning_prints_once(tmp_path: Path) -> None:
+    (tmp_path / "slos.yaml").write_text(GOOD.replace("slos:", "slo_plugins: {}\nslos:"))
+    result = sloplane("generate", str(tmp_path / "slos.yaml"), "--out", str(tmp_path / "b"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == len(set(warnings))
+    nobody = [w for w in warnings if "no AlertRouting document" in w]
+    assert len(nobody) == 1 and "notifies nobody" in nobody[0]
+
+
 def test_validate_checks_alert_routing_too(tmp_path: Path) -> None:
     # validate said "ok" for a routing document that generate then refused
     (tmp_path / "slos.yaml").write_text(GOOD)
@@ -356,3 +374,13 @@ def test_boolean_objectives_fail_validate_in_every_format(tmp_path: Path) -> Non
             f"error: {tmp_path}/sloth.yaml:5: shop-checkout",
         ]
         assert all("objective" in e and "got bool True" in e for e in errors), errors
+
+
+def test_sloth_period_options_set_the_window_of_sloth_slos() -> None:
+    fixture = str(ROOT / "tests" / "fixtures" / "sloth" / "crd.yaml")
+    days = sloplane("list", fixture, "--window-days", "28")
+    period = sloplane("list", fixture, "--default-slo-period", "28d")
+    assert days.returncode == period.returncode == 0, days.stderr + period.stderr
+    assert days.stdout == period.stdout and " 28d " in days.stdout
+    bad = sloplane("list", fixture, "--default-slo-period", "7d", "--window-days", "28")
+    assert bad.returncode == 2 and "disagree" in bad.stderr

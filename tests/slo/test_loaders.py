@@ -885,20 +885,18 @@ def test_foreign_kubernetes_documents_are_skipped_with_a_warning(tmp_path: Path)
     ]
 
 
-def test_sloth_severity_label_is_replaced_with_a_warning() -> None:
+def test_sloth_severity_label_is_kept_and_our_tier_is_in_sloth_severity() -> None:
+    # Issue 14 reverses the old behaviour (replaced with a warning): the author's value is kept.
+    from sloplane.slo.naming import Labels
+    from sloplane.slo.rules.alerts import alert_labels
+
     loaded = load([FIXTURES / "sloth" / "getting-started.yml"])
-    severity = [w for w in loaded.warnings if "severity" in w.field]
-    assert [(w.line, w.obj, w.field) for w in severity] == [
-        (29, "myservice-requests-availability", "slos[0].alerting.page_alert.labels.severity"),
-        (34, "myservice-requests-availability", "slos[0].alerting.ticket_alert.labels.severity"),
-    ]
-    assert "'pageteam' is replaced: sloplane sets severity to page/ticket itself" in str(
-        severity[0]
-    )
-    assert "another label name" in severity[0].message
-    assert all(w.file.endswith("getting-started.yml") for w in severity)
+    assert not [w for w in loaded.warnings if "severity" in w.field]
     (slo,) = loaded.catalog.slos
-    assert slo.alerting.page.labels["severity"] == "pageteam"  # the rule compiler overrides it
+    page = alert_labels(slo, Labels("sloth"), "page")
+    assert (page["severity"], page["sloth_severity"]) == ("pageteam", "page")
+    ticket = alert_labels(slo, Labels("sloth"), "ticket")
+    assert (ticket["severity"], ticket["sloth_severity"]) == ("slack", "ticket")
 
 
 def test_unknown_fields_are_named(tmp_path: Path) -> None:

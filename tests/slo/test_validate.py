@@ -208,16 +208,12 @@ def test_explicit_unreachable_windows_are_errors_derived_are_warnings() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["python", "sloplane"])
-def test_severity_alert_label_is_replaced_with_a_warning(fmt: str) -> None:
+def test_severity_alert_label_is_kept_without_a_warning(fmt: str) -> None:
+    # Issue 14 reverses the old "replaced with a warning": the author's severity is kept and
+    # sloplane's tier travels in sloplane_severity (see test_rules / test_inputs_sloth).
     labelled = slo(
         fmt=fmt,
         alerting=Alerting(labels={"severity": "critical"}, page=AlertTier(labels={"tier": "1"})),
     )
     assert messages(labelled) == []
-    (warned,) = warnings_for(Catalog.of([labelled]))
-    assert warned.obj == "api-avail" and warned.field == "alerting.labels.severity"
-    assert "'critical' is replaced" in warned.message and "another label name" in warned.message
-    ours = slo(fmt=fmt, alerting=Alerting(page=AlertTier(labels={"severity": "page"})))
-    assert warnings_for(Catalog.of([ours])) == []
-    sloth = slo(fmt="sloth", sli=_sloth_sli(), alerting=Alerting(labels={"severity": "x"}))
-    assert warnings_for(Catalog.of([sloth])) == []  # the Sloth loader warns at the label's line
+    assert warnings_for(Catalog.of([labelled])) == []

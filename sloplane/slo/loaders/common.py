@@ -30,6 +30,15 @@ class Report:
         self.warnings.extend(other.warnings)
 
 
+def plain(value: Any) -> Any:
+    """Deep copy of YAML data as plain dicts and lists (no line bookkeeping)."""
+    if isinstance(value, LineDict | dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, LineList | list):
+        return [plain(v) for v in value]
+    return value
+
+
 def line_of(value: Any) -> int | None:
     return value.line if isinstance(value, LineDict | LineList) else None
 
@@ -113,26 +122,6 @@ def string_map(value: Any, where: Where, report: Report) -> dict[str, str]:
     return out
 
 
-def severity_label_warning(
-    labels: Mapping[str, str], where: Where, report: Report, written: Any = None
-) -> None:
-    """Warn that an alert label ``severity`` is replaced: sloplane sets page/ticket itself.
-
-    Sloth's own examples use ``severity: pageteam``; silently overwriting it would
-    surprise whoever routes on it. ``written`` is the mapping as loaded (for its line).
-    """
-    value = labels.get("severity")
-    if value is None or value in {"page", "ticket"}:
-        return
-    report.warnings.append(
-        where.child("severity", written).problem(
-            f"alert label severity {value!r} is replaced: sloplane sets severity to page/ticket "
-            "itself (its AlertManager routing depends on it); put your value under another "
-            "label name (e.g. 'notify')"
-        )
-    )
-
-
 def build_slo(
     data: dict[str, Any],
     where: Where,
@@ -160,7 +149,7 @@ def build_slo(
             if model_keys:
                 target = locate(fields, user_loc(err, SLO), where)
             else:
-                target = _locate(model_path(err, SLO), fields, where)
+                target = locate(fields, model_path(err, SLO), where, name_rest=False)
             report.problems.append(target.problem(model_error(err, SLO)))
         return None
     places = sorted({**fields, "": where}.items(), key=lambda item: item[0])
@@ -170,13 +159,6 @@ def build_slo(
         format=source.format,
         fields=tuple((path, w.file, w.path, w.line) for path, w in places),
         model_keys=model_keys,
+        spec=source.spec,
     )
     return slo.model_copy(update={"source": located})
-
-
-def _locate(loc: list[str], fields: Mapping[str, Where], default: Where) -> Where:
-    for n in range(len(loc), 0, -1):
-        key = ".".join(loc[:n])
-        if key in fields:
-            return fields[key]
-    return default.child(".".join(loc)) if loc else default

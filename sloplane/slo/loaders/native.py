@@ -10,14 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from sloplane.located import Where, places_of
-from sloplane.slo.loaders.common import Report, build_slo, check_keys, expect_mapping
+from sloplane.slo.catalog import document_kind_names
+from sloplane.slo.loaders.common import Report, build_slo, check_keys, expect_mapping, plain
 from sloplane.slo.model import SLO, Source
 
 API_VERSION = "sloplane/v1"
 FORMAT = "sloplane"
 # sloplane/v1 kinds besides SLO, kept as Documents for the subsystem that reads them
-# (sloplane.alerts.routing.KIND); any other kind is a problem, not a document nobody reads.
-DOCUMENT_KINDS = ("AlertRouting",)
+# (registered in sloplane.slo.catalog); any other kind is a problem.
+DOCUMENT_KINDS = document_kind_names()
 
 
 def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SLO | None:
@@ -34,6 +35,4 @@ def load_slo(doc: Mapping[Any, Any], file: str, line: int, report: Report) -> SL
     # a field below them is named in full under the nearest one (spec.sli.total at sli).
     fields = places_of(spec, spec_where)
     source = Source(file=file, line=spec_where.line or line, format=FORMAT)
-    from sloplane.slo.loaders import plain
-
     return build_slo(plain(spec), spec_where, fields, source, report, model_keys=True)

@@ -150,7 +150,10 @@ def _object(doc: Mapping[Any, Any], where: Where, report: Report, kind: str) -> 
         return None
     check_keys(metadata, ("name", "displayName", "labels", "annotations"), meta_where, report)
     name = expect_str(metadata.get("name"), meta_where.child("name", metadata), report)
-    spec = expect_mapping(doc.get("spec"), where.child("spec", doc), report)
+    if kind == "Service" and doc.get("spec") is None:
+        spec: Mapping[Any, Any] | None = {}  # the go-sdk reads a Service without spec
+    else:
+        spec = expect_mapping(doc.get("spec"), where.child("spec", doc), report)
     if name is None or spec is None:
         return None
     return _Obj(kind, name, metadata, spec, where.named(f"{kind}/{name}"))
@@ -308,10 +311,22 @@ def _objectives(
                 "targetPercent",
                 "timeSliceTarget",
                 "timeSliceWindow",
+                "indicator",
+                "indicatorRef",
+                "compositeWeight",
             ),
             iwhere,
             report,
         )
+        composite = [k for k in ("indicator", "indicatorRef", "compositeWeight") if k in data]
+        if composite:
+            report.problems.append(
+                iwhere.child(composite[0], data).problem(
+                    "composite SLOs (an indicator per objective) are not supported: write one "
+                    "SLO per indicator"
+                )
+            )
+            continue
         objective = _target(data, iwhere, report)
         if objective is None:
             continue
@@ -740,11 +755,13 @@ def _condition(
     cond = expect_mapping(spec.get("condition"), cwhere, report)
     if cond is None:
         return None
-    check_keys(cond, ("kind", "threshold", "lookbackWindow", "alertAfter"), cwhere, report)
+    check_keys(cond, ("kind", "op", "threshold", "lookbackWindow", "alertAfter"), cwhere, report)
     if cond.get("kind", "burnrate") != "burnrate":
         report.problems.append(
             cwhere.child("kind", cond).problem("only 'burnrate' alert conditions are supported")
         )
+        return None
+    if not _burn_operator(cond.get("op"), cwhere.child("op", cond), report):
         return None
     factor = expect_number(cond.get("threshold"), cwhere.child("threshold", cond), report)
     long = _duration(cond.get("lookbackWindow"), cwhere.child("lookbackWindow", cond), report)
@@ -761,6 +778,30 @@ def _condition(
     if not short:
         short = max(60, round(long / 12 / 60) * 60) if long >= 720 else max(1, long // 12)
     return tier, {"long": format_duration(long), "short": format_duration(short), "factor": factor}
+
+
+_OPERATORS = ("lt", "lte", "gt", "gte")
+
+
+def _burn_operator(op: Any, where: Where, report: Report) -> bool:
+    """``condition.op``: the burn rate compared with ``threshold``; the alert fires above it.
+
+    ``gt`` and ``gte`` read the same here (a burn rate exactly at the threshold is a
+    measure-zero event); ``lt``/``lte`` would page while the budget is safe, so they are
+    refused rather than silently turned around. Omitted, ``gt`` is meant.
+    """
+    if op is None or op in ("gt", "gte"):
+        return True
+    if op in _OPERATORS:
+        report.problems.append(
+            where.problem(
+                f"op {op!r} is not supported for a burn-rate condition: the alert fires when "
+                "the burn rate is above the threshold (op: gt or gte)"
+            )
+        )
+    else:
+        report.problems.append(where.problem(f"op must be one of {', '.join(_OPERATORS)}"))
+    return False
 
 
 def _duration(value: Any, where: Where, report: Report) -> int | None:

@@ -47,13 +47,17 @@ FORMAT = "python"
 
 
 def load_python(path: Path, display: str, report: Report) -> list[SLO]:
-    module, problems = _import(path, display)
+    """The SLOs of one Python file, imported in this process (see :mod:`.python_child`)."""
+    failures = _Failures()
+    module, problems = _import(path, display, failures)
+    problems = failures.problems(path, display) + problems
     if problems:
         report.problems.extend(problems)
+    if module is None:
         return []
-    assert module is not None
-    found = _collect(module, display, report)
+    found = [s for s in _collect(module, display, report) if not failures.holds_failed(s)]
     lines = _definition_lines(path)
+    places = _keyword_places(path)
     out = []
     for slo in found:
         service, name = _names(slo)
@@ -61,9 +65,101 @@ def load_python(path: Path, display: str, report: Report) -> list[SLO]:
         checked = _revalidated(slo, display, line, report)
         if checked is None:
             continue
-        source = Source(file=display, line=line, format=FORMAT)
+        fields = places.get((service, name)) or places.get(("", name)) or {}
+        source = Source(
+            file=display,
+            line=line,
+            format=FORMAT,
+            fields=tuple((p, display, p, at) for p, at in sorted(fields.items())),
+            model_keys=True,
+        )
+        if line is not None:
+            source = source.model_copy(update={"fields": (("", display, "", line), *source.fields)})
         out.append(checked.model_copy(update={"source": source}))
     return out
+
+
+class _Failures:
+    """Model calls that failed while the file ran, so one run reports every SLO's problems.
+
+    While a file is imported, each model class's ``__init__`` records a validation error
+    (with the file's line) and builds the object unvalidated instead of raising, so the
+    file goes on to its next SLO. Objects built that way, and SLOs holding them, are never
+    loaded: their problems are reported, once.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[ValidationError, int | None, frozenset[str]]] = []
+        self.failed: set[int] = set()
+
+    def problems(self, path: Path, display: str) -> list[Problem]:
+        out: list[Problem] = []
+        for exc, line, parts_failed in self.errors:
+            out.extend(_model_problems(exc, path, display, line, parts_failed))
+        return out
+
+    def holds_failed(self, value: Any) -> bool:
+        if id(value) in self.failed:
+            return True
+        if isinstance(value, BaseModel):
+            return any(self.holds_failed(v) for v in value.__dict__.values())
+        if isinstance(value, list | tuple):
+            return any(self.holds_failed(v) for v in value)
+        if isinstance(value, dict):
+            return any(self.holds_failed(v) for v in value.values())
+        return False
+
+    @contextmanager
+    def recording(self, path: Path) -> Iterator[None]:
+        classes = [
+            cls
+            for cls in vars(slo_model).values()
+            if isinstance(cls, type) and issubclass(cls, slo_model.Frozen)
+        ]
+        saved = {cls: cls.__dict__.get("__init__") for cls in classes}
+        for cls in classes:
+            cls.__init__ = self._init(cls, path)  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            for cls, init in saved.items():
+                if init is None:
+                    del cls.__init__
+                else:
+                    cls.__init__ = init  # type: ignore[method-assign]
+
+    def _init(self, cls: type[BaseModel], path: Path) -> Any:
+        original = cls.__init__
+        failures = self
+
+        def init(model: BaseModel, /, **data: Any) -> None:
+            try:
+                original(model, **data)
+            except ValidationError as exc:
+                # a field given an object that failed already was reported with that object
+                parts = frozenset(k for k, v in data.items() if failures.holds_failed(v))
+                failures.errors.append((exc, _stack_line(path), parts))
+                failures.failed.add(id(model))
+                built = type(model).model_construct(**data)
+                for attr in _MODEL_STATE:
+                    object.__setattr__(model, attr, getattr(built, attr, None))
+
+        return init
+
+
+_MODEL_STATE = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+
+
+def _stack_line(path: Path) -> int | None:
+    """The line of the innermost frame of the stack that is in the user's file."""
+    target = str(path.resolve())
+    for frame in reversed(traceback.extract_stack()):
+        try:
+            if str(Path(frame.filename).resolve()) == target:
+                return frame.lineno
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 @dataclass
@@ -171,7 +267,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _import(path: Path, display: str) -> tuple[ModuleType | None, list[Problem]]:
+def _import(
+    path: Path, display: str, failures: _Failures
+) -> tuple[ModuleType | None, list[Problem]]:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     name = f"sloplane_user_slos_{digest}"
     try:
@@ -183,7 +281,7 @@ def _import(path: Path, display: str) -> tuple[ModuleType | None, list[Problem]]
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with _folder_on_path(path.resolve().parent):
+        with _folder_on_path(path.resolve().parent), failures.recording(path):
             spec.loader.exec_module(module)
     except SyntaxError as exc:
         return None, [Problem(file=display, line=exc.lineno, message=f"syntax error: {exc.msg}")]
@@ -248,7 +346,11 @@ def _user_line(exc: BaseException, path: Path) -> int | None:
 
 
 def _model_problems(
-    exc: ValidationError, path: Path, display: str, line: int | None
+    exc: ValidationError,
+    path: Path,
+    display: str,
+    line: int | None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """One Problem per field of a failed model call, at the keyword's line where it is visible."""
     model = getattr(slo_model, exc.title, None)
@@ -259,6 +361,8 @@ def _model_problems(
     problems = []
     for err in exc.errors():
         field_path = model_path(err, model)
+        if field_path and field_path[0] in skip:
+            continue
         message = model_error(err, model) if model is not None else err["msg"]
         at = site.keyword_lines.get(field_path[0], line) if field_path else line
         problems.append(
@@ -383,6 +487,38 @@ def _collect(module: ModuleType, display: str, report: Report) -> list[SLO]:
             seen.add(id(value))
             out.append(value)
     return out
+
+
+def _keyword_places(path: Path) -> dict[tuple[str, str], dict[str, int]]:
+    """For each ``SLO(...)`` call with literal names: model path -> line of the argument.
+
+    ``sli=EventsSLI(errors=...)`` gives ``"sli"`` and ``"sli.errors"`` their own lines, so
+    a problem found after loading (invalid PromQL in ``errors=``) points at that argument,
+    not at ``SLO(``.
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called(node) == "SLO":
+            kw = _literal_keywords(node)
+            if "name" in kw:
+                out.setdefault((kw.get("service", ""), kw["name"]), _arguments(node, ""))
+    return out
+
+
+def _arguments(call: ast.Call, prefix: str) -> dict[str, int]:
+    places: dict[str, int] = {}
+    for kw in call.keywords:
+        if not kw.arg:
+            continue
+        path = f"{prefix}.{kw.arg}" if prefix else kw.arg
+        places[path] = kw.value.lineno
+        if isinstance(kw.value, ast.Call):
+            places.update(_arguments(kw.value, path))
+    return places
 
 
 def _definition_lines(path: Path) -> dict[tuple[str, str], int]:

@@ -3,9 +3,10 @@
 Both share one shape; the CRD spells keys in camelCase (``errorQuery``), the plain
 spec in snake_case (``error_query``). Sloth itself has accepted both spellings in
 places, so either spelling is accepted at every level. Sloth has no per-SLO window
-in these specs: its default, 30 days, is used. Plugins cannot be run here: an SLI
+in these specs: the generator's period is used (30 days, or ``--default-slo-period``;
+see :mod:`sloplane.slo.loaders.sloth_windows`). Plugins cannot be run here: an SLI
 plugin is a problem, SLO plugin chains and rule-group intervals are ignored with a
-warning.
+warning. ``info_labels`` go onto the info series only, as in Sloth.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from sloplane.slo.loaders.common import (
     expect_mapping,
     expect_str,
     line_of,
-    severity_label_warning,
     string_map,
 )
 from sloplane.slo.model import SLO, Source
@@ -32,6 +32,7 @@ FORMAT = "sloth"
 VERSION = "prometheus/v1"
 CRD_API_VERSION = "sloth.slok.dev/v1"
 CRD_KIND = "PrometheusServiceLevel"
+DEFAULT_PERIOD = 30 * 86400  # Sloth's --default-slo-period
 
 _SPEC_KEYS = ("service", "labels", "slos", "slo_plugins")
 _SLO_KEYS = (
@@ -46,7 +47,6 @@ _SLO_KEYS = (
     "plugins",
 )
 _IGNORED_SLO_KEYS = {
-    "info_labels": "extra info labels are not supported",
     "interval": "rule group intervals are set by sloplane",
     "plugins": "SLO plugins are not supported",
 }
@@ -80,15 +80,19 @@ def _child(where: Where, data: Mapping[Any, Any], key: str) -> Where:
     return where.child(key, data)
 
 
-def load_spec(doc: Mapping[Any, Any], file: str, report: Report) -> list[SLO]:
+def load_spec(
+    doc: Mapping[Any, Any], file: str, report: Report, period: int = DEFAULT_PERIOD
+) -> list[SLO]:
     """Load a ``prometheus/v1`` document."""
     where = Where(file, line=line_of(doc))
     data = normalized(doc, where, report)
     check_keys(doc, ("version", *_SPEC_KEYS), where, report, snake)
-    return _load_service(doc, data, where, report)
+    return _load_service(doc, data, where, report, (VERSION, period))
 
 
-def load_crd(doc: Mapping[Any, Any], file: str, report: Report) -> list[SLO]:
+def load_crd(
+    doc: Mapping[Any, Any], file: str, report: Report, period: int = DEFAULT_PERIOD
+) -> list[SLO]:
     """Load a ``sloth.slok.dev/v1`` ``PrometheusServiceLevel`` document."""
     where = Where(file, line=line_of(doc))
     check_keys(doc, ("apiVersion", "kind", "metadata", "spec", "status"), where, report)
@@ -98,11 +102,15 @@ def load_crd(doc: Mapping[Any, Any], file: str, report: Report) -> list[SLO]:
         return []
     data = normalized(spec, spec_where, report)
     check_keys(spec, _SPEC_KEYS, spec_where, report, snake)
-    return _load_service(spec, data, spec_where, report)
+    return _load_service(spec, data, spec_where, report, (CRD_API_VERSION, period))
 
 
 def _load_service(
-    raw: Mapping[Any, Any], data: dict[str, Any], where: Where, report: Report
+    raw: Mapping[Any, Any],
+    data: dict[str, Any],
+    where: Where,
+    report: Report,
+    spec: tuple[str, int],
 ) -> list[SLO]:
     service = expect_str(data.get("service"), _child(where, raw, "service"), report)
     labels = string_map(data.get("labels"), _child(where, raw, "labels"), report)
@@ -116,14 +124,19 @@ def _load_service(
         return []
     out = []
     for index, item in enumerate(items):
-        slo = _load_slo(item, service, labels, slos_where.child(index, items), report)
+        slo = _load_slo(item, service, labels, slos_where.child(index, items), report, spec)
         if slo is not None:
             out.append(slo)
     return out
 
 
 def _load_slo(
-    item: Any, service: str | None, service_labels: dict[str, str], where: Where, report: Report
+    item: Any,
+    service: str | None,
+    service_labels: dict[str, str],
+    where: Where,
+    report: Report,
+    spec: tuple[str, int],
 ) -> SLO | None:
     raw = expect_mapping(item, where, report)
     if raw is None:
@@ -142,6 +155,8 @@ def _load_slo(
     fields = {k: _child(where, raw, k) for k in ("name", "objective", "description", "labels")}
     fields["service"] = where
     labels = {**service_labels, **string_map(data.get("labels"), fields["labels"], report)}
+    fields["info_labels"] = _child(where, raw, "info_labels")
+    info_labels = string_map(data.get("info_labels"), fields["info_labels"], report)
     sli = _sli(data.get("sli"), _child(where, raw, "sli"), fields, report)
     alerting = _alerting(data.get("alerting"), _child(where, raw, "alerting"), fields, report)
     if len(report.problems) > before or service is None or sli is None:
@@ -153,14 +168,16 @@ def _load_slo(
         "service": service,
         "name": name,
         "objective": data.get("objective"),
+        "window": spec[1],
         "description": data.get("description") or "",
         "labels": labels,
+        "info_labels": info_labels,
         "sli": sli,
         "alerting": alerting,
         "team": labels.get("team") or labels.get("owner"),
         "runbook_url": annotations.get("runbook_url") or annotations.get("runbook"),
     }
-    source = Source(file=where.file, line=where.line, format=FORMAT)
+    source = Source(file=where.file, line=where.line, format=FORMAT, spec=spec[0])
     # an absent name or objective is "missing", not "Input should be a valid string"
     present = {key: value for key, value in body.items() if value is not None}
     return build_slo(present, where, fields, source, report)
@@ -222,7 +239,6 @@ def _alerting(value: Any, where: Where, fields: dict[str, Where], report: Report
             data.get("annotations"), _child(where, raw, "annotations"), report
         ),
     }
-    severity_label_warning(out["labels"], lwhere, report, data.get("labels"))
     fields["alerting"] = where
     if data.get("name") is not None:
         out["name"] = expect_str(data.get("name"), _child(where, raw, "name"), report)
@@ -253,7 +269,6 @@ def _tier(value: Any, where: Where, report: Report) -> dict[str, Any]:
         disable = False
     lwhere = _child(where, raw, "labels")
     labels = string_map(data.get("labels"), lwhere, report)
-    severity_label_warning(labels, lwhere, report, data.get("labels"))
     return {
         "enabled": not disable,
         "labels": labels,

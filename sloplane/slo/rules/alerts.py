@@ -65,12 +65,27 @@ def threshold_text(windows: tuple[BurnRateWindow, ...]) -> str:
 
 
 def alert_labels(slo: SLO, labels: Labels, severity: Severity) -> dict[str, str]:
-    """Labels the rule adds to the alert (the series already carry identity and SLO labels)."""
+    """Labels the rule adds to the alert (the series already carry identity and SLO labels).
+
+    What the author wrote wins over what sloplane derives: an explicit ``team`` beats the
+    one taken from an ``owner`` label, and an explicit ``severity`` (``critical``,
+    ``pageteam``) is kept. Our tier is always in ``<mode>_severity`` (``sloplane_severity``
+    or Sloth's ``sloth_severity``), which routing and inhibition read; ``severity`` is
+    page/ticket only when the author set none.
+    """
     tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
-    out: dict[str, str] = {"severity": severity, labels.severity: severity}
+    derived: dict[str, str] = {"severity": severity}
     if slo.team:
-        out["team"] = slo.team
-    return {**slo.alerting.labels, **tier.labels, **out}
+        derived["team"] = slo.team
+    return {**derived, **slo.alerting.labels, **tier.labels, labels.severity: severity}
+
+
+def title_text(severity: Severity, labels: Labels) -> str:
+    """Sloth's default ``title`` annotation, so its users' notification templates keep working."""
+    return (
+        f"({severity}) {{{{$labels.{labels.service}}}}} {{{{$labels.{labels.slo}}}}} "
+        "SLO error budget burn rate is too fast."
+    )
 
 
 def _budget_remaining_template(slo: SLO, labels: Labels) -> str:
@@ -107,6 +122,7 @@ def alert_annotations(
     tier = slo.alerting.page if severity == "page" else slo.alerting.ticket
     what = slo.description or f"{slo.name} of {slo.service}"
     out = {
+        "title": title_text(severity, labels),
         "summary": f'{slo.id}: error budget burning {{{{ printf "%.2f" $value }}}}x too fast ({severity})',
         "description": (
             f"SLO {slo.id} ({what}) targets {num(slo.objective_percent)}% over {slo.window_text}. "

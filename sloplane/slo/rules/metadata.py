@@ -31,6 +31,7 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
     sel = labels.selector(slo)
     budget = num(slo.error_budget)
     info_labels = {
+        **slo.info_labels,
         **series_labels,
         "objective": num(slo.objective),
         "window": slo.window_text,
@@ -80,14 +81,24 @@ def period_rules(slo: SLO, labels: Labels) -> list[Rule]:
 
 
 def _sloth_info(slo: SLO, labels: Labels) -> list[Rule]:
-    """Sloth's own info series, for Sloth dashboards, in Sloth label mode."""
+    """Sloth's own info series, for Sloth dashboards, in Sloth label mode.
+
+    It carries what Sloth's dashboards read: the identity labels, the objective (percent),
+    and how the rules were made (``sloth_mode``/``sloth_spec``): a ``PrometheusServiceLevel``
+    CRD says so (``cli-gen-k8s``, ``sloth.slok.dev/v1``) as Sloth's own CLI would.
+    """
     if labels.mode != "sloth":
         return []
+    crd = slo.source.spec == SLOTH_CRD_SPEC
     info = {
+        **slo.info_labels,
         **slo.labels,
         **labels.identity(slo),
-        "sloth_mode": "cli-gen-prom",
-        "sloth_spec": "prometheus/v1",
+        "sloth_mode": "cli-gen-k8s" if crd else "cli-gen-prom",
+        "sloth_spec": SLOTH_CRD_SPEC if crd else "prometheus/v1",
         "sloth_objective": num(slo.objective_percent),
     }
     return [Rule(record=SLOTH_INFO, expr="vector(1)", labels=info)]
+
+
+SLOTH_CRD_SPEC = "sloth.slok.dev/v1"

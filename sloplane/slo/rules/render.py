@@ -98,8 +98,10 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
             raise SpecError(problems)
         for service in catalog.services():
             groups = rule_groups(catalog.for_service(service), settings)
+            slos = catalog.for_service(service)
+            extra = {k: v for slo in slos for k, v in sorted(slo.rule_labels.items())}
             out[f"prometheus-operator/{service}.yaml"] = dump_yaml(
-                prometheus_rule(service_rule_name(service), groups, settings)
+                prometheus_rule(service_rule_name(service), groups, settings, extra)
             )
         return out
     for slo in catalog.slos:
@@ -112,12 +114,23 @@ def compile_rules(catalog: Catalog, settings: GenerateSettings | None = None) ->
 
 
 def prometheus_rule(
-    name: str, groups: list[dict[str, Any]], settings: GenerateSettings
+    name: str,
+    groups: list[dict[str, Any]],
+    settings: GenerateSettings,
+    slo_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``PrometheusRule`` custom resource holding ``groups``."""
+    """A ``PrometheusRule`` custom resource holding ``groups``.
+
+    ``slo_labels`` are the SLOs' own ``rule_labels`` (Pyrra's ``metadata.labels``); the
+    command line's ``--operator-label`` wins over them.
+    """
     metadata: dict[str, Any] = {
         "name": resource_name(name),
-        "labels": {"app.kubernetes.io/managed-by": "sloplane", **dict(settings.operator_labels)},
+        "labels": {
+            "app.kubernetes.io/managed-by": "sloplane",
+            **(slo_labels or {}),
+            **dict(settings.operator_labels),
+        },
     }
     if settings.operator_namespace:
         metadata["namespace"] = settings.operator_namespace
