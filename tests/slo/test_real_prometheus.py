@@ -3,6 +3,12 @@
 promtool evaluates every group at its own evaluation interval and ignores a group's
 `interval`, so only a real Prometheus shows how the fast group and the 30-minute roll-up
 group interact, and what the rules say before their recorded history covers the window.
+
+The rules "have run" for the last 20 minutes: their recorded tier for that time is written
+with ``sloplane backfill`` before Prometheus starts (without it the first long-window
+ratio appears 5 to 13 minutes after the rules load), so the first evaluation of the long
+group composes the windows from minutes of recorded history, as a freshly loaded rule
+file's would be 20 minutes later.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sloplane.slo import SLO, Catalog, EventsSLI
 from sloplane.slo.rules import compile_rules
 from tests.support.live_counters import drop_target_labels, live_counters
 from tests.support.processes import backfill_openmetrics, prometheus_config, run_prometheus
+from tests.support.recent_tier import record_recent_tier
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +33,19 @@ SLO_DEF = SLO(
     objective=99.9,
     sli=EventsSLI(errors='http_requests_total{code="500"}', total="http_requests_total"),
 )
+SLO_PY = """
+from sloplane.slo import SLO, EventsSLI
 
+SLOS = [
+    SLO(
+        service="api",
+        name="avail",
+        objective=99.9,
+        sli=EventsSLI(errors='http_requests_total{code="500"}', total="http_requests_total"),
+    )
+]
+"""
+RULES_RAN = 1200  # seconds the rules "have run" before the test's Prometheus starts
 
 START = int(time.time()) // 60 * 60 - 2 * 86400
 ERROR_RATIO = 0.005
@@ -42,22 +61,23 @@ def _counters(at: float) -> dict[str, float]:
     }
 
 
-def _history() -> str:
-    """The counters from START until a minute ago, one sample a minute (then live)."""
-    now = int(time.time()) // 60 * 60
+def _history(end: int) -> str:
+    """The counters from START until ``end``, one sample a minute (then live)."""
     lines = ["# TYPE http_requests counter"]
-    for t in range(START, now - 60, 60):
+    for t in range(START, end + 1, 60):
         for series, value in _counters(t).items():
             lines.append(f"{series} {value} {t}")
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.timeout(1000)
+@pytest.mark.timeout(600)
 def test_a_slow_burn_opens_a_ticket_and_does_not_page(tmp_path: Path) -> None:
     artifacts = compile_rules(Catalog.of([SLO_DEF]), GenerateSettings(unit_tests=False))
     rules = tmp_path / "rules.yml"
     rules.write_text(artifacts["prometheus/api-avail.rules.yml"])
-    backfill_openmetrics(_history(), tmp_path / "data")
+    end = int(time.time()) // 60 * 60 - 120
+    backfill_openmetrics(_history(end), tmp_path / "data")
+    record_recent_tier(SLO_PY, tmp_path / "data", end - RULES_RAN, end)
     with live_counters(_counters) as target:
         config = prometheus_config(
             [target], rule_files=[rules], scrape_interval="15s", evaluation_interval="15s"
@@ -67,9 +87,9 @@ def test_a_slow_burn_opens_a_ticket_and_does_not_page(tmp_path: Path) -> None:
 
 def _check(config: dict, data: Path) -> None:
     with run_prometheus(config, data_dir=data) as prom:
-        # the long windows read the 5-minute grid one step behind, every 3m: without a
-        # backfill the first 1d ratio exists 5 to 13 minutes after the rules are loaded
-        deadline = time.monotonic() + 900
+        # the tier of the last 20 minutes is recorded: the first evaluation of the 3m long
+        # group composes the 1d ratio (without it: 5 to 13 minutes after the rules load)
+        deadline = time.monotonic() + 420
         ticket: list[dict] = []
         while time.monotonic() < deadline and not ticket:
             time.sleep(5)
@@ -79,7 +99,7 @@ def _check(config: dict, data: Path) -> None:
         assert ticket, "the ticket never fired: " + prom.log()[-2000:]
         assert ticket[0]["metric"]["severity"] == "ticket"
         assert not prom.query('ALERTS{alertname="ApiAvailErrorBudgetBurnPage"}')
-        # minutes of recorded history on two days of traffic: the 30-day budget is not
+        # 20 minutes of recorded history on two days of traffic: the 30-day budget is not
         # stated (it would read as breached: 0.5% errors burn 5x the budget over the few
         # minutes recorded), and the coverage says how little of the window is recorded
         (coverage,) = prom.query("slo:sli_coverage:ratio30d")
