@@ -280,25 +280,6 @@ class Spatial(Component):
         return s
 
 
-def window_features(x: Sequence[float], width: int) -> np.ndarray:
-    """Features of each point from it and the ``width - 1`` before it.
-
-    Columns: value, deviation from the window mean, window standard deviation,
-    first difference. Rows before a full window use what exists.
-    """
-    arr = np.asarray(x, dtype=float)
-    n = len(arr)
-    s = np.concatenate(([0.0], np.cumsum(arr)))
-    s2 = np.concatenate(([0.0], np.cumsum(arr * arr)))
-    idx = np.arange(1, n + 1)
-    lo = np.maximum(idx - width, 0)
-    cnt = idx - lo
-    mean = (s[idx] - s[lo]) / cnt
-    var = np.maximum((s2[idx] - s2[lo]) / cnt - mean * mean, 0.0)
-    diff = np.diff(arr, prepend=arr[0] if n else 0.0)
-    return np.column_stack([arr, arr - mean, np.sqrt(var), diff])
-
-
 def point_features(window: Sequence[float]) -> tuple[float, float, float, float]:
     """Features of the last point of ``window`` (value, deviation from the
     window mean, window standard deviation, first difference), computed the same

@@ -183,8 +183,15 @@ def server(
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for this package's tests, closed when the package's last test is done.
+
+    Not session-scoped: while ``sync_playwright()`` is open its asyncio loop stays the
+    main thread's *running* loop (it runs in a greenlet, and greenlet switches do not
+    unset it), so every later test's ``asyncio.run()`` would fail with "cannot be
+    called from a running event loop". Leaving the ``with`` stops the loop and unsets it.
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path("/usr/bin/chromium").exists():

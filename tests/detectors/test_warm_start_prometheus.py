@@ -34,8 +34,6 @@ pytestmark = pytest.mark.integration
 STEP = 60
 POINTS = 1400  # more than the watch rules' warm-up (1,111 points) plus the 1h lookback
 SHIFT_POINTS = 5  # the shift is this many points old when the new service starts
-END = int(time.time()) // STEP * STEP - STEP
-START = END - (POINTS - 1) * STEP
 AM_CONFIG = """
 route:
   receiver: default
@@ -53,26 +51,37 @@ class Clock:
         return self.t
 
 
-def _history() -> str:
+def _history(end: int) -> str:
+    start = end - (POINTS - 1) * STEP
     rng = random.Random(16)
     lines = ["# TYPE warm_errors gauge"]
     for i in range(POINTS):
         shift = 8.0 if i >= POINTS - SHIFT_POINTS else 0.0
         lines.append(
-            f'warm_errors{{service="checkout"}} {20 + rng.gauss(0, 1) + shift!r} {START + i * STEP}'
+            f'warm_errors{{service="checkout"}} {20 + rng.gauss(0, 1) + shift!r} {start + i * STEP}'
         )
     return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="module")
-def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Prometheus, Alertmanager]]:
+def backends(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Prometheus, Alertmanager, int]]:
+    """The backends and the history's last timestamp, which the tests' clocks stand at.
+
+    The end is taken here, not at import: the services' fake clocks stamp the alert's
+    ``endsAt`` (clock + ``alert_ttl``, 5 min), and in a full run the module is imported
+    long before this test runs; an end read at collection put ``endsAt`` in the past,
+    so AlertManager took the alert as resolved and did not list it.
+    """
+    end = int(time.time()) // STEP * STEP - STEP
     data = tmp_path_factory.mktemp("warm-tsdb") / "data"
-    backfill_openmetrics(_history(), data)
+    backfill_openmetrics(_history(end), data)
     with (
         run_prometheus(prometheus_config(), data_dir=data) as prom,
         run_alertmanager(AM_CONFIG) as am,
     ):
-        yield prom, am
+        yield prom, am, end
 
 
 def _config(tmp_path: Path, prom: Prometheus, am: Alertmanager) -> Any:
@@ -102,11 +111,11 @@ def _ours(am: Alertmanager) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(120)
 def test_a_restart_in_the_middle_of_a_level_shift_alerts_on_the_next_poll(
-    tmp_path: Path, backends: tuple[Prometheus, Alertmanager]
+    tmp_path: Path, backends: tuple[Prometheus, Alertmanager, int]
 ) -> None:
-    prom, am = backends
+    prom, am, end = backends
     cfg = _config(tmp_path, prom, am)
-    before = Service(cfg, clock=Clock(END - (SHIFT_POINTS + 2) * STEP))
+    before = Service(cfg, clock=Clock(end - (SHIFT_POINTS + 2) * STEP))
     try:
         before.tick_watch("checkout_errors")
         (st,) = before.watches["checkout_errors"].series.values()
@@ -115,7 +124,7 @@ def test_a_restart_in_the_middle_of_a_level_shift_alerts_on_the_next_poll(
         before.stop()
     assert _ours(am) == []
 
-    after = Service(cfg, clock=Clock(END))  # restarted while the shift is under way
+    after = Service(cfg, clock=Clock(end))  # restarted while the shift is under way
     try:
         after.tick_watch("checkout_errors")
         (st,) = after.watches["checkout_errors"].series.values()
