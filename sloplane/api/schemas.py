@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from sloplane.slo.facts import SLOFacts, SLOIdentity
 from sloplane.slo.queries import Source as DataSource
-from sloplane.times import rfc3339
+from sloplane.times import SpanTimes, rfc3339
 
 Status = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data"]
 ListedStatus = Literal["ok", "at_risk", "breached", "insufficient_data", "no_data", "unknown"]
@@ -124,7 +124,7 @@ class HistoryPoint(BaseModel):
         return rfc3339(self.t)
 
 
-class SLOHistory(BaseModel):
+class SLOHistory(SpanTimes):
     id: str
     start: float
     end: float
@@ -142,18 +142,6 @@ class SLOHistory(BaseModel):
         "point and window is the worst group's at that point",
     )
     points: list[HistoryPoint]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def start_rfc3339(self) -> str | None:
-        """``start`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.start)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def end_rfc3339(self) -> str | None:
-        """``end`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.end)
 
 
 class GroupSummary(BaseModel):

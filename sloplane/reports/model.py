@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from sloplane.slo.facts import SLOFacts
 from sloplane.slo.queries import Source as DataSource
-from sloplane.times import rfc3339
+from sloplane.times import SpanTimes, rfc3339
 
 Trend = Literal["better", "worse", "same", "unknown"]
 
@@ -28,24 +28,12 @@ class GroupWeek(BaseModel):
     budget_remaining_ratio: float | None
 
 
-class Incident(BaseModel):
+class Incident(SpanTimes):
     alertname: str
     severity: str
     start: float
     end: float
     duration_seconds: float
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def start_rfc3339(self) -> str | None:
-        """``start`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.start)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def end_rfc3339(self) -> str | None:
-        """``end`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.end)
 
 
 class BurnPoint(BaseModel):
@@ -92,7 +80,7 @@ class SLOWeek(SLOFacts):
     )
 
 
-class Report(BaseModel):
+class Report(SpanTimes):
     scope: str
     week: str
     timezone: str
@@ -119,18 +107,6 @@ class Report(BaseModel):
             for s in self.slos
             if s.budget_remaining_ratio is not None and s.budget_remaining_ratio < 0.25
         ]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def start_rfc3339(self) -> str | None:
-        """``start`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.start)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def end_rfc3339(self) -> str | None:
-        """``end`` as an RFC 3339 time in UTC."""
-        return rfc3339(self.end)
 
 
 class ReportInfo(BaseModel):
