@@ -63,12 +63,14 @@ sys.path.insert(0, str(ROOT))
 
 from sloplane.artifacts import GenerateSettings  # noqa: E402
 from sloplane.slo.catalog import Catalog  # noqa: E402
+from sloplane.slo.durations import format_duration  # noqa: E402
 from sloplane.slo.model import SLO, EventsSLI  # noqa: E402
 from sloplane.slo.naming import (  # noqa: E402
     ERRORS_BUCKET,
     ERRORS_HEAD,
     ERRORS_PARTIAL,
     ERRORS_RATE,
+    LONG_GROUP_INTERVAL,
     SAMPLES_BUCKET,
     SAMPLES_HEAD,
     SAMPLES_PARTIAL,
@@ -325,6 +327,68 @@ def write_our_rules(slos: list[SLO], dest: Path) -> dict[str, dict[str, dict[str
         slo_id = groups[0]["name"].removeprefix("sloplane-")
         by_slo[slo_id] = {r["record"]: r for g in groups for r in g["rules"] if "record" in r}
     return by_slo
+
+
+# The roll-up tier's rules are the same for every SLO but for the ``sloplane_id`` matcher.
+SHAREABLE = frozenset(
+    {
+        ERRORS_PARTIAL,
+        TOTAL_PARTIAL,
+        SAMPLES_PARTIAL,
+        ERRORS_HEAD,
+        TOTAL_HEAD,
+        SAMPLES_HEAD,
+        ERRORS_BUCKET,
+        TOTAL_BUCKET,
+        SAMPLES_BUCKET,
+    }
+)
+
+
+def write_shared_rules(src: Path, dest: Path) -> None:
+    """A prototype, not what sloplane generates: the roll-up tier and the composed windows
+    as *one* rule per series for all SLOs (the per-SLO matcher removed; every input already
+    carries the SLO's labels, so the vector matching pairs each SLO's pieces), the rest
+    per SLO as generated. It measures how much of sloplane's cost is the fixed cost per
+    rule evaluation rather than the data the rules read. All SLOs here have the same
+    windows; a real layout would need one shared group per set of windows.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    shared: dict[str, list[dict[str, Any]]] = {"-long": [], "-rollup": []}
+    for path in sorted(src.glob("*.yml")):
+        groups = yaml.safe_load(path.read_text())["groups"]
+        slo_id = groups[0]["name"].removeprefix("sloplane-")
+        first = not shared["-long"]
+        for group in groups:
+            suffix = next((x for x in shared if group["name"].endswith(x)), None)
+            if suffix is None:
+                continue
+            keep = []
+            for rule in group["rules"]:
+                record = rule.get("record", "")
+                if record in SHAREABLE or record.startswith(
+                    ("slo:sli_error:ratio_rate", "slo:sli_coverage:")
+                ):
+                    if first:
+                        expr = rule["expr"].replace(f'{{sloplane_id="{slo_id}"}}', "")
+                        shared[suffix].append({"record": record, "expr": expr})
+                else:
+                    keep.append(rule)
+            group["rules"] = keep
+        groups = [g for g in groups if g["rules"]]
+        (dest / path.name).write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    intervals = {"-long": format_duration(LONG_GROUP_INTERVAL), "-rollup": "30m"}
+    (dest / "shared.yml").write_text(
+        yaml.safe_dump(
+            {
+                "groups": [
+                    {"name": f"sloplane-shared{k}", "interval": intervals[k], "rules": v}
+                    for k, v in shared.items()
+                ]
+            },
+            sort_keys=False,
+        )
+    )
 
 
 # -- traffic -----------------------------------------------------------------------------
@@ -914,7 +978,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     parser.add_argument(
-        "--shapes", nargs="+", default=["sloplane", "sloth", "pyrra"], help="rule sets to run"
+        "--shapes", nargs="+", default=["sloplane", "sloth", "pyrra", "sloplane-shared"],
+        help="rule sets to run (sloplane-shared: a prototype layout, see write_shared_rules)",
     )
     args = parser.parse_args()
     if 300 % args.step:
@@ -935,6 +1000,7 @@ def main() -> None:
 def _main(args: argparse.Namespace) -> str:
     slos = make_slos(args.slos)
     ours = write_our_rules(slos, WORK / "rules-sloplane")
+    write_shared_rules(WORK / "rules-sloplane", WORK / "rules-sloplane-shared")
     sloth_period = write_sloth_rules(slos, WORK / "rules-sloth")
     pyrra_period = write_pyrra_rules(slos, WORK / "rules-pyrra")
     sloth_files = {
@@ -942,7 +1008,7 @@ def _main(args: argparse.Namespace) -> str:
     }
     sloth_labels = {k: v["groups"][0]["rules"][0]["labels"] for k, v in sloth_files.items()}
     sloth_5m = {k: v["groups"][0]["rules"][0]["expr"] for k, v in sloth_files.items()}
-    for rules in ("rules-sloplane", "rules-sloth", "rules-pyrra"):
+    for rules in ("rules-sloplane", "rules-sloplane-shared", "rules-sloth", "rules-pyrra"):
         check = promtool("check", "rules", *map(str, sorted((WORK / rules).glob("*.yml"))))
         if check.returncode != 0:
             raise SystemExit(

@@ -27,8 +27,18 @@ from sloplane.slo.rules.rollup import history_gate
 
 
 def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """The constants and the info series, then the current burn rate."""
+    return [*constant_rules(slo, labels), current_burn_rule(slo, labels)]
+
+
+def constant_rules(slo: SLO, labels: Labels) -> list[Rule]:
+    """Objective, budget, period and info series: constants, so they may live in a slow group.
+
+    Every rule evaluation costs Prometheus a fixed amount of CPU whatever it computes, so
+    :func:`.render.slo_groups` puts these in the ``-long`` group (every 4m, inside the 5m
+    lookback) when the SLO has one, instead of re-recording them every minute.
+    """
     series_labels = {**slo.labels, **labels.identity(slo)}
-    sel = labels.selector(slo)
     budget = num(slo.error_budget)
     info_labels = {
         **slo.info_labels,
@@ -45,15 +55,19 @@ def metadata_rules(slo: SLO, labels: Labels) -> list[Rule]:
             record=TIME_PERIOD_DAYS, expr=f"vector({num(slo.window / 86400)})", labels=series_labels
         ),
         Rule(
-            record=CURRENT_BURN_RATE,
-            expr=f"{ratio_metric(BASE_WINDOW)}{sel} / {budget}",
-            labels=series_labels,
-        ),
-        Rule(
             record=INFO, expr="vector(1)", labels={k: v for k, v in info_labels.items() if v != ""}
         ),
         *_sloth_info(slo, labels),
     ]
+
+
+def current_burn_rule(slo: SLO, labels: Labels) -> Rule:
+    """The burn rate over the last 5 minutes (fast group: it moves every minute)."""
+    return Rule(
+        record=CURRENT_BURN_RATE,
+        expr=f"{ratio_metric(BASE_WINDOW)}{labels.selector(slo)} / {num(slo.error_budget)}",
+        labels={**slo.labels, **labels.identity(slo)},
+    )
 
 
 def period_rules(slo: SLO, labels: Labels) -> list[Rule]:

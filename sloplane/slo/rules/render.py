@@ -2,13 +2,16 @@
 
 Up to three rule groups per SLO. ``sloplane-<id>`` runs at the global evaluation
 interval and holds the 5m event rates, the short windows (up to 2h, from the source
-query) and every alert; Prometheus evaluates a group's rules in order, so each rule sees
-what the rules before it recorded in the same evaluation. ``sloplane-<id>-long`` (every
-3m) composes the long windows (whole hours from 6h) from the roll-up tier
-(:mod:`.rollup`), records their coverage and the period status; its pieces only change on
-the 5-minute grid, so a few minutes of lag cost nothing, and 3m divides every whole-hour
-window, which the tier's ``offset`` lookups need. ``sloplane-<id>-rollup`` (every 30m)
-records the clock-hour buckets. Separate SLOs evaluate concurrently.
+query), the current burn rate and every alert; Prometheus evaluates a group's rules in
+order, so each rule sees what the rules before it recorded in the same evaluation.
+``sloplane-<id>-long`` (every 4m) composes the long windows (whole hours from 6h) from the
+roll-up tier (:mod:`.rollup`), records their coverage, the period status and the
+constants (objective, budget, info); its pieces only change on the 5-minute grid, so a
+few minutes of lag cost nothing, and 4m divides every whole-hour window, which the tier's
+``offset`` lookups need. ``sloplane-<id>-rollup`` (every 30m) records the clock-hour
+buckets. Separate SLOs evaluate concurrently. Every rule evaluation has a fixed cost in
+Prometheus whatever it computes, so rules run no more often than their value changes
+(within the 5m lookback that instant queries need).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from sloplane.slo.naming import (
 )
 from sloplane.slo.rules.alerts import alert_rules
 from sloplane.slo.rules.common import Rule
-from sloplane.slo.rules.metadata import metadata_rules, period_rules
+from sloplane.slo.rules.metadata import constant_rules, current_burn_rule, period_rules
 from sloplane.slo.rules.rollup import coverage_rules, fast_rollup_rules, rollup_rules
 from sloplane.slo.rules.sli import ratio_rules, sli_rules
 
@@ -52,16 +55,23 @@ def slo_groups(slo: SLO, settings: GenerateSettings) -> list[dict[str, Any]]:
     fast: list[Rule] = [
         *sli_rules(slo, labels),
         *ratio_rules(slo, labels, [w for w in recorded_windows(slo) if w not in long_]),
-        *metadata_rules(slo, labels),
     ]
     slow: list[Rule] = [
         *fast_rollup_rules(slo, labels),
         *ratio_rules(slo, labels, sorted(long_)),
         *coverage_rules(slo, labels),
     ]
+    # constants are re-recorded in the slower group when there is one: every rule
+    # evaluation has a fixed cost in Prometheus, whatever the rule computes
+    constants = constant_rules(slo, labels)
+    if slow:
+        slow[:0] = constants
+        fast.append(current_burn_rule(slo, labels))
+    else:
+        fast.extend([*constants, current_burn_rule(slo, labels)])
     (slow if slo.window in long_ else fast).extend(period_rules(slo, labels))
     # Alerts stay in the fast group: it runs every interval and reads the long ratios
-    # the long group recorded (at most 3 minutes old), so no alert waits for its turn.
+    # the long group recorded (at most 4 minutes old), so no alert waits for its turn.
     fast.extend(alert_rules(slo, labels, settings.grafana_url))
     groups = [{"name": group_name(slo), "rules": [r.to_dict() for r in fast]}]
     for suffix, interval, rules in (
