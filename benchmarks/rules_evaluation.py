@@ -978,7 +978,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     parser.add_argument(
-        "--shapes", nargs="+", default=["sloplane", "sloth", "pyrra", "sloplane-shared"],
+        "--shapes",
+        nargs="+",
+        default=["sloplane", "sloth", "pyrra", "sloplane-shared"],
         help="rule sets to run (sloplane-shared: a prototype layout, see write_shared_rules)",
     )
     args = parser.parse_args()
