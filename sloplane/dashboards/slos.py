@@ -267,8 +267,27 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
         )
 
 
-def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
-    """Every SLO with objective, current SLI, budget left and status colour, linking to its dashboard."""
+def _history(labels: Labels, slos: Sequence[SLO], by: str, flt: str) -> str:
+    """Each SLO's window coverage (least covered group): one term per distinct composed
+    window, joined to the info series of the SLOs with that window; empty when no SLO has
+    a composed window."""
+    windows = sorted({s.window for s in slos if composed(s.window)})
+    terms = [
+        f"min by ({by}) ({coverage_metric(w)}{{{flt}}}) and on ({labels.id}) "
+        f'{INFO}{{{flt}, window="{format_duration(w)}"}}'
+        for w in windows
+    ]
+    return " or ".join(terms)
+
+
+def summary_table(labels: Labels, slos: Sequence[SLO], title: str) -> g.Table:
+    """Every SLO with objective, current SLI, budget left, recorded history and status
+    colour, linking to its dashboard.
+
+    SLI and budget come from the period series, which exist only while the rules trust
+    the window's recorded history; the History column says why a cell is empty.
+    """
+    services = sorted({s.service for s in slos})
     by = f"{labels.id}, {labels.service}, {labels.slo}"
     flt = f'{labels.service}=~"$service", {labels.slo}=~"$slo"'
     info = (
@@ -279,7 +298,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         )
         or f"{INFO}{{{flt}}}"
     )
-    queries = [
+    exprs = [
         (info, "info"),
         (
             f"1 - max by ({by}) ({PERIOD_BURN_RATE}{{{flt}}} * on ({labels.id}) group_left () "
@@ -294,6 +313,9 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
             "firing",
         ),
     ]
+    history = _history(labels, slos, by, flt)
+    if history:
+        exprs.append((history, "history"))
     rename = {
         labels.service: "Service",
         labels.slo: "SLO",
@@ -304,6 +326,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         "Value #C": "Budget remaining",
         "Value #D": "Burn rate",
         "Value #E": "Firing",
+        "Value #F": "History",
     }
     order = [
         "Service",
@@ -315,6 +338,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         "Budget remaining",
         "Burn rate",
         "Firing",
+        "History",
     ]
     transformations = [
         {"id": "merge", "options": {}},
@@ -354,16 +378,29 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
             "Firing",
             {"thresholds": steps(GREEN, (1.0, RED)), "custom.cellOptions": {"type": "color-text"}},
         ),
+        _override(
+            "History",
+            {
+                "unit": "percentunit",
+                "decimals": 1,
+                "thresholds": steps(RED, (queries.COMPLETE_COVERAGE, GREEN)),
+                "custom.cellOptions": {"type": "color-text"},
+            },
+        ),
         _override("Service", {"links": [link]}),
         _override("SLO", {"links": [link]}),
         _override("dashboard_uid", {"custom.hidden": True}),
     ]
     return table(
         title,
-        queries,
+        exprs,
         transformations,
         overrides,
-        description="Status colour: red when the budget is spent, orange below 25% left.",
+        description=(
+            "Status colour: red when the budget is spent, orange below 25% left. History: "
+            "the share of the SLO window the recorded series cover; under 99% SLI and budget "
+            "stay empty here (see the SLO's row, which answers from the source queries)."
+        ),
     )
 
 
@@ -393,7 +430,7 @@ def service_dashboard(catalog: Catalog, service: str, labels: Labels) -> dict[st
     slos = catalog.for_service(service)
     layout = Layout()
     layout.add_row("Overview")
-    layout.add(summary_table(labels, [service], f"SLOs of {service}"), 24, max(5, 3 + len(slos)))
+    layout.add(summary_table(labels, slos, f"SLOs of {service}"), 24, max(5, 3 + len(slos)))
     layout.newline()
     for slo in slos:
         slo_panels(layout, slo, labels)
@@ -472,9 +509,7 @@ def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
         6,
         4,
     )
-    layout.add(
-        summary_table(labels, catalog.services(), "Every SLO"), 24, max(8, 3 + len(catalog.slos))
-    )
+    layout.add(summary_table(labels, catalog.slos, "Every SLO"), 24, max(8, 3 + len(catalog.slos)))
     return dashboard(
         uid=OVERVIEW_UID,
         title="SLOs / Overview",

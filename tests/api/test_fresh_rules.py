@@ -44,7 +44,12 @@ from sloplane.slo.model import SLO, EventsSLI
 from sloplane.slo.naming import ROLLUP_GROUP_INTERVAL
 from sloplane.slo.rules import compile_rules
 from tests.api.conftest import ADMIN, api
-from tests.support.dashboard_queries import BUDGET_PANEL, SLI_PANEL, slo_panel_queries
+from tests.support.dashboard_queries import (
+    BUDGET_PANEL,
+    SLI_PANEL,
+    slo_panel_queries,
+    summary_queries,
+)
 from tests.support.live_counters import drop_target_labels, live_counters
 from tests.support.processes import (
     Prometheus,
@@ -161,7 +166,11 @@ def test_api_report_and_dashboard_show_one_number_before_and_after_backfill(
     backfill_openmetrics(traffic.history(last), data, block_duration="168h")
     record_recent_tier(SHOP_PY, data, last - RULES_RAN, last)
     panels = slo_panel_queries(CATALOG, SHOP)
-    dashboard = {"sli": panels[SLI_PANEL.format(window="30d")], "budget": panels[BUDGET_PANEL]}
+    dashboard = {
+        "sli": panels[SLI_PANEL.format(window="30d")],
+        "budget": panels[BUDGET_PANEL],
+        "history": summary_queries(CATALOG, SHOP.service)["history"],
+    }
     with live_counters(traffic.counters) as target:
         config = prometheus_config(
             [target], rule_files=[rules], scrape_interval="15s", evaluation_interval="15s"
@@ -251,6 +260,9 @@ def _check_one_number(
         else:
             assert window["coverage_ratio"] >= 0.99, window
         _agree(prom, dashboard, body, at)
+        # the summary table's History column is the coverage the API states
+        (history,) = prom.query(dashboard["history"], at)
+        assert float(history["value"][1]) == pytest.approx(window["coverage_ratio"], abs=1e-12)
         assert body["error_ratio"] == pytest.approx(traffic.true_ratio(at), rel=TRUE)
         _check_report(c, prom, traffic, dashboard)
 
@@ -258,8 +270,8 @@ def _check_one_number(
 def _agree(prom: Prometheus, dashboard: dict[str, str], status: dict, at: float) -> None:
     """The dashboard's panels at ``at`` show the API's SLI and budget left."""
     shown = {}
-    for name, expr in dashboard.items():
-        (sample,) = prom.query(expr, at)
+    for name in ("sli", "budget"):
+        (sample,) = prom.query(dashboard[name], at)
         shown[name] = float(sample["value"][1])
     assert shown["sli"] == pytest.approx(status["sli"], abs=AGREE), (shown, status)
     remaining = status["error_budget"]["remaining_ratio"]

@@ -8,7 +8,9 @@ variables, whose ``allValue`` is ``.+``), which :func:`variable_values` reproduc
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from sloplane.artifacts import GenerateSettings
 from sloplane.dashboards import render_dashboards
 from sloplane.dashboards.queries import expand, variable_values
 from sloplane.slo.catalog import Catalog
@@ -19,13 +21,15 @@ SLI_PANEL = "SLI over {window}"
 BUDGET_PANEL = "Error budget remaining"
 
 
-def slo_panel_queries(catalog: Catalog, slo: SLO, **settings: object) -> dict[str, str]:
+def _service_dashboard(catalog: Catalog, service: str, settings: dict[str, Any]) -> dict[str, Any]:
+    artifacts = render_dashboards(catalog, GenerateSettings(**settings))
+    return dict(json.loads(artifacts[dashboard_path(dashboard_uid(service))]))
+
+
+def slo_panel_queries(catalog: Catalog, slo: SLO, **settings: Any) -> dict[str, str]:
     """Title -> the expanded expression of every single-query panel in ``slo``'s row of its
     service dashboard (generated from ``catalog`` with ``GenerateSettings(**settings)``)."""
-    from sloplane.artifacts import GenerateSettings
-
-    artifacts = render_dashboards(catalog, GenerateSettings(**settings))  # type: ignore[arg-type]
-    data = json.loads(artifacts[dashboard_path(dashboard_uid(slo.service))])
+    data = _service_dashboard(catalog, slo.service, settings)
     values = variable_values(data)
     found: dict[str, str] = {}
     in_row = False
@@ -37,3 +41,12 @@ def slo_panel_queries(catalog: Catalog, slo: SLO, **settings: object) -> dict[st
         if in_row and len(targets) == 1:
             found[panel["title"]] = expand(targets[0]["expr"], values)
     return found
+
+
+def summary_queries(catalog: Catalog, service: str, **settings: Any) -> dict[str, str]:
+    """Column query's legend (``sli``, ``budget``, ``history``, ...) -> its expanded
+    expression, in the summary table of ``service``'s dashboard."""
+    data = _service_dashboard(catalog, service, settings)
+    values = variable_values(data)
+    (table,) = [p for p in data["panels"] if p["type"] == "table"]
+    return {t["legendFormat"]: expand(t["expr"], values) for t in table["targets"]}
