@@ -41,7 +41,7 @@ from sloplane.reports.weeks import week_bounds, week_of
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import parse_duration
 from sloplane.slo.model import SLO, EventsSLI
-from sloplane.slo.naming import ROLLUP_GROUP_INTERVAL
+from sloplane.slo.naming import INFO, ROLLUP_GROUP_INTERVAL
 from sloplane.slo.rules import compile_rules
 from tests.api.conftest import ADMIN, api
 from tests.support.dashboard_queries import (
@@ -176,6 +176,7 @@ def test_api_report_and_dashboard_show_one_number_before_and_after_backfill(
             [target], rule_files=[rules], scrape_interval="15s", evaluation_interval="15s"
         )
         with run_prometheus(drop_target_labels(config), data_dir=data) as prom:
+            _check_history_has_a_reset_and_a_gap(prom, traffic)
             # before: 20 minutes of recorded history
             coverage, at = _wait_for_window(prom, lambda c: c > 0)
             assert 0 < coverage < 0.01
@@ -190,6 +191,16 @@ def test_api_report_and_dashboard_show_one_number_before_and_after_backfill(
             _check_one_number(
                 prom, traffic, dashboard, at, tmp_path / "after.db", "recording_rules"
             )
+
+
+def _check_history_has_a_reset_and_a_gap(prom: Prometheus, traffic: Traffic) -> None:
+    """The raw data the three answers read holds what the proof says it does."""
+    (resets,) = prom.query(f"sum(resets(http_requests_total[{WINDOW}s]))")
+    assert float(resets["value"][1]) == 2  # both counters, once
+    begin, end = traffic.gap
+    assert not prom.query("count_over_time(http_requests_total[59m])", end - 1)
+    (before,) = prom.query('count_over_time(http_requests_total{code="200"}[1h])', begin)
+    assert float(before["value"][1]) >= 59  # one a minute (is the range's start included?)
 
 
 def _rules_evaluated_often() -> str:
@@ -208,8 +219,10 @@ def _rules_evaluated_often() -> str:
 
 
 def _wait_for_window(prom: Prometheus, done: Callable[[float], bool]) -> tuple[float, float]:
-    """The SLO window's coverage and its sample's time, once ``done(coverage)`` holds and the
-    recorded 30d ratio was evaluated no earlier than that coverage (it reads the same blocks)."""
+    """The SLO window's coverage and an instant to read it at, once ``done(coverage)`` holds
+    and the recorded 30d ratio was evaluated no earlier than that coverage (it reads the same
+    blocks). The instant is the coverage sample's time, or the info series' latest (the
+    summary table joins on it; its group may not have run before)."""
     deadline = time.monotonic() + 420
     found: list[dict] = []
     while time.monotonic() < deadline:
@@ -218,8 +231,9 @@ def _wait_for_window(prom: Prometheus, done: Callable[[float], bool]) -> tuple[f
             covered_at = prom.query("timestamp(slo:sli_coverage:ratio30d)")
             ratio_at = prom.query("timestamp(slo:sli_error:ratio_rate30d)")
             stamp = float(covered_at[0]["value"][1])
-            if ratio_at and float(ratio_at[0]["value"][1]) >= stamp:
-                return float(found[0]["value"][1]), stamp
+            info_at = prom.query(f"timestamp({INFO})")
+            if info_at and ratio_at and float(ratio_at[0]["value"][1]) >= stamp:
+                return float(found[0]["value"][1]), max(stamp, float(info_at[0]["value"][1]))
         time.sleep(3)
     raise AssertionError(f"the 30d window never got there: {found} " + prom.log()[-2000:])
 
