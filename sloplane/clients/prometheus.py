@@ -368,6 +368,10 @@ class AsyncPromReader(Protocol):
     async def samples(self, selector: str, window: str, at: float) -> list[Series]: ...
 
 
+Outcome = httpx.Response | httpx.HTTPError
+"""What one attempt at a GET ended with: an answer (of any status) or a transport failure."""
+
+
 @dataclass
 class _Settings:
     url: str
@@ -394,6 +398,19 @@ class _Settings:
         if isinstance(failure, httpx.Response):
             return failure.status_code in RETRYABLE_STATUS and not _timed_out(failure)
         return retryable_error(failure)
+
+    def settle(self, attempt: int, outcome: Outcome) -> httpx.Response | None:
+        """The answer of attempt ``attempt`` (0-based) to decode, or None to try again after
+        ``backoff(attempt)``; a transport failure that is not retried raises.
+
+        The whole retry policy, free of I/O: the synchronous and the asynchronous face only
+        send, sleep and decode around it, so they cannot drift apart.
+        """
+        if self.again(attempt, outcome):
+            return None
+        if isinstance(outcome, httpx.Response):
+            return outcome
+        raise self.failed(outcome)
 
 
 def _timed_out(resp: httpx.Response) -> bool:
@@ -453,16 +470,16 @@ class PrometheusClient(_Settings):
         attempt = 0
         while True:
             sent_at = time.time()
-            try:
-                resp = self._http.get(call.path, params=dict(call.params))
-            except httpx.HTTPError as exc:
-                if not self.again(attempt, exc):
-                    raise self.failed(exc) from None
-            else:
-                if not self.again(attempt, resp):
-                    return self.decoder.decode(call, resp, sent_at)
+            if (resp := self.settle(attempt, self._send(call))) is not None:
+                return self.decoder.decode(call, resp, sent_at)
             time.sleep(backoff(attempt))
             attempt += 1
+
+    def _send(self, call: Call) -> Outcome:
+        try:
+            return self._http.get(call.path, params=dict(call.params))
+        except httpx.HTTPError as exc:
+            return exc
 
 
 class AsyncPrometheusClient(_Settings):
@@ -527,19 +544,19 @@ class AsyncPrometheusClient(_Settings):
         attempt = 0
         while True:
             sent_at = time.time()
-            try:
-                resp = await self._get(call)
-            except httpx.HTTPError as exc:
-                if not self.again(attempt, exc):
-                    raise self.failed(exc) from None
-            else:
-                if not self.again(attempt, resp):
-                    if self.max_bytes is None and self.max_series is None:
-                        return self.decoder.decode(call, resp, sent_at)
-                    self._check_series(resp)
-                    return await asyncio.to_thread(self.decoder.decode, call, resp, sent_at)
+            if (resp := self.settle(attempt, await self._send(call))) is not None:
+                if self.max_bytes is None and self.max_series is None:
+                    return self.decoder.decode(call, resp, sent_at)
+                self._check_series(resp)
+                return await asyncio.to_thread(self.decoder.decode, call, resp, sent_at)
             await asyncio.sleep(backoff(attempt))
             attempt += 1
+
+    async def _send(self, call: Call) -> Outcome:
+        try:
+            return await self._get(call)
+        except httpx.HTTPError as exc:
+            return exc
 
     async def _get(self, call: Call) -> httpx.Response:
         """The answer, read at most ``max_bytes`` far (a PrometheusError beyond)."""
