@@ -29,7 +29,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import httpx
@@ -372,18 +372,22 @@ Outcome = httpx.Response | httpx.HTTPError
 """What one attempt at a GET ended with: an answer (of any status) or a transport failure."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Settings:
+    """What both faces are configured with; each face adds its own transport and limits."""
+
     url: str
     timeout: float = 10.0
+    _: KW_ONLY
     retries: int = 1
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold a token
     max_points: int = MAX_POINTS
     reject_warnings: bool = False
     max_skew: float = MAX_CLOCK_SKEW
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
+        self.headers = dict(self.headers or {})
         self.decoder = Decoder(self.url, self.reject_warnings, self.max_skew)
 
     def failed(self, exc: httpx.HTTPError) -> PrometheusError:
@@ -421,23 +425,19 @@ def _timed_out(resp: httpx.Response) -> bool:
         return False
 
 
+@dataclass(eq=False, kw_only=True)
 class PrometheusClient(_Settings):
     """The synchronous face; one connection pool, closed by :meth:`close` or ``with``."""
 
-    def __init__(
-        self,
-        url: str,
-        timeout: float = 10.0,
-        *,
-        retries: int = 1,
-        headers: Mapping[str, str] | None = None,
-        max_points: int = MAX_POINTS,
-        reject_warnings: bool = False,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(url, timeout, retries, dict(headers or {}), max_points, reject_warnings)
+    transport: httpx.BaseTransport | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self._http = httpx.Client(
-            base_url=self.url, headers=dict(self.headers), timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=dict(self.headers),
+            timeout=self.timeout,
+            transport=self.transport,
         )
 
     def __enter__(self) -> PrometheusClient:
@@ -482,28 +482,19 @@ class PrometheusClient(_Settings):
             return exc
 
 
+@dataclass(eq=False, kw_only=True)
 class AsyncPrometheusClient(_Settings):
-    """The asynchronous face; ``max_connections`` bounds the connection pool."""
+    """The asynchronous face; ``max_connections`` bounds the connection pool, ``max_bytes``
+    and ``max_series`` the answers it accepts (None: no bound)."""
 
-    def __init__(
-        self,
-        url: str,
-        timeout: float = 10.0,
-        *,
-        retries: int = 1,
-        headers: Mapping[str, str] | None = None,
-        max_points: int = MAX_POINTS,
-        reject_warnings: bool = False,
-        max_connections: int = 8,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_bytes: int | None = None,
-        max_series: int | None = None,
-    ) -> None:
-        super().__init__(url, timeout, retries, dict(headers or {}), max_points, reject_warnings)
-        self._max_connections = max_connections
-        self.max_bytes = max_bytes
-        self.max_series = max_series
-        self._transport = transport
+    max_connections: int = 8
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
+    max_bytes: int | None = None
+    max_series: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # made on first use, inside the event loop that runs the requests
         self._client: httpx.AsyncClient | None = None
 
     async def aclose(self) -> None:
@@ -603,14 +594,14 @@ class AsyncPrometheusClient(_Settings):
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             limits = httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
             )
             self._client = httpx.AsyncClient(
                 base_url=self.url,
                 headers=dict(self.headers),
                 limits=limits,
                 timeout=self.timeout,
-                transport=self._transport,
+                transport=self.transport,
             )
         return self._client
