@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
 
+from sloplane import logs
 from sloplane.clients.prometheus import PrometheusClient, PromReader
 from sloplane.detect.config import ActionConfig, DetectConfig, WatchConfig, api_token
 from sloplane.detect.events import Events
@@ -196,12 +197,7 @@ QUIET_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn")
 
 
 def configure_logging(level: str = "info") -> None:
-    numeric = logging.getLevelNamesMapping()[level.upper()]
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(
-            numeric if level == "debug" else max(numeric, logging.WARNING)
-        )
+    logs.configure(level, quiet=QUIET_LOGGERS)
 
 
 def run_service(config: DetectConfig, log_level: str = "info") -> None:
