@@ -216,6 +216,10 @@ class WebhookHook(_Strict):
     url: HttpUrl
     secret_env: str | None = None
     """Environment variable holding the HMAC-SHA256 key (never put secrets in the file)."""
+    legacy_signature: bool = False
+    """Deprecated: also send ``X-Sloplane-Signature``, the HMAC of the body alone, for a
+    receiver not yet checking ``Sloplane-Signature``. It can be replayed at will (nothing
+    in it ages), so it is off unless asked for, and logged as deprecated when on."""
     retries: int = 3
     backoff: Duration = 1.0
     timeout: Duration = 10.0
