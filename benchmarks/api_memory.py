@@ -32,13 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.soak import rss, rss_slope  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    free_port,
-    prometheus_config,
-    run_prometheus,
-    stop_process,
-    wait_http_ok,
-)
+from tests.support import processes  # noqa: E402
 
 TOKEN = "api-memory-" + os.urandom(8).hex()
 
@@ -50,8 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     tree = args.tree.resolve()
     work = Path(tempfile.mkdtemp(prefix="sloplane-api-memory-"))
-    with run_prometheus(prometheus_config()) as prom:
-        port = free_port()
+    with processes.run_prometheus(processes.prometheus_config()) as prom:
+        port = processes.free_port()
         api = f"http://127.0.0.1:{port}"
         with (work / "api.log").open("wb") as log:
             proc = subprocess.Popen(
@@ -64,10 +58,10 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
-            wait_http_ok(f"{api}/healthz", timeout=120, proc=proc)
+            processes.wait_http_ok(f"{api}/healthz", timeout=120, proc=proc)
             samples = _load(api, proc.pid, args.minutes * 60)
         finally:
-            stop_process(proc, timeout=30)
+            processes.stop_process(proc, timeout=30)
     tail = [(t, v) for t, v in samples if t >= samples[-1][0] / 2]
     mib = 1 << 20
     print(f"tree: {tree}")
