@@ -12,12 +12,14 @@ Everything runs on loopback, through the same CLIs an operator uses:
   and running a command hook behind a 30 s cooldown and 3 actions an hour;
 - a real Prometheus scraping the flapping metric and the exporter.
 
-It reports each service's RSS over time, p99 latency and errors per kind of request,
+It reports each service's RSS over time (with the least-squares slope over the last five
+minutes; ``--rss-csv`` writes every 10 s sample), p99 latency and errors per kind of request,
 false ``up 0`` (a configured target reported down while its server answered), alerts
 POSTed against alerts the detector queued, hook runs against what the guards allow, and
 audit rows against hook runs.
 
     .venv/bin/python benchmarks/soak.py                 # 10 minutes
+    .venv/bin/python benchmarks/soak.py --out soak.md --rss-csv rss.csv
     .venv/bin/python benchmarks/soak.py --minutes 3 --out soak.md
 """
 
