@@ -456,6 +456,16 @@ class DetectConfig(_Strict):
                 yield (*at, "action"), f"unknown action {r.action!r}"
             if not (r.deploy_time_query or r.deploy_target):
                 yield (*at, "deploy_target"), "needs deploy_time_query or deploy_target"
+        for i, a in enumerate(self.actions):
+            if (
+                isinstance(a.hook, WebhookHook)
+                and a.hook.legacy_signature
+                and not a.hook.secret_env
+            ):
+                yield (
+                    ("actions", i, "hook", "legacy_signature"),
+                    "needs secret_env: the signature is an HMAC under that key",
+                )
 
     def action(self, name: str) -> ActionConfig:
         return next(a for a in self.actions if a.name == name)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sloplane.detect import hooks, signing
 from sloplane.detect.config import WebhookHook, parse_config
 from sloplane.detect.service import run_service
+from sloplane.errors import SpecError
 from tests.support.standins import Answer, scripted_server
 
 SECRET = b"s3cret"
@@ -114,3 +115,12 @@ def test_a_replay_after_the_window_is_refused() -> None:
     late = 1_700_000_000 + signing.TOLERANCE + 1
     with pytest.raises(signing.SignatureError, match="a replay or a wrong clock"):
         signing.verify(SECRET, header, "k", b"{}", now=late)
+
+
+def test_the_legacy_signature_without_a_secret_is_one_line() -> None:
+    hook = {"kind": "webhook", "url": "http://127.0.0.1:1/hook", "legacy_signature": True}
+    with pytest.raises(SpecError) as info:
+        parse_config({"actions": [{"name": "rollback", "hook": hook}]}, "detect.yaml")
+    (line,) = str(info.value).splitlines()
+    assert line.startswith("detect.yaml: action 'rollback': field 'hook.legacy_signature': ")
+    assert "needs secret_env" in line
