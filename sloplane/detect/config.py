@@ -456,11 +456,11 @@ class DetectConfig(_Strict):
                 yield (*at, "action"), f"unknown action {r.action!r}"
             if not (r.deploy_time_query or r.deploy_target):
                 yield (*at, "deploy_target"), "needs deploy_time_query or deploy_target"
-        for i, a in enumerate(self.actions):
+        for i, act in enumerate(self.actions):
             if (
-                isinstance(a.hook, WebhookHook)
-                and a.hook.legacy_signature
-                and not a.hook.secret_env
+                isinstance(act.hook, WebhookHook)
+                and act.hook.legacy_signature
+                and not act.hook.secret_env
             ):
                 yield (
                     ("actions", i, "hook", "legacy_signature"),
