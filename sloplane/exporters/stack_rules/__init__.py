@@ -40,12 +40,12 @@ def alert_rule(
 
 
 def page(name: str, expr: str, for_: str, summary: str, description: str) -> Rule:
-    """An alert that wakes someone: the stack cannot serve (down, saturated, split)."""
+    """An alert with ``severity: page`` (sloplane's AlertManager routing pages someone)."""
     return alert_rule(name, expr, for_, PAGE, summary, description)
 
 
 def ticket(name: str, expr: str, for_: str, summary: str, description: str) -> Rule:
-    """An alert for working hours: trouble is coming (a limit near, a replica gone)."""
+    """An alert with ``severity: ticket`` (the routing opens a ticket; nobody is woken)."""
     return alert_rule(name, expr, for_, TICKET, summary, description)
 
 
