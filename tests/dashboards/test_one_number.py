@@ -171,3 +171,52 @@ def test_the_budget_annotation_renders_each_source_in_prometheus(tmp_path: Path)
     )
     run = promtool("test", "rules", "test.yml", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.integration
+def test_covered_ratio_picks_the_source_the_api_would(tmp_path: Path) -> None:
+    """One hour of 50% errors in the raw counters; the recorded 30d ratio says 25% (both
+    exact in binary, as promtool compares exactly). The expression answers 25% when the
+    coverage is complete or not recorded (the API's ``trusted``), 50% (the source queries)
+    when the coverage is short or nothing is recorded at the instant (an instant before
+    the rules)."""
+    slo = SLO(
+        service="shop",
+        name="availability",
+        objective=99,
+        sli=EventsSLI(errors='http_requests_total{code="500"}', total="http_requests_total"),
+    )
+    ids = ", ".join(f'{k}="{v}"' for k, v in queries.LABELS.identity(slo).items())
+    raw = [
+        {"series": 'http_requests_total{code="500"}', "values": "0+50x60"},
+        {"series": 'http_requests_total{code="200"}', "values": "0+50x60"},
+    ]
+    recorded = [{"series": f"slo:sli_error:ratio_rate30d{{{ids}}}", "values": "0.25x60"}]
+
+    def coverage(share: float) -> list[dict[str, str]]:
+        return [{"series": f"slo:sli_coverage:ratio30d{{{ids}}}", "values": f"{share}x60"}]
+
+    cases = [
+        (raw + recorded + coverage(1), 0.25),
+        (raw + recorded + coverage(0.995), 0.25),
+        (raw + recorded + coverage(0.5), 0.5),
+        (raw + recorded, 0.25),
+        (raw + coverage(0.5), 0.5),
+        (raw, 0.5),
+    ]
+    expr = queries.covered_ratio(slo, slo.window)
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": series,
+            "promql_expr_test": [
+                {"expr": expr, "eval_time": "1h", "exp_samples": [{"labels": "{}", "value": v}]}
+            ],
+        }
+        for series, v in cases
+    ]
+    (tmp_path / "test.yml").write_text(
+        yaml.safe_dump({"rule_files": [], "tests": tests}, sort_keys=False)
+    )
+    run = promtool("test", "rules", "test.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
