@@ -26,8 +26,8 @@ import httpx
 import pika
 import pika.exceptions
 
-from sloplane.exporters.config import Address, RabbitMQModule
 from sloplane.exporters.families import Families
+from sloplane.exporters.settings import Address, RabbitMQModule
 from sloplane.exporters.target import Backend, ScrapeError
 
 _RETRY_MANAGEMENT_AFTER = 300.0

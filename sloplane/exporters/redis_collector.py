@@ -14,8 +14,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from sloplane.exporters.config import Address, RedisModule
 from sloplane.exporters.families import Families
+from sloplane.exporters.settings import Address, RedisModule
 from sloplane.exporters.target import Backend, ScrapeError
 
 CLIENT_NAME = "sloplane-exporter"

@@ -2,7 +2,7 @@
 
 A threading server, so a slow target never blocks other scrapes; the targets
 themselves make sure concurrent scrapes share one collection. Responses are
-negotiated like prometheus_client's own (OpenMetrics when asked, gzip when
+negotiated like prometheus_client's own (:mod:`.exposition`) (OpenMetrics when asked, gzip when
 accepted).
 """
 
@@ -18,10 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client.exposition import choose_encoder
-
-from sloplane.exporters.config import shown_address
 from sloplane.exporters.exporter import Exporter, ProbeBusy, ProbeForbidden, ProbeRequestError
+from sloplane.exporters.exposition import choose_renderer
+from sloplane.exporters.settings import shown_address
 
 __all__ = ["ExporterServer"]
 
@@ -52,6 +51,19 @@ class ExporterServer(ThreadingHTTPServer):
             # socketserver binds AF_INET unless told; an IPv6 literal needs AF_INET6.
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    @classmethod
+    def on_socket(cls, sock: socket.socket, exporter: Exporter) -> ExporterServer:
+        """A server on a socket already bound and listening (handed over by :mod:`.serve`)."""
+        server = cls.__new__(cls)
+        server.exporter = exporter
+        server.address_family = sock.family
+        socketserver_init = ThreadingHTTPServer.__init__
+        socketserver_init(server, sock.getsockname()[:2], _Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        return server
 
     @property
     def url(self) -> str:
@@ -119,8 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
         return time.monotonic() + max(seconds - SCRAPE_TIMEOUT_OFFSET, seconds / 2)
 
     def _exposition(self, registry: Any) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
-        body = encoder(registry)
+        render, content_type = choose_renderer(self.headers.get("Accept") or "")
+        body = render(registry.collect())
         if "gzip" in (self.headers.get("Accept-Encoding") or ""):
             self._send(200, gzip.compress(body, compresslevel=1), content_type, gzipped=True)
         else:
