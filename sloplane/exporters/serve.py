@@ -42,8 +42,6 @@ def configure_logging(level: str) -> None:
         # pika logs ERRORs with tracebacks for every refused connection and warns on every
         # passive declare of a missing queue; the metrics and our one WARNING line say it.
         logging.getLogger("pika").setLevel(logging.CRITICAL)
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def listening_socket(address: tuple[str, int]) -> socket.socket:
