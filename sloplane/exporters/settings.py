@@ -192,6 +192,11 @@ class HttpModule(_Probeable):
     max_body_bytes: int = 1 << 20
     timeout_seconds: float = 5.0
 
+    def __post_init__(self) -> None:
+        # As the schema reads it: ``basic_auth`` may be given as its mapping.
+        if isinstance(self.basic_auth, dict):
+            object.__setattr__(self, "basic_auth", BasicAuth(**self.basic_auth))
+
     def has_credentials(self) -> bool:
         # Configured headers count: they are where API keys usually go.
         return bool(self.basic_auth or self.bearer_token_file or self.headers)
