@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sloplane.cli_options import file_option, log_level_option
 from sloplane.errors import SloplaneError
 from sloplane.exporters.config import load_config
 from sloplane.exporters.exporter import Exporter
@@ -22,10 +23,9 @@ from sloplane.listen import parse_listen
 
 
 @click.command("exporter")
-@click.option(
+@file_option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="exporters.yaml: modules (credentials) and targets.",
 )
@@ -35,12 +35,7 @@ from sloplane.listen import parse_listen
     help="HOST:PORT, [v6]:PORT or :PORT (loopback; 0.0.0.0:PORT for every IPv4 interface); overrides the config.",
 )
 @click.option("--once", is_flag=True, help="Print one /metrics exposition to stdout and exit.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
+@log_level_option()
 def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) -> None:
     """Serve Prometheus metrics for PostgreSQL, Redis, RabbitMQ and HTTP endpoints."""
     configure_logging(log_level)

@@ -17,7 +17,6 @@ Where ``memfd_create`` is missing (not Linux), :func:`serve` runs in the first p
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import signal
@@ -29,19 +28,16 @@ from types import FrameType
 from typing import NoReturn
 
 import sloplane
+from sloplane import logs
 from sloplane.exporters.exporter import Exporter
 from sloplane.exporters.server import ExporterServer
 from sloplane.exporters.settings import ExporterConfig
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), format=LOG_FORMAT)
-    if level != "debug":
-        # pika logs ERRORs with tracebacks for every refused connection and warns on every
-        # passive declare of a missing queue; the metrics and our one WARNING line say it.
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # pika logs ERRORs with tracebacks for every refused connection and warns on every
+    # passive declare of a missing queue; the metrics and our one WARNING line say it.
+    logs.configure(level, silent=("pika",))
 
 
 def listening_socket(address: tuple[str, int]) -> socket.socket:
