@@ -87,7 +87,7 @@ def test_head_has_headers_and_no_body(server: ExporterServer) -> None:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.binary(max_size=400))
 def test_any_bytes_get_an_answer_or_a_close_and_the_server_lives_on(
