@@ -194,8 +194,11 @@ class Poller:
                     exc,
                 )
                 return
+            # Only points inside the slice asked for: a backend answering beyond it
+            # (a point years ahead) must not become a series' newest point.
+            lo, hi = begin, stop
             found = ((format_labels(s.labels), s.finite()) for s in self._mine(series))
-            yield {k: s.points for k, s in found if k in keys}
+            yield {k: tuple(p for p in s.points if lo <= p[0] <= hi) for k, s in found if k in keys}
             begin = stop + w.step
 
     def _prime(
