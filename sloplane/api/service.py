@@ -13,11 +13,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sloplane.api import reading
+from sloplane.api import firing, reading
 from sloplane.api.backend import SharedPrometheus
 from sloplane.api.board import StatusBoard
 from sloplane.api.cache import ByteBudgetCache
 from sloplane.api.schemas import (
+    AlertHistory,
     DataSource,
     HistoryPoint,
     SLOHistory,
@@ -115,7 +116,10 @@ class SLOService:
                 reading.merge_source(slo, found, await self.client.instant(expr, at=t), redo)
         reading.attach_alerts(slo, found, samples)
         if not found:
+            # no numbers at all: the status still names the alerts firing (the no-data
+            # alert fires exactly then)
             found = {(): reading.Reading({})}
+            reading.attach_alerts(slo, found, samples)
         statuses = [_group_status(slo, r, windows, t, len(found)) for r in found.values()]
         return sorted(statuses, key=_severity)
 
@@ -164,6 +168,25 @@ class SLOService:
                 return exc
 
         return list(await asyncio.gather(*(one(s) for s in slos)))
+
+    async def alert_history(self, slo: SLO, start: float, end: float) -> AlertHistory:
+        """The SLO's alert firing intervals over [start, end] from ``ALERTS`` (see
+        :mod:`sloplane.api.firing`): one range query, under the client's point limit.
+        The range is taken in whole seconds, so the grid's last time is exactly ``end``
+        on the wire (the client sends milliseconds) and an alert firing then is ongoing."""
+        end = math.floor(end)
+        start = min(math.ceil(start), end)
+        step = firing.step_for(start, end)
+        query = queries.firing_alerts(slo)
+        series = await self.client.range(query, firing.grid_start(start, end, step), end, step)
+        return AlertHistory(
+            id=slo.id,
+            start=start,
+            end=end,
+            step=step,
+            query=query,
+            intervals=firing.intervals(series, start, end, step),
+        )
 
     async def coverage_at(self, slo: SLO, t: float) -> float | None:
         """Share of the SLO window the recorded series cover at ``t`` (the least covered

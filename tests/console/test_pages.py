@@ -90,6 +90,9 @@ def test_pages_render_and_degrade_without_history(client: TestClient) -> None:
     # the history needs Prometheus, which is not there: said, not a 500
     assert "The history could not be read" in r.text
     assert 'data-degraded="groups"' in r.text
+    # so does ALERTS: the page falls back to the stored reports and names what is missing
+    assert "<code>ALERTS</code> history could not be read" in r.text
+    assert 'data-degraded="alert-intervals"' in r.text
     for path in ("/ui/services", "/ui/teams", "/ui/services/svc0", "/ui/teams/t", "/ui/reports",
                  "/ui/decisions", "/ui/login"):  # fmt: skip
         assert client.get(path).status_code == 200, path

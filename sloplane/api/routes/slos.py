@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from sloplane.api.errors import BACKEND_ERRORS, NOT_FOUND, READ_ERRORS, invalid
-from sloplane.api.schemas import ListedStatus, SLOHistory, SLOStatus, SLOSummary
+from sloplane.api.schemas import AlertHistory, ListedStatus, SLOHistory, SLOStatus, SLOSummary
 from sloplane.api.state import (
     V1,
     AtParam,
@@ -154,6 +154,29 @@ async def slo_history(
     if (t_end - t_start) / step_s > limits.max_points:
         raise invalid("query", "step", f"more than {limits.max_points} points: use a larger step")
     return await st.service.history(slo, t_start, t_end, step_s, chosen)
+
+
+@router.get(
+    "/slos/{slo_id}/alerts",
+    response_model=AlertHistory,
+    responses={**BACKEND_ERRORS, **NOT_FOUND},
+)
+async def slo_alerts(
+    st: StateDep,
+    slo_id: SloId,
+    start: Annotated[datetime | None, Query(description="Default: end - the SLO window")] = None,
+    end: Annotated[datetime | None, Query(description="Default: now")] = None,
+) -> AlertHistory:
+    """When the SLO's generated alerts fired over a range, from Prometheus' ``ALERTS``
+    series: ``[start, end)`` intervals per alert, each end exact to within ``step``."""
+    slo = find_slo(st, slo_id)
+    t_end = unix(end) or time.time()
+    t_start = unix(start) or t_end - slo.window
+    if t_end <= t_start:
+        raise invalid("query", "end", "end must be after start")
+    if t_end - t_start > st.settings.max_range_seconds:
+        raise invalid("query", "start", f"range longer than {st.settings.max_range_seconds}s")
+    return await st.service.alert_history(slo, t_start, t_end)
 
 
 def parse_group(slo: SLO, group: list[str] | None) -> dict[str, str] | None:
