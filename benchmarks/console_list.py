@@ -10,8 +10,8 @@ the status cached as `sloplane serve` caches it (--cache-ttl, default 10 s).
     .venv/bin/python benchmarks/console_list.py [--slos 1000] [--requests 50]
 
 ``--across-expiry SECONDS`` measures instead what a visitor sees when the cache period
-ends: the page "now" (no ``at``) loaded back to back for SECONDS with `sloplane serve`'s
-default 10 s period, so several periods end during the run. Each load's time is printed
+ends: the page "now" (no ``at``; the API's clock moved to the end of the data, see
+ShiftedClock) loaded back to back for SECONDS with `sloplane serve`'s default 10 s period, so several periods end during the run. Each load's time is printed
 as a summary, with how many loads were answered while the status board was refreshing
 and how many Prometheus queries each period cost. ``--status-max-age 0`` forbids serving
 a status from an earlier period, which is how the list routes behaved before the board
@@ -133,8 +133,30 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+class ShiftedClock:
+    """``time`` for the API's status code with "now" moved to the end of the dataset's
+    second week (AT), so a status "now" reads two weeks of real history and costs what
+    the timed ``?at=`` loads cost (no data "now" would make every query trivial)."""
+
+    def __init__(self, to: float) -> None:
+        self.offset = to - time.time()
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
 def across_expiry(args: argparse.Namespace) -> None:
     """Back-to-back loads of /ui/ ("now") for ``args.across_expiry`` seconds, 10 s periods."""
+    from datetime import datetime
+
+    from sloplane.api import board, service
+
+    clock = ShiftedClock(datetime.fromisoformat(AT.replace("Z", "+00:00")).timestamp())
+    service.time = clock  # type: ignore[assignment]
+    board.time = clock  # type: ignore[assignment]
     ttl = 10.0
     data = tsdb_copy(built_tsdb())
     work = Path(tempfile.mkdtemp(prefix="console-bench-"))
@@ -162,12 +184,14 @@ def across_expiry(args: argparse.Namespace) -> None:
                 assert first.text.count("<tr data-slo=") == args.slos
                 # start counting at a period boundary, after the first period's extra
                 # queries (no recorded data "now": recorded, then the source query)
-                while st.service.board.refreshing() or time.time() % ttl > 0.5:
-                    client.get("/ui/")
+                client.get("/ui/")  # the source-query hint is set: one query per SLO now
+                while st.service.board.refreshing():
+                    time.sleep(0.2)
+                time.sleep(ttl - clock.time() % ttl)  # start with a period
                 queries0 = st.client.stats.backend_queries
-                started = time.time()
+                started = clock.time()
                 times, cpu, refreshing = [], [], 0
-                while time.time() - started < args.across_expiry:
+                while clock.time() - started < args.across_expiry:
                     busy = st.service.board.refreshing() > 0
                     t, c = time.perf_counter(), time.process_time()
                     r = client.get("/ui/")
@@ -176,7 +200,7 @@ def across_expiry(args: argparse.Namespace) -> None:
                     refreshing += busy or st.service.board.refreshing() > 0
                     assert r.status_code == 200 and r.text.count("<tr data-slo=") == args.slos
                 # periods touched; each may cost one refresh (one query) per SLO
-                periods = int(time.time() // ttl - started // ttl) + 1
+                periods = int(clock.time() // ttl - started // ttl) + 1
                 queries = st.client.stats.backend_queries - queries0
         times_sorted = sorted(times)
         p95 = times_sorted[max(0, round(0.95 * len(times)) - 1)]
