@@ -37,6 +37,8 @@ SOURCES: tuple[DataSource, ...] = ("recording_rules", "source_query")
 
 
 SOURCE_HINT_SECONDS = 300.0
+STALE_HOLD = 2.0
+"""Seconds an answer built from statuses being refreshed may be replayed (see max_age)."""
 
 
 @dataclass
@@ -142,15 +144,17 @@ class SLOService:
     def max_age(self, slos: Sequence[SLO], at: float | None) -> int:
         """Seconds an answer built from these SLOs' statuses may be reused (sent as
         ``Cache-Control: max-age``, which the response cache honours). "Now": until the
-        period ends when every status on the board is of the current period, else 0 (a
-        refresh runs, and the next request must read the board again). A time asked
-        for: one cache period."""
+        period ends when every status on the board is of the current period; while a
+        refresh runs, :data:`STALE_HOLD` seconds at most, so an answer lags the board by
+        no more than that (each status still says when it was evaluated) and a list of
+        1,000 SLOs is not rebuilt for every request of a refresh. A time asked for: one
+        cache period."""
         ttl = self.client.cache_ttl
         if at is not None:
             return max(0, math.floor(ttl))
         period = self.eval_time(None)
         if not self.board.all_fresh([s.id for s in slos], period):
-            return 0
+            return max(0, math.floor(min(ttl, STALE_HOLD)))
         return max(0, math.floor(period + ttl - time.time()))
 
     async def statuses(self, slos: Sequence[SLO], at: float | None = None) -> list[SLOStatus]:
