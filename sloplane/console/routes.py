@@ -64,10 +64,12 @@ async def slo_list(
     rows = views.sort_statuses(
         views.filter_statuses(everything, service, team, status), sort, descending
     )
+    times = [t for s in everything if (t := views.number(s.get("evaluated_at"))) is not None]
     return page.render(
         "list.html",
         rows=rows,
         total=len(everything),
+        evaluated=(min(times), max(times)) if times else None,
         services=sorted({s["service"] for s in everything}),
         teams=sorted({s.get("team") or "" for s in everything}),
         statuses=sorted(

@@ -80,6 +80,8 @@ def test_list_is_worst_first_with_exact_values(client: TestClient) -> None:
     assert order == ["svc1-avail-1", "svc2-avail-2", "svc1-avail-4", "svc0-avail-0",
                      "svc2-avail-5", "svc0-avail-3"]  # fmt: skip
     assert 'data-field="remaining" data-value="-0.2"' in r.text
+    # when the statuses were evaluated (the API may serve the last ones while refreshing)
+    assert 'data-oldest="1700000000.0" data-newest="1700000000.0"' in r.text
     filtered = client.get("/ui/", params={"status": "breached", "service": "svc1"})
     assert filtered.text.count("<tr data-slo=") == 1
 
