@@ -230,7 +230,7 @@ def timeline(
             f'<rect class="bar-bg" x="{left}" y="{y0 + 15}" width="{pw}" height="12"/>'
         )
         for i in (i for i in intervals if i.label == label):
-            w = max(1.5, x(i.end) - x(i.start))
+            w = max(4.0, x(i.end) - x(i.start))  # a 30-minute burn in 30 days: still seen
             # a bar that starts at the very end (still firing, seen once) stays inside
             bar_x = min(x(i.start), left + pw - w)
             parts.append(
