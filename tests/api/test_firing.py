@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from sloplane.api.firing import MIN_STEP, grid_start, intervals, step_for
 from sloplane.clients.prometheus import MAX_POINTS, Series, range_calls
+from tests.api.conftest import api
 
 ALERTS = [("SloBurn", "page"), ("SloBurn", "ticket"), ("SloNoData", "ticket")]
 
@@ -110,3 +112,17 @@ def test_an_alert_that_fired_for_a_while_and_one_still_firing() -> None:
 def test_a_range_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError, match="before it starts"):
         step_for(10, 5)
+
+
+def test_the_alerts_route_refuses_bad_ranges_by_name(tmp_path: Path) -> None:
+    """Checked before Prometheus is asked (none listens here): a clear 422 naming the field."""
+    with api("http://127.0.0.1:9", tmp_path / "db", open_reads=True) as c:
+        path = "/api/v1/slos/checkout-availability/alerts"
+        backwards = c.get(path, params={"start": "2026-11-10T00:00:00Z", "end": "2026-11-09"})
+        assert backwards.status_code == 422 and "end must be after start" in backwards.text
+        too_long = c.get(path, params={"start": "2020-01-01T00:00:00Z", "end": "2026-01-01"})
+        assert too_long.status_code == 422 and "range longer than" in too_long.text
+        assert c.get("/api/v1/slos/nope/alerts").status_code == 404
+        # a good range needs Prometheus: the backend's 503, naming it
+        down = c.get(path)
+        assert down.status_code == 503 and "127.0.0.1:9" in down.text
