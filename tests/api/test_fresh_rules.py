@@ -19,15 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from sloplane.artifacts import GenerateSettings
 from sloplane.reports.weeks import week_bounds, week_of
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.model import SLO, EventsSLI
-from sloplane.slo.rules import compile_rules
 from tests.api.conftest import ADMIN, api
-from tests.support.live_counters import drop_target_labels, live_counters
-from tests.support.processes import backfill_openmetrics, prometheus_config, run_prometheus
-from tests.support.recent_tier import record_recent_tier
+from tests.support.live_rules import rules_on_history
+from tests.support.processes import Prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -103,40 +100,32 @@ def true_ratio(at: float) -> float:
     return ERRORS[i] / TOTAL[i]
 
 
-def _wait_for_coverage(prom: object) -> float:
+def _wait_for_coverage(prom: Prometheus) -> float:
     # the long windows are composed in a 3m group; the tier of the last 20 minutes is
     # recorded, so its first evaluation composes them (without it: 10 to 13 minutes)
     deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
-        found = prom.query("slo:sli_coverage:ratio30d")  # type: ignore[attr-defined]
-        if found and prom.query("slo:sli_error:ratio_rate30d"):  # type: ignore[attr-defined]
+        found = prom.query("slo:sli_coverage:ratio30d")
+        if found and prom.query("slo:sli_error:ratio_rate30d"):
             return float(found[0]["value"][1])
-        time.sleep(5)
-    raise AssertionError("the coverage series never appeared: " + prom.log()[-2000:])  # type: ignore[attr-defined]
+        time.sleep(1)
+    raise AssertionError("the coverage series never appeared: " + prom.log()[-2000:])
 
 
 @pytest.mark.timeout(700)
 def test_fresh_rules_are_not_breached_and_agree_with_the_report(tmp_path: Path) -> None:
-    artifacts = compile_rules(Catalog.of([SHOP]), GenerateSettings(unit_tests=False))
-    rules = tmp_path / "rules.yml"
-    rules.write_text(artifacts["prometheus/shop-availability.rules.yml"])
-    backfill_openmetrics(_history(), tmp_path / "data")
     last = NOW - 120  # the last backfilled raw sample
-    record_recent_tier(SHOP_PY, tmp_path / "data", last - RULES_RAN, last)
-    with live_counters(_counters) as target:
-        config = prometheus_config(
-            [target], rule_files=[rules], scrape_interval="15s", evaluation_interval="15s"
-        )
-        with run_prometheus(drop_target_labels(config), data_dir=tmp_path / "data") as prom:
-            coverage = _wait_for_coverage(prom)
-            assert 0 < coverage < 0.01
-            # what the recorded window alone says: minutes of the bad hours, "breached"
-            (recorded,) = prom.query("slo:sli_error:ratio_rate30d")
-            assert float(recorded["value"][1]) > SHOP.error_budget
-            catalog = Catalog.of([SHOP])
-            with api(prom.url, tmp_path / "api.db", catalog, open_reads=True, cache_ttl=0) as c:
-                _check_now(c.get("/api/v1/slos/shop-availability/status").json())
-                _check_report(c)
+    tier = (last - RULES_RAN, last)
+    with rules_on_history(tmp_path, SHOP, SHOP_PY, _history(), _counters, tier) as prom:
+        coverage = _wait_for_coverage(prom)
+        assert 0 < coverage < 0.01
+        # what the recorded window alone says: minutes of the bad hours, "breached"
+        (recorded,) = prom.query("slo:sli_error:ratio_rate30d")
+        assert float(recorded["value"][1]) > SHOP.error_budget
+        catalog = Catalog.of([SHOP])
+        with api(prom.url, tmp_path / "api.db", catalog, open_reads=True, cache_ttl=0) as c:
+            _check_now(c.get("/api/v1/slos/shop-availability/status").json())
+            _check_report(c)
 
 
 def _check_now(body: dict) -> None:
