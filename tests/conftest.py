@@ -7,6 +7,12 @@ tests/test_generate.py covers the same write/check/prune logic in-process).
 The binaries are demanded only when such a test is selected, so ``pytest -m "not
 integration"`` (``make unit``) runs on a machine with nothing but the venv. A test without
 the marker that starts one of these binaries fails, naming the marker it lacks.
+
+Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) each test file runs
+whole on one worker, so a module's expensive fixture (a PostgreSQL, Redis or RabbitMQ
+topology, a Prometheus) is built once; the files that use the machine's shared servers
+(PostgreSQL on 5432, Redis on 6379, RabbitMQ on 5672) run on one worker, one after
+another, because they count connections and flush databases on those servers.
 """
 
 from __future__ import annotations
@@ -60,6 +66,29 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "select unit tests only with `make unit` / pytest -m 'not integration'",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
+
+
+#: fixtures of tests/exporters/conftest.py that hand out the machine's shared servers
+SHARED_SERVER_FIXTURES = frozenset(
+    {"postgres_server", "redis_server", "rabbitmq_server", "rabbitmq_management"}
+)
+SHARED_SERVERS_GROUP = "shared-servers"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every test an ``xdist_group``: its file, or one group for the shared servers.
+
+    ``--dist loadgroup`` then sends each group to one worker. Without xdist the marker
+    does nothing.
+    """
+    shared = {
+        item.path
+        for item in items
+        if SHARED_SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    }
+    for item in items:
+        group = SHARED_SERVERS_GROUP if item.path in shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 class UnmarkedIntegration(Exception):
