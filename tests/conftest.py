@@ -24,6 +24,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression  # pytest's own -m parser
 
 # What every integration run needs; `make test` installs them (scripts/install-system-deps.sh).
 # chromium and vmalert are optional: the tests that use them skip when they are missing.
@@ -50,22 +51,57 @@ def missing_binaries() -> list[str]:
     return [binary for binary in REQUIRED_BINARIES if shutil.which(binary) is None]
 
 
+def _exit_missing(missing: list[str]) -> None:
+    pytest.exit(
+        f"{', '.join(missing)} not installed, and integration tests are selected: run "
+        "`make test` (installs Debian's prometheus and prometheus-alertmanager) or "
+        "select unit tests only with `make unit` / pytest -m 'not integration'",
+        returncode=pytest.ExitCode.USAGE_ERROR,
+    )
+
+
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not _xdist_worker(config)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Stop before running anything when integration tests are selected without their binaries.
 
     One clear line beats dozens of tests failing on a missing promtool; a unit-only run
-    (``-m "not integration"``) never asks for them.
+    (``-m "not integration"``) never asks for them. Under pytest-xdist the controller
+    checks instead (:func:`pytest_sessionstart`): a worker that exits is a crash report.
     """
+    if _xdist_worker(session.config):
+        return
     if not any(item.get_closest_marker("integration") for item in session.items):
         return
     missing = missing_binaries()
     if missing:
-        pytest.exit(
-            f"{', '.join(missing)} not installed, and integration tests are selected: run "
-            "`make test` (installs Debian's prometheus and prometheus-alertmanager) or "
-            "select unit tests only with `make unit` / pytest -m 'not integration'",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
+        _exit_missing(missing)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, check the binaries before the workers start.
+
+    The controller collects nothing, so it goes by ``-m``: unless the expression rules
+    out the ``integration`` marker, integration tests may be selected.
+    """
+    config = session.config
+    if not _xdist_controller(config):
+        return
+    markexpr = config.option.markexpr
+    if markexpr and not Expression.compile(markexpr).evaluate(
+        lambda name, **_: name == "integration"
+    ):
+        return
+    missing = missing_binaries()
+    if missing:
+        _exit_missing(missing)
 
 
 #: fixtures of tests/exporters/conftest.py that hand out the machine's shared servers
