@@ -12,12 +12,14 @@ Everything runs on loopback, through the same CLIs an operator uses:
   and running a command hook behind a 30 s cooldown and 3 actions an hour;
 - a real Prometheus scraping the flapping metric and the exporter.
 
-It reports each service's RSS over time, p99 latency and errors per kind of request,
+It reports each service's RSS over time (with the least-squares slope over the last five
+minutes; ``--rss-csv`` writes every 10 s sample), p99 latency and errors per kind of request,
 false ``up 0`` (a configured target reported down while its server answered), alerts
 POSTed against alerts the detector queued, hook runs against what the guards allow, and
 audit rows against hook runs.
 
     .venv/bin/python benchmarks/soak.py                 # 10 minutes
+    .venv/bin/python benchmarks/soak.py --out soak.md --rss-csv rss.csv
     .venv/bin/python benchmarks/soak.py --minutes 3 --out soak.md
 """
 
@@ -62,6 +64,7 @@ from tests.support.slow_http import SlowHTTPServer  # noqa: E402
 PG, REDIS, RABBIT = ("127.0.0.1", 5432), ("127.0.0.1", 6379), ("127.0.0.1", 5672)
 ADMIN_TOKEN = "soak-admin-" + os.urandom(8).hex()
 COOLDOWN, PER_HOUR = 30.0, 3
+SLOPE_WINDOW = 300.0  # seconds: "flat" is judged on the last five minutes of RSS samples
 
 
 # -- load accounting ---------------------------------------------------------------------------
@@ -246,6 +249,20 @@ def sample(text: str, metric: str, **labels: str) -> float | None:
     return None
 
 
+def rss_slope(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of RSS (bytes) over time (seconds), in bytes a second.
+
+    One number for "is memory still growing": the first and last samples alone move
+    with every allocator hiccup, the fit over many samples does not.
+    """
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    return cov / var if var else 0.0
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return math.nan
@@ -256,7 +273,7 @@ def pct(values: list[float], q: float) -> float:
 # -- the run -----------------------------------------------------------------------------------
 
 
-def run(minutes: float, hostile: int, flap: float, work: Path) -> str:
+def run(minutes: float, hostile: int, flap: float, work: Path, rss_csv: Path | None) -> str:
     stats = Stats()
     stop = threading.Event()
     with ExitStack() as stack:
@@ -332,6 +349,9 @@ def run(minutes: float, hostile: int, flap: float, work: Path) -> str:
         outbox, decisions = _detector_db(work / "detect.db")
         with am.lock:
             posts, posted_alerts = am.posts, len(am.alerts)
+    if rss_csv is not None:
+        rows = [f"{t:.1f},{','.join(str(sizes[k]) for k in pids)}" for t, sizes in stats.rss]
+        rss_csv.write_text("\n".join([f"t,{','.join(pids)}", *rows]) + "\n")
     hook_runs = len(hook_log.read_text().splitlines())
     allowed = min(PER_HOUR * math.ceil(elapsed / 3600), math.floor(elapsed / COOLDOWN) + 1)
     return _report(
@@ -457,6 +477,17 @@ def _report(
             f"{k} {first[k] / mib:.0f} → {last[k] / mib:.0f} ({peak[k] / mib:.0f})" for k in first
         ),
     ]
+    tail_start = max(0.0, elapsed - SLOPE_WINDOW)
+    tail = [(t, sizes) for t, sizes in stats.rss if t >= tail_start]
+    if len(tail) >= 3:
+        slopes = {
+            k: rss_slope([(t, sizes[k]) for t, sizes in tail]) * 60 / mib * 1024 for k in first
+        }
+        lines.append(
+            f"RSS slope over the last {(elapsed - tail_start) / 60:.1f} min "
+            f"(least squares over {len(tail)} samples), KiB/min: "
+            + "; ".join(f"{k} {v:+.0f}" for k, v in slopes.items())
+        )
     lines += [
         "",
         "| requests | count | p50 (ms) | p99 (ms) | errors | statuses |",
@@ -498,13 +529,14 @@ def main() -> None:
     parser.add_argument("--flap", type=float, default=20.0, help="seconds between flaps")
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     parser.add_argument("--keep", action="store_true", help="keep the services' logs and dbs")
+    parser.add_argument("--rss-csv", type=Path, help="also write every RSS sample (t, bytes) here")
     args = parser.parse_args()
     for name, address in [("PostgreSQL", PG), ("Redis", REDIS), ("RabbitMQ", RABBIT)]:
         if not answers(address):
             sys.exit(f"{name} does not answer on {address[0]}:{address[1]}")
     work = Path(tempfile.mkdtemp(prefix="sloplane-soak-"))
     try:
-        report = run(args.minutes, args.hostile, args.flap, work)
+        report = run(args.minutes, args.hostile, args.flap, work, args.rss_csv)
     except BaseException:
         print(f"soak failed; logs and databases kept in {work}", file=sys.stderr)
         raise

@@ -1,5 +1,6 @@
 """Options shared by the service commands (``serve``, ``report``): SLO files, the PromQL
-backend and the database, each also read from a ``SLOPLANE_*`` environment variable."""
+backend and the database, each also read from a ``SLOPLANE_*`` environment variable; and
+the ``--log-level`` of the long-running ones (``exporter``, ``detect serve``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import click
 from click.decorators import FC
 
+from sloplane import logs
 from sloplane.errors import SloplaneError
 from sloplane.slo.catalog import Catalog
 
@@ -52,3 +54,18 @@ db_option = env_option(
     show_default=True,
     help="SQLAlchemy URL; e.g. postgresql://user@host/db.",
 )
+
+
+def file_option(*decls: str, **kw: Any) -> Callable[[FC], FC]:
+    """An option naming one file (a directory is refused by click), passed on as a Path.
+
+    No exists=True: each command says itself what is wrong with the file, naming it.
+    """
+    return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), **kw)
+
+
+def log_level_option(help: str | None = None) -> Callable[[FC], FC]:
+    """``--log-level`` of a long-running command; :func:`sloplane.logs.configure` applies it."""
+    return click.option(
+        "--log-level", type=click.Choice(logs.LEVELS), default="info", show_default=True, help=help
+    )

@@ -29,7 +29,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 import httpx
@@ -368,18 +368,26 @@ class AsyncPromReader(Protocol):
     async def samples(self, selector: str, window: str, at: float) -> list[Series]: ...
 
 
-@dataclass
+Outcome = httpx.Response | httpx.HTTPError
+"""What one attempt at a GET ended with: an answer (of any status) or a transport failure."""
+
+
+@dataclass(eq=False)
 class _Settings:
+    """What both faces are configured with; each face adds its own transport and limits."""
+
     url: str
     timeout: float = 10.0
+    _: KW_ONLY
     retries: int = 1
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold a token
     max_points: int = MAX_POINTS
     reject_warnings: bool = False
     max_skew: float = MAX_CLOCK_SKEW
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
+        self.headers = dict(self.headers or {})
         self.decoder = Decoder(self.url, self.reject_warnings, self.max_skew)
 
     def failed(self, exc: httpx.HTTPError) -> PrometheusError:
@@ -395,6 +403,19 @@ class _Settings:
             return failure.status_code in RETRYABLE_STATUS and not _timed_out(failure)
         return retryable_error(failure)
 
+    def settle(self, attempt: int, outcome: Outcome) -> httpx.Response | None:
+        """The answer of attempt ``attempt`` (0-based) to decode, or None to try again after
+        ``backoff(attempt)``; a transport failure that is not retried raises.
+
+        The whole retry policy, free of I/O: the synchronous and the asynchronous face only
+        send, sleep and decode around it, so they cannot drift apart.
+        """
+        if self.again(attempt, outcome):
+            return None
+        if isinstance(outcome, httpx.Response):
+            return outcome
+        raise self.failed(outcome)
+
 
 def _timed_out(resp: httpx.Response) -> bool:
     """Prometheus answers 503 with errorType "timeout" to a query that ran too long."""
@@ -404,23 +425,19 @@ def _timed_out(resp: httpx.Response) -> bool:
         return False
 
 
+@dataclass(eq=False, kw_only=True)
 class PrometheusClient(_Settings):
     """The synchronous face; one connection pool, closed by :meth:`close` or ``with``."""
 
-    def __init__(
-        self,
-        url: str,
-        timeout: float = 10.0,
-        *,
-        retries: int = 1,
-        headers: Mapping[str, str] | None = None,
-        max_points: int = MAX_POINTS,
-        reject_warnings: bool = False,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(url, timeout, retries, dict(headers or {}), max_points, reject_warnings)
+    transport: httpx.BaseTransport | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self._http = httpx.Client(
-            base_url=self.url, headers=dict(self.headers), timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=dict(self.headers),
+            timeout=self.timeout,
+            transport=self.transport,
         )
 
     def __enter__(self) -> PrometheusClient:
@@ -453,40 +470,31 @@ class PrometheusClient(_Settings):
         attempt = 0
         while True:
             sent_at = time.time()
-            try:
-                resp = self._http.get(call.path, params=dict(call.params))
-            except httpx.HTTPError as exc:
-                if not self.again(attempt, exc):
-                    raise self.failed(exc) from None
-            else:
-                if not self.again(attempt, resp):
-                    return self.decoder.decode(call, resp, sent_at)
+            if (resp := self.settle(attempt, self._send(call))) is not None:
+                return self.decoder.decode(call, resp, sent_at)
             time.sleep(backoff(attempt))
             attempt += 1
 
+    def _send(self, call: Call) -> Outcome:
+        try:
+            return self._http.get(call.path, params=dict(call.params))
+        except httpx.HTTPError as exc:
+            return exc
 
+
+@dataclass(eq=False, kw_only=True)
 class AsyncPrometheusClient(_Settings):
-    """The asynchronous face; ``max_connections`` bounds the connection pool."""
+    """The asynchronous face; ``max_connections`` bounds the connection pool, ``max_bytes``
+    and ``max_series`` the answers it accepts (None: no bound)."""
 
-    def __init__(
-        self,
-        url: str,
-        timeout: float = 10.0,
-        *,
-        retries: int = 1,
-        headers: Mapping[str, str] | None = None,
-        max_points: int = MAX_POINTS,
-        reject_warnings: bool = False,
-        max_connections: int = 8,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_bytes: int | None = None,
-        max_series: int | None = None,
-    ) -> None:
-        super().__init__(url, timeout, retries, dict(headers or {}), max_points, reject_warnings)
-        self._max_connections = max_connections
-        self.max_bytes = max_bytes
-        self.max_series = max_series
-        self._transport = transport
+    max_connections: int = 8
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
+    max_bytes: int | None = None
+    max_series: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # made on first use, inside the event loop that runs the requests
         self._client: httpx.AsyncClient | None = None
 
     async def aclose(self) -> None:
@@ -527,19 +535,19 @@ class AsyncPrometheusClient(_Settings):
         attempt = 0
         while True:
             sent_at = time.time()
-            try:
-                resp = await self._get(call)
-            except httpx.HTTPError as exc:
-                if not self.again(attempt, exc):
-                    raise self.failed(exc) from None
-            else:
-                if not self.again(attempt, resp):
-                    if self.max_bytes is None and self.max_series is None:
-                        return self.decoder.decode(call, resp, sent_at)
-                    self._check_series(resp)
-                    return await asyncio.to_thread(self.decoder.decode, call, resp, sent_at)
+            if (resp := self.settle(attempt, await self._send(call))) is not None:
+                if self.max_bytes is None and self.max_series is None:
+                    return self.decoder.decode(call, resp, sent_at)
+                self._check_series(resp)
+                return await asyncio.to_thread(self.decoder.decode, call, resp, sent_at)
             await asyncio.sleep(backoff(attempt))
             attempt += 1
+
+    async def _send(self, call: Call) -> Outcome:
+        try:
+            return await self._get(call)
+        except httpx.HTTPError as exc:
+            return exc
 
     async def _get(self, call: Call) -> httpx.Response:
         """The answer, read at most ``max_bytes`` far (a PrometheusError beyond)."""
@@ -586,14 +594,14 @@ class AsyncPrometheusClient(_Settings):
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             limits = httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_connections,
             )
             self._client = httpx.AsyncClient(
                 base_url=self.url,
                 headers=dict(self.headers),
                 limits=limits,
                 timeout=self.timeout,
-                transport=self._transport,
+                transport=self.transport,
             )
         return self._client

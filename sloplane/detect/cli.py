@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from sloplane.cli_options import file_option, log_level_option
 from sloplane.errors import SloplaneError
 
 DEFAULT_MAX_POINTS = 1_000_000
@@ -98,13 +99,7 @@ _PROMETHEUS_OPTIONS = ("--query", "--start", "--end", "--step", "--timeout", "--
 @click.option("--detector", default="ensemble", show_default=True)
 @click.option("--params", default=None, help="Detector parameters as a JSON object.")
 @click.option("--threshold", type=float, default=0.55, show_default=True)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="PNG of values, flagged points and scores (with FILE).",
-)
+@file_option("--plot", "plot_path", help="PNG of values, flagged points and scores (with FILE).")
 @click.option(
     "--prometheus-url",
     default=None,
@@ -311,13 +306,7 @@ def _iso(seconds: float) -> str:
 
 
 @detect.command()
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the JSON here instead of stdout.",
-)
+@file_option("--out", "out", help="Write the JSON here instead of stdout.")
 def dashboard(out: Path | None) -> None:
     """The Grafana dashboard of `detect serve` (no SLO files needed); same as `generate` writes."""
     from sloplane.dashboards.detectors import detectors_dashboard
@@ -335,16 +324,8 @@ def dashboard(out: Path | None) -> None:
 
 
 @detect.command()
-@click.option(
-    "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help="debug also shows every scheduler run and Prometheus request.",
-)
+@file_option("--config", "config_path", required=True)
+@log_level_option(help="debug also shows every scheduler run and Prometheus request.")
 @click.option(
     "--shard",
     default=None,

@@ -216,6 +216,10 @@ class WebhookHook(_Strict):
     url: HttpUrl
     secret_env: str | None = None
     """Environment variable holding the HMAC-SHA256 key (never put secrets in the file)."""
+    legacy_signature: bool = False
+    """Deprecated: also send ``X-Sloplane-Signature``, the HMAC of the body alone, for a
+    receiver not yet checking ``Sloplane-Signature``. It can be replayed at will (nothing
+    in it ages), so it is off unless asked for, and logged as deprecated when on."""
     retries: int = 3
     backoff: Duration = 1.0
     timeout: Duration = 10.0
@@ -452,6 +456,16 @@ class DetectConfig(_Strict):
                 yield (*at, "action"), f"unknown action {r.action!r}"
             if not (r.deploy_time_query or r.deploy_target):
                 yield (*at, "deploy_target"), "needs deploy_time_query or deploy_target"
+        for i, act in enumerate(self.actions):
+            if (
+                isinstance(act.hook, WebhookHook)
+                and act.hook.legacy_signature
+                and not act.hook.secret_env
+            ):
+                yield (
+                    ("actions", i, "hook", "legacy_signature"),
+                    "needs secret_env: the signature is an HMAC under that key",
+                )
 
     def action(self, name: str) -> ActionConfig:
         return next(a for a in self.actions if a.name == name)

@@ -294,15 +294,7 @@ class ActionGate:
         self, intent: int, a: ActionConfig, outcome: str, reason: str, details: dict[str, Any]
     ) -> str:
         self.store.finish(intent, outcome, reason, jsonable(details))
-        self.events.count(f"actions_{outcome}", a.name)
-        log.info(
-            "Action %s on %s: %s%s.",
-            a.name,
-            a.target_key,
-            outcome,
-            f" ({reason})" if reason else "",
-        )
-        return outcome
+        return self._announce(a, outcome, reason)
 
     def audit(
         self,
@@ -323,6 +315,14 @@ class ActionGate:
             reason=reason,
             details=jsonable(details),
         )
+        return self._announce(a, outcome, reason)
+
+    def _announce(self, a: ActionConfig, outcome: str, reason: str) -> str:
+        """Count and log a decision once its audit row is written; returns ``outcome``.
+
+        Shared by a row written whole (:meth:`audit`) and a row finished after its hook
+        (:meth:`_finish`), so ``/metrics`` and the log say the same as the audit log.
+        """
         self.events.count(f"actions_{outcome}", a.name)
         log.info(
             "Action %s on %s: %s%s.",

@@ -43,7 +43,13 @@ REVISION = "deployment.kubernetes.io/revision"
 K8S_REQUESTS_PER_ACTION = 4
 
 
-def sign(secret: bytes, body: bytes) -> str:
+#: The deprecated body-only signature header, sent only with ``legacy_signature: true``.
+LEGACY_HEADER = "X-Sloplane-Signature"
+
+
+def legacy_sign(secret: bytes, body: bytes) -> str:
+    """``sha256=<hex HMAC of the body>``: what receivers written before
+    :mod:`sloplane.detect.signing` check; it covers neither time nor idempotency key."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
@@ -53,8 +59,8 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
     The same ``Idempotency-Key`` goes with every retry so a receiver can drop
     duplicates when a response was lost rather than the request. With a secret, each
     attempt is signed anew over its timestamp, the key and the body
-    (:mod:`sloplane.detect.signing`); ``X-Sloplane-Signature`` (the body alone) is kept
-    for receivers written before, and does not protect them against a replay.
+    (:mod:`sloplane.detect.signing`). The deprecated body-only ``X-Sloplane-Signature``
+    is added only with ``legacy_signature: true``: it does not protect against a replay.
     """
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
@@ -64,7 +70,8 @@ def run_webhook(hook: WebhookHook, payload: dict[str, Any], idempotency_key: str
         if not secret:
             raise HookError(f"webhook secret variable {hook.secret_env} is not set")
         key = secret.encode()
-        headers["X-Sloplane-Signature"] = sign(key, body)
+        if hook.legacy_signature:
+            headers[LEGACY_HEADER] = legacy_sign(key, body)
     last = ""
     for attempt in range(hook.retries + 1):
         if attempt:

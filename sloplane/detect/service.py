@@ -20,8 +20,15 @@ from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
 
+from sloplane import logs
 from sloplane.clients.prometheus import PrometheusClient, PromReader
-from sloplane.detect.config import ActionConfig, DetectConfig, WatchConfig, api_token
+from sloplane.detect.config import (
+    ActionConfig,
+    DetectConfig,
+    WatchConfig,
+    WebhookHook,
+    api_token,
+)
 from sloplane.detect.events import Events
 from sloplane.detect.gate import ActionGate
 from sloplane.detect.guards import Evidence
@@ -196,17 +203,19 @@ QUIET_LOGGERS = ("alembic", "apscheduler", "httpx", "httpcore", "uvicorn")
 
 
 def configure_logging(level: str = "info") -> None:
-    numeric = logging.getLevelNamesMapping()[level.upper()]
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(
-            numeric if level == "debug" else max(numeric, logging.WARNING)
-        )
+    logs.configure(level, quiet=QUIET_LOGGERS)
 
 
 def run_service(config: DetectConfig, log_level: str = "info") -> None:
     """Run until SIGINT or SIGTERM."""
     configure_logging(log_level)
+    for action in config.actions:
+        if isinstance(action.hook, WebhookHook) and action.hook.legacy_signature:
+            log.warning(
+                "Action %s: legacy_signature is deprecated: X-Sloplane-Signature signs the "
+                "body alone and can be replayed; verify Sloplane-Signature and remove it.",
+                action.name,
+            )
     svc = Service(config)
     svc.start()
     stop = threading.Event()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -12,6 +11,8 @@ from types import FrameType
 import click
 from prometheus_client.exposition import generate_latest
 
+from sloplane import logs
+from sloplane.cli_options import file_option, log_level_option
 from sloplane.errors import SloplaneError
 from sloplane.exporters.config import load_config
 from sloplane.exporters.exporter import Exporter
@@ -20,10 +21,9 @@ from sloplane.listen import parse_listen
 
 
 @click.command("exporter")
-@click.option(
+@file_option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="exporters.yaml: modules (credentials) and targets.",
 )
@@ -33,24 +33,12 @@ from sloplane.listen import parse_listen
     help="HOST:PORT, [v6]:PORT or :PORT (loopback; 0.0.0.0:PORT for every IPv4 interface); overrides the config.",
 )
 @click.option("--once", is_flag=True, help="Print one /metrics exposition to stdout and exit.")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
+@log_level_option()
 def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) -> None:
     """Serve Prometheus metrics for PostgreSQL, Redis, RabbitMQ and HTTP endpoints."""
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if log_level != "debug":
-        # pika logs ERRORs with tracebacks for every refused connection and warns on every
-        # passive declare of a missing queue; the metrics and our one WARNING line say it.
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pika logs ERRORs with tracebacks for every refused connection and warns on every
+    # passive declare of a missing queue; the metrics and our one WARNING line say it.
+    logs.configure(log_level, quiet=("httpx", "httpcore"), silent=("pika",))
     config = load_config(config_path)
     app = Exporter(config)
     if once:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sloplane.detect import hooks
+from sloplane.detect import hooks, signing
 from sloplane.detect.audit import list_decisions
 from sloplane.detect.config import parse_config
 from sloplane.detect.guards import Evidence, Limits, plan_scale, refusal
@@ -285,8 +284,9 @@ def test_webhook_is_signed_retried_and_idempotent(
         keys = {h["Idempotency-Key"] for h, _ in _Receiver.calls}
         assert len(keys) == 1
         headers, body = _Receiver.calls[-1]
-        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-        assert headers["X-Sloplane-Signature"] == expected
+        key = headers["Idempotency-Key"]
+        assert signing.verify(b"s3cret", headers[signing.HEADER], key, body, now=time.time())
+        assert "X-Sloplane-Signature" not in headers  # the deprecated one is opt-in
         assert json.loads(body)["action"] == "rollback"
         svc.stop()
     finally:

@@ -1,8 +1,9 @@
 """The stack rules as tables: one module per target kind, each a :class:`Stack`.
 
-A stack is its recording rules, its alerts, and the promtool test cases that pin
-them (series in, alerts expected). :mod:`sloplane.exporters.rules` turns the tables
-into rule and test files. Thresholds are the usual starting points; the docs
+A stack is its recording rules, its alerts (built here: :func:`page`, :func:`ticket`,
+:func:`down_alert`), and the promtool test cases that pin them (series in, alerts
+expected; :mod:`.cases`). :mod:`sloplane.exporters.rules` turns the tables into rule
+and test files. Thresholds are the usual starting points; the docs
 (docs/exporters.md) list them.
 
 Expressions aggregate with ``without (...)`` so whatever labels a scrape adds
@@ -11,8 +12,9 @@ Expressions aggregate with ``without (...)`` so whatever labels a scrape adds
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from sloplane.exporters.stack_rules.cases import AlertTest, RecordTest
 from sloplane.slo.rules.common import Rule
 
 #: Who an alert is about: the configured target's name on the exporter's ``/metrics`` (where
@@ -37,26 +39,33 @@ def alert_rule(
     )
 
 
+def page(name: str, expr: str, for_: str, summary: str, description: str) -> Rule:
+    """An alert with ``severity: page`` (sloplane's AlertManager routing pages someone)."""
+    return alert_rule(name, expr, for_, PAGE, summary, description)
+
+
+def ticket(name: str, expr: str, for_: str, summary: str, description: str) -> Rule:
+    """An alert with ``severity: ticket`` (the routing opens a ticket; nobody is woken)."""
+    return alert_rule(name, expr, for_, TICKET, summary, description)
+
+
+def down_alert(name: str, up_metric: str, what: str, reason: str) -> Rule:
+    """The page every polled kind starts with: its ``*_up`` gauge has been 0 for a minute.
+
+    ``what`` names the kind in the summary ("PostgreSQL"); ``reason`` ends the description
+    with the likely causes, which differ by kind (credentials, a pooler's admin users).
+    """
+    return page(
+        name,
+        f"{up_metric} == 0",
+        "1m",
+        f"{what} {WHO} does not answer the exporter",
+        f"{up_metric} has been 0 for a minute: {reason}",
+    )
+
+
 def recording_rule(record: str, expr: str) -> Rule:
     return Rule(expr=expr, record=record)
-
-
-@dataclass(frozen=True)
-class AlertTest:
-    """Series (``'metric{labels}': 'values'``), an eval time, and the alerts expected then."""
-
-    series: dict[str, str]
-    eval_time: str
-    alert: str
-    fires: list[dict[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RecordTest:
-    series: dict[str, str]
-    eval_time: str
-    expr: str
-    expected: list[tuple[str, float]]
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from sloplane.exporters.stack_rules import (
-    PAGE,
-    TICKET,
-    WHO,
-    AlertTest,
-    RecordTest,
-    Stack,
-    alert_rule,
-    recording_rule,
-)
+from sloplane.exporters.stack_rules import WHO, Stack, page, recording_rule, ticket
+from sloplane.exporters.stack_rules.cases import AlertTest, RecordTest, fires_and_not
 
 CERT_EXPIRY_DAYS = 14
 
@@ -26,27 +18,29 @@ STACK = Stack(
         ),
     ],
     alerts=[
-        alert_rule(
+        page(
             "ProbeFailing",
             "http_probe_success == 0",
             "2m",
-            PAGE,
             f"Probe of {WHO} is failing",
             "The endpoint does not answer, or answers with a status or body the probe does not"
             " accept (http_probe_status_code, http_probe_body_match).",
         ),
-        alert_rule(
+        ticket(
             "CertificateExpiringSoon",
             f"http_probe_tls_cert_expiry_timestamp_seconds - time() < {CERT_EXPIRY_DAYS} * 86400",
             "10m",
-            TICKET,
             f"TLS certificate of {WHO} expires within {CERT_EXPIRY_DAYS} days",
             "Renew the certificate before clients start refusing the endpoint.",
         ),
     ],
     alert_tests=[
-        AlertTest({f"http_probe_success{_H}": "0x10"}, "5m", "ProbeFailing", [{}]),
-        AlertTest({f"http_probe_success{_H}": "1x10"}, "5m", "ProbeFailing"),
+        *fires_and_not(
+            "ProbeFailing",
+            "5m",
+            {f"http_probe_success{_H}": "0x10"},
+            {f"http_probe_success{_H}": "1x10"},
+        ),
         AlertTest(
             {
                 'http_probe_success{instance="127.0.0.1:9465",job="sloplane-exporter",target="vault"}': "0x10"
@@ -56,16 +50,11 @@ STACK = Stack(
             [{}],
         ),
         # Test time starts at 0: an expiry 10 days after it fires, one 30 days after does not.
-        AlertTest(
+        *fires_and_not(
+            "CertificateExpiringSoon",
+            "20m",
             {f"http_probe_tls_cert_expiry_timestamp_seconds{_H}": "864000x30"},
-            "20m",
-            "CertificateExpiringSoon",
-            [{}],
-        ),
-        AlertTest(
             {f"http_probe_tls_cert_expiry_timestamp_seconds{_H}": "2592000x30"},
-            "20m",
-            "CertificateExpiringSoon",
         ),
     ],
     record_tests=[

@@ -6,16 +6,8 @@ The metric names are postgres_exporter's, so these rules also run on its series.
 
 from __future__ import annotations
 
-from sloplane.exporters.stack_rules import (
-    PAGE,
-    TICKET,
-    WHO,
-    AlertTest,
-    RecordTest,
-    Stack,
-    alert_rule,
-    recording_rule,
-)
+from sloplane.exporters.stack_rules import WHO, Stack, down_alert, recording_rule, ticket
+from sloplane.exporters.stack_rules.cases import AlertTest, RecordTest, fires_and_not
 
 #: Retained WAL that makes a slot worth a ticket (10 GiB).
 SLOT_RETAINED_BYTES = 10 * 1024**3
@@ -27,6 +19,7 @@ REPLICA_LAG_BYTES = 1024**3
 _L = '{instance="db:9187",job="sloplane-exporter"}'
 # A configured target on the exporter's own /metrics: instance is the exporter, target the server.
 _LT = '{instance="127.0.0.1:9465",job="sloplane-exporter",target="main-db"}'
+_DB = '{instance="db:9187",job="sloplane-exporter",datname="app"}'
 _SLOT = '{instance="db:9187",job="sloplane-exporter",slot_name="replica1"}'  # physical: database ""
 _REP = (
     '{instance="db:9187",job="sloplane-exporter",application_name="replica1",'
@@ -62,99 +55,86 @@ STACK = Stack(
         ),
     ],
     alerts=[
-        alert_rule(
+        down_alert(
             "PostgresDown",
-            "pg_up == 0",
-            "1m",
-            PAGE,
-            f"PostgreSQL {WHO} does not answer the exporter",
-            "pg_up has been 0 for a minute: the server is down, unreachable, or refuses"
-            " the exporter's credentials (see the exporter's log and pg_scrape_errors_total).",
+            "pg_up",
+            "PostgreSQL",
+            "the server is down, unreachable, or refuses the exporter's credentials (see the"
+            " exporter's log and pg_scrape_errors_total).",
         ),
-        alert_rule(
+        ticket(
             "PostgresReplicationLag",
             "pg_replication_lag_seconds > 30",
             "5m",
-            TICKET,
             f"PostgreSQL replica {WHO} lags its primary",
             "The replica has WAL it has not replayed, and its last replayed transaction is"
             " over 30s old.",
         ),
-        alert_rule(
+        ticket(
             "PostgresReplicaBehindInBytes",
             f"pg_stat_replication_pg_wal_lsn_diff > {REPLICA_LAG_BYTES}",
             "5m",
-            TICKET,
             f"Replica {{{{ $labels.application_name }}}} of PostgreSQL {WHO} is over 1 GiB behind",
             "Seen from the primary: the replica has not replayed over 1 GiB of WAL for 5"
             " minutes. Reads from it are stale and a failover to it would lose time.",
         ),
-        alert_rule(
+        ticket(
             "PostgresReplicaMissing",
             "pg_replication_slots_active == 0\n"
             "or pg_replication_wal_receiver_streaming == 0\n"
             "or pg_replication_connected_replicas"
             " < max_over_time(pg_replication_connected_replicas[6h])",
             "2m",
-            TICKET,
             f"A replica of PostgreSQL {WHO} is not streaming",
             "A physical replication slot has no consumer, a replica's WAL receiver is not"
             " streaming, or the primary has fewer replicas than in the last 6 hours.",
         ),
-        alert_rule(
+        ticket(
             "PostgresReplicationSlotRetainingWAL",
             f"pg_replication_slots_retained_wal_bytes > {SLOT_RETAINED_BYTES}",
             "10m",
-            TICKET,
             f"Replication slot {{{{ $labels.slot_name }}}} on {WHO} keeps over 10 GiB of WAL",
             "The slot's consumer is gone or slow, so the primary keeps every WAL file since;"
             " the disk fills. Reconnect the consumer or drop the slot.",
         ),
-        alert_rule(
+        ticket(
             "PostgresWraparoundApproaching",
             f"pg_database_wraparound_age_datfrozenxid_seconds > {WRAPAROUND_AGE}",
             "10m",
-            TICKET,
             f"Database {{{{ $labels.datname }}}} on {WHO} is half way to transaction ID wraparound",
             "The oldest unfrozen transaction ID is over 2^30 transactions old; at 2^31"
             " PostgreSQL stops accepting writes. Check what blocks vacuum (long transactions,"
             " abandoned slots, prepared transactions).",
         ),
-        alert_rule(
+        ticket(
             "PostgresConnectionsNearLimit",
             "instance:pg_connections_used:ratio > 0.8",
             "5m",
-            TICKET,
             f"PostgreSQL {WHO} uses over 80% of max_connections",
             "New clients will be refused when the limit is reached.",
         ),
-        alert_rule(
+        ticket(
             "PostgresLongTransaction",
             "max without (datname, state) (pg_stat_activity_max_tx_duration) > 3600",
             "5m",
-            TICKET,
             f"A transaction on PostgreSQL {WHO} has been open for over an hour",
             "Long transactions hold locks and stop vacuum from removing dead rows.",
         ),
     ],
     alert_tests=[
-        AlertTest({f"pg_up{_L}": "1 0x10"}, "5m", "PostgresDown", [{}]),
-        AlertTest({f"pg_up{_L}": "1x10"}, "5m", "PostgresDown"),
+        *fires_and_not("PostgresDown", "5m", {f"pg_up{_L}": "1 0x10"}, {f"pg_up{_L}": "1x10"}),
         AlertTest({f"pg_up{_LT}": "0x10"}, "5m", "PostgresDown", [{}]),
-        AlertTest(
-            {f"pg_replication_lag_seconds{_L}": "60x10"}, "10m", "PostgresReplicationLag", [{}]
+        *fires_and_not(
+            "PostgresReplicationLag",
+            "10m",
+            {f"pg_replication_lag_seconds{_L}": "60x10"},
+            {f"pg_replication_lag_seconds{_L}": "60x2 0x8"},
         ),
-        AlertTest({f"pg_replication_lag_seconds{_L}": "60x2 0x8"}, "10m", "PostgresReplicationLag"),
-        AlertTest(
+        *fires_and_not(
+            "PostgresReplicaBehindInBytes",
+            "10m",
             {f"pg_stat_replication_pg_wal_lsn_diff{_REP}": "2e9x10"},
-            "10m",
-            "PostgresReplicaBehindInBytes",
-            [{}],
-        ),
-        AlertTest(
             {f"pg_stat_replication_pg_wal_lsn_diff{_REP}": "1e6x10"},
-            "10m",
-            "PostgresReplicaBehindInBytes",
         ),
         AlertTest(
             {f"pg_replication_slots_active{_SLOT}": "1x2 0x10"},
@@ -183,48 +163,27 @@ STACK = Stack(
             "10m",
             "PostgresReplicaMissing",
         ),
-        AlertTest(
+        *fires_and_not(
+            "PostgresReplicationSlotRetainingWAL",
+            "20m",
             {f"pg_replication_slots_retained_wal_bytes{_SLOT}": "2e10x20"},
-            "20m",
-            "PostgresReplicationSlotRetainingWAL",
-            [{}],
-        ),
-        AlertTest(
             {f"pg_replication_slots_retained_wal_bytes{_SLOT}": "1e6x20"},
-            "20m",
-            "PostgresReplicationSlotRetainingWAL",
         ),
-        AlertTest(
-            {
-                'pg_database_wraparound_age_datfrozenxid_seconds{instance="db:9187",'
-                'job="sloplane-exporter",datname="app"}': "1.5e9x20"
-            },
-            "20m",
+        *fires_and_not(
             "PostgresWraparoundApproaching",
-            [{}],
-        ),
-        AlertTest(
-            {
-                'pg_database_wraparound_age_datfrozenxid_seconds{instance="db:9187",'
-                'job="sloplane-exporter",datname="app"}': "2e8x20"
-            },
             "20m",
-            "PostgresWraparoundApproaching",
+            {f"pg_database_wraparound_age_datfrozenxid_seconds{_DB}": "1.5e9x20"},
+            {f"pg_database_wraparound_age_datfrozenxid_seconds{_DB}": "2e8x20"},
         ),
-        AlertTest(
+        *fires_and_not(
+            "PostgresConnectionsNearLimit",
+            "10m",
             {
                 _conn("app", "idle"): "50x10",
                 _conn("app", "active"): "40x10",
                 f"pg_settings_max_connections{_L}": "100x10",
             },
-            "10m",
-            "PostgresConnectionsNearLimit",
-            [{}],
-        ),
-        AlertTest(
             {_conn("app", "idle"): "10x10", f"pg_settings_max_connections{_L}": "100x10"},
-            "10m",
-            "PostgresConnectionsNearLimit",
         ),
         AlertTest(
             {

@@ -11,16 +11,8 @@ ours sees partitions (the plugin has no such series).
 
 from __future__ import annotations
 
-from sloplane.exporters.stack_rules import (
-    PAGE,
-    TICKET,
-    WHO,
-    AlertTest,
-    RecordTest,
-    Stack,
-    alert_rule,
-    recording_rule,
-)
+from sloplane.exporters.stack_rules import WHO, Stack, down_alert, page, recording_rule, ticket
+from sloplane.exporters.stack_rules.cases import AlertTest, RecordTest, fires_and_not
 
 _Q = '{instance="mq:9419",job="sloplane-exporter",vhost="/",queue="orders"}'
 _N = '{instance="mq:9419",job="sloplane-exporter",rabbitmq_node="rabbit@mq-2"}'
@@ -48,59 +40,51 @@ STACK = Stack(
         ),
     ],
     alerts=[
-        alert_rule(
+        down_alert(
             "RabbitMQDown",
-            "rabbitmq_up == 0",
-            "1m",
-            PAGE,
-            f"RabbitMQ {WHO} does not answer the exporter",
-            "rabbitmq_up has been 0 for a minute: the broker is down, unreachable, or refuses"
-            " the exporter's credentials.",
+            "rabbitmq_up",
+            "RabbitMQ",
+            "the broker is down, unreachable, or refuses the exporter's credentials.",
         ),
-        alert_rule(
+        ticket(
             "RabbitMQQueueBacklogGrowing",
             "rabbitmq_queue_messages_ready > 100 and deriv(rabbitmq_queue_messages_ready[10m]) > 0",
             "10m",
-            TICKET,
             f"Queue {{{{ $labels.queue }}}} on {WHO} keeps growing",
             "Over 100 ready messages and still growing for 10 minutes: consumers do not keep up.",
         ),
-        alert_rule(
+        ticket(
             "RabbitMQQueueWithoutConsumers",
             "rabbitmq_queue_consumers == 0 and rabbitmq_queue_messages_ready > 0",
             "10m",
-            TICKET,
             f"Queue {{{{ $labels.queue }}}} on {WHO} has messages and no consumer",
             "Messages are waiting in a queue nobody consumes.",
         ),
-        alert_rule(
+        page(
             "RabbitMQResourceAlarm",
             "rabbitmq_alarms_memory_used_watermark == 1"
             " or rabbitmq_alarms_free_disk_space_watermark == 1\n"
             "or rabbitmq_alarms_file_descriptor_limit == 1 or rabbitmq_connection_blocked == 1",
             "1m",
-            PAGE,
             f"RabbitMQ {WHO} raised a resource alarm",
             "A memory, disk or file descriptor alarm is in effect: publishers are blocked until"
             " it clears.",
         ),
-        alert_rule(
+        page(
             "RabbitMQNodeDown",
             "rabbitmq_node_running == 0\n"
             "or count by (job, rabbitmq_cluster) (rabbitmq_identity_info)\n"
             "< count by (job, rabbitmq_cluster) (max_over_time(rabbitmq_identity_info[1h]))",
             "1m",
-            PAGE,
             "A RabbitMQ node is down ({{ with $labels.rabbitmq_node }}{{ . }}"
             "{{ else }}cluster {{ $labels.rabbitmq_cluster }}{{ end }})",
             "A cluster node stopped running: its queue replicas are offline and classic"
             " queues homed on it are unavailable.",
         ),
-        alert_rule(
+        page(
             "RabbitMQNetworkPartition",
             "rabbitmq_node_partitions > 0",
             "1m",
-            PAGE,
             "RabbitMQ node {{ $labels.rabbitmq_node }} is partitioned from its cluster",
             "The node cannot reach running cluster members: the cluster is split, and each"
             " side may accept writes the other never sees. See the partition handling mode.",
@@ -121,25 +105,19 @@ STACK = Stack(
             "RabbitMQDown",
             [{}],
         ),
-        AlertTest(
-            {f"rabbitmq_queue_messages_ready{_Q}": "100+20x40"},
-            "40m",
+        *fires_and_not(
             "RabbitMQQueueBacklogGrowing",
-            [{"vhost": "/", "queue": "orders"}],
+            "40m",
+            {f"rabbitmq_queue_messages_ready{_Q}": "100+20x40"},
+            {f"rabbitmq_queue_messages_ready{_Q}": "500x40"},
+            {"vhost": "/", "queue": "orders"},
         ),
-        AlertTest(
-            {f"rabbitmq_queue_messages_ready{_Q}": "500x40"}, "40m", "RabbitMQQueueBacklogGrowing"
-        ),
-        AlertTest(
+        *fires_and_not(
+            "RabbitMQQueueWithoutConsumers",
+            "20m",
             {f"rabbitmq_queue_consumers{_Q}": "0x20", f"rabbitmq_queue_messages_ready{_Q}": "3x20"},
-            "20m",
-            "RabbitMQQueueWithoutConsumers",
-            [{"vhost": "/", "queue": "orders"}],
-        ),
-        AlertTest(
             {f"rabbitmq_queue_consumers{_Q}": "0x20", f"rabbitmq_queue_messages_ready{_Q}": "0x20"},
-            "20m",
-            "RabbitMQQueueWithoutConsumers",
+            {"vhost": "/", "queue": "orders"},
         ),
         AlertTest(
             {f"rabbitmq_alarms_memory_used_watermark{_N}": "1x10"},
@@ -156,8 +134,12 @@ STACK = Stack(
         AlertTest(
             {f"rabbitmq_alarms_memory_used_watermark{_N}": "0x10"}, "5m", "RabbitMQResourceAlarm"
         ),
-        AlertTest({f"rabbitmq_node_running{_N}": "1 0x10"}, "5m", "RabbitMQNodeDown", [{}]),
-        AlertTest({f"rabbitmq_node_running{_N}": "1x10"}, "5m", "RabbitMQNodeDown"),
+        *fires_and_not(
+            "RabbitMQNodeDown",
+            "5m",
+            {f"rabbitmq_node_running{_N}": "1 0x10"},
+            {f"rabbitmq_node_running{_N}": "1x10"},
+        ),
         # The plugin: node 2 stops answering, its identity series ends.
         AlertTest(
             {_identity("1"): "1x12", _identity("2"): "1x1"},
@@ -166,10 +148,12 @@ STACK = Stack(
             [{"job": "rabbitmq", "rabbitmq_cluster": "prod"}],
         ),
         AlertTest({_identity("1"): "1x10", _identity("2"): "1x10"}, "8m", "RabbitMQNodeDown"),
-        AlertTest(
-            {f"rabbitmq_node_partitions{_N}": "1x10"}, "5m", "RabbitMQNetworkPartition", [{}]
+        *fires_and_not(
+            "RabbitMQNetworkPartition",
+            "5m",
+            {f"rabbitmq_node_partitions{_N}": "1x10"},
+            {f"rabbitmq_node_partitions{_N}": "0x10"},
         ),
-        AlertTest({f"rabbitmq_node_partitions{_N}": "0x10"}, "5m", "RabbitMQNetworkPartition"),
     ],
     record_tests=[
         RecordTest(

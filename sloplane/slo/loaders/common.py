@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sloplane.errors import Problem
 from sloplane.located import Where, locate, model_error, model_path, unknown_field, user_loc
+from sloplane.slo.durations import DurationError, parse_duration
 from sloplane.slo.model import SLO, Source
 from sloplane.yamldoc import LineDict, LineList, type_name
 
@@ -80,6 +81,24 @@ def expect_number(value: Any, where: Where, report: Report) -> float | None:
     what = "missing" if value is None else f"expected a number, got {type_name(value)}"
     report.problems.append(where.problem(what))
     return None
+
+
+def expect_duration(value: Any, where: Where, report: Report, *, zero: bool = False) -> int | None:
+    """A Prometheus duration ("5m", "1h30m") as whole seconds.
+
+    ``zero``: also take "0", "0s", "0m" and "0h" (as 0), for formats where a zero
+    duration means "at once" (OpenSLO's alert ``lookbackWindow``); a window never is.
+    """
+    text = expect_str(value, where, report)
+    if text is None:
+        return None
+    if zero and text.strip() in ("0", "0m", "0s", "0h"):
+        return 0
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        report.problems.append(where.problem(str(exc)))
+        return None
 
 
 def check_keys(

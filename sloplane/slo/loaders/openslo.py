@@ -30,6 +30,7 @@ from sloplane.slo.loaders.common import (
     Report,
     build_slo,
     check_keys,
+    expect_duration,
     expect_list,
     expect_mapping,
     expect_number,
@@ -419,10 +420,9 @@ class _Indicator:
 def _indicator(
     spec: Mapping[Any, Any], where: Where, index: _Index, report: Report
 ) -> _Indicator | None:
-    inline, ref = spec.get("indicator"), spec.get("indicatorRef")
-    if (inline is None) == (ref is None):
-        report.problems.append(where.problem("give exactly one of 'indicator' or 'indicatorRef'"))
+    if not _one_of(spec, "indicator", "indicatorRef", where, report):
         return None
+    ref = spec.get("indicatorRef")
     if ref is not None:
         rwhere = where.child("indicatorRef", spec)
         name = expect_str(ref, rwhere, report)
@@ -435,11 +435,10 @@ def _indicator(
             )
             return None
         return _sli_spec(target.spec, target.where.child("spec"), index, report)
-    iwhere = where.child("indicator", spec)
-    data = expect_mapping(inline, iwhere, report)
-    if data is None:
+    inline = _section(spec, "indicator", ("apiVersion", "kind", "metadata", "spec"), where, report)
+    if inline is None:
         return None
-    check_keys(data, ("apiVersion", "kind", "metadata", "spec"), iwhere, report)
+    data, iwhere = inline
     obj = _object(data, iwhere, report, "SLI")
     if obj is None:
         return None
@@ -450,27 +449,20 @@ def _sli_spec(
     spec: Mapping[Any, Any], where: Where, index: _Index, report: Report
 ) -> _Indicator | None:
     check_keys(spec, ("description", "thresholdMetric", "ratioMetric"), where, report)
-    ratio, threshold = spec.get("ratioMetric"), spec.get("thresholdMetric")
-    if (ratio is None) == (threshold is None):
-        report.problems.append(
-            where.problem("give exactly one of 'ratioMetric' or 'thresholdMetric'")
-        )
+    if not _one_of(spec, "ratioMetric", "thresholdMetric", where, report):
         return None
-    if threshold is not None:
-        twhere = where.child("thresholdMetric", spec)
-        data = expect_mapping(threshold, twhere, report)
-        if data is None:
-            return None
-        check_keys(data, ("metricSource",), twhere, report)
-        q = _metric_query(data, twhere, index, report)
+    if spec.get("thresholdMetric") is not None:
+        q = _metric(spec, "thresholdMetric", where, index, report)
         if q is None:
             return None
+        twhere = where.child("thresholdMetric", spec)
         return _Indicator("threshold", {"query": q[0]}, {"query": q[1]}, twhere)
-    rwhere = where.child("ratioMetric", spec)
-    data = expect_mapping(ratio, rwhere, report)
-    if data is None:
+    ratio = _section(
+        spec, "ratioMetric", ("counter", "good", "bad", "total", "rawType", "raw"), where, report
+    )
+    if ratio is None:
         return None
-    check_keys(data, ("counter", "good", "bad", "total", "rawType", "raw"), rwhere, report)
+    data, rwhere = ratio
     if "raw" in data:
         return _raw_indicator(data, rwhere, index, report)
     if data.get("counter") is False:
@@ -490,12 +482,7 @@ def _sli_spec(
     queries: dict[str, str] = {}
     places: dict[str, Where] = {}
     for key in (given[0], "total"):
-        kwhere = rwhere.child(key, data)
-        body = expect_mapping(data[key], kwhere, report)
-        if body is None:
-            return None
-        check_keys(body, ("metricSource",), kwhere, report)
-        q = _metric_query(body, kwhere, index, report)
+        q = _metric(data, key, rwhere, index, report)
         if q is None:
             return None
         queries[key], places[key] = q
@@ -517,15 +504,43 @@ def _raw_indicator(
             )
         )
         return None
-    kwhere = where.child("raw", data)
-    body = expect_mapping(data["raw"], kwhere, report)
-    if body is None:
-        return None
-    check_keys(body, ("metricSource",), kwhere, report)
-    q = _metric_query(body, kwhere, index, report)
+    q = _metric(data, "raw", where, index, report)
     if q is None:
         return None
     return _Indicator("raw", {"raw": q[0]}, {"raw": q[1]}, where, raw_type=raw_type)
+
+
+def _one_of(spec: Mapping[Any, Any], first: str, second: str, where: Where, report: Report) -> bool:
+    """True when exactly one of two alternative keys is given; else one problem naming both."""
+    if (spec.get(first) is None) == (spec.get(second) is None):
+        report.problems.append(where.problem(f"give exactly one of {first!r} or {second!r}"))
+        return False
+    return True
+
+
+def _section(
+    parent: Mapping[Any, Any], key: str, keys: tuple[str, ...], where: Where, report: Report
+) -> tuple[Mapping[Any, Any], Where] | None:
+    """``parent[key]`` as a mapping, with its place; keys other than ``keys`` are reported."""
+    kwhere = where.child(key, parent)
+    data = expect_mapping(parent.get(key), kwhere, report)
+    if data is None:
+        return None
+    check_keys(data, keys, kwhere, report)
+    return data, kwhere
+
+
+def _metric(
+    parent: Mapping[Any, Any], key: str, where: Where, index: _Index, report: Report
+) -> tuple[str, Where] | None:
+    """The query of the ``{metricSource: ...}`` under ``parent[key]``, and where it was read.
+
+    Every metric of an SLI (threshold, good, bad, total, raw) has this one shape.
+    """
+    section = _section(parent, key, ("metricSource",), where, report)
+    if section is None:
+        return None
+    return _metric_query(*section, index, report)
 
 
 def _metric_query(
@@ -764,7 +779,9 @@ def _condition(
     if not _burn_operator(cond.get("op"), cwhere.child("op", cond), report):
         return None
     factor = expect_number(cond.get("threshold"), cwhere.child("threshold", cond), report)
-    long = _duration(cond.get("lookbackWindow"), cwhere.child("lookbackWindow", cond), report)
+    long = expect_duration(
+        cond.get("lookbackWindow"), cwhere.child("lookbackWindow", cond), report, zero=True
+    )
     if factor is None or long is None:
         return None
     if factor <= 0:
@@ -772,7 +789,9 @@ def _condition(
         return None
     short = None
     if cond.get("alertAfter") is not None:
-        short = _duration(cond["alertAfter"], cwhere.child("alertAfter", cond), report)
+        short = expect_duration(
+            cond["alertAfter"], cwhere.child("alertAfter", cond), report, zero=True
+        )
         if short is None:
             return None
     if not short:
@@ -802,16 +821,3 @@ def _burn_operator(op: Any, where: Where, report: Report) -> bool:
     else:
         report.problems.append(where.problem(f"op must be one of {', '.join(_OPERATORS)}"))
     return False
-
-
-def _duration(value: Any, where: Where, report: Report) -> int | None:
-    text = expect_str(value, where, report)
-    if text is None:
-        return None
-    if text.strip() in ("0", "0m", "0s", "0h"):
-        return 0
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        report.problems.append(where.problem(str(exc)))
-        return None

@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sloplane.located import Where
-from sloplane.slo.durations import DurationError, format_duration, parse_duration
+from sloplane.slo.durations import format_duration
 from sloplane.slo.loaders.common import (
     Report,
     build_slo,
     check_keys,
+    expect_duration,
     expect_mapping,
     expect_str,
     line_of,
@@ -92,7 +93,7 @@ def load(doc: Mapping[Any, Any], file: str, report: Report) -> SLO | None:
         "labels": mwhere.child("labels", meta),
     }
     objective = _target(spec.get("target"), fields["objective"], report)
-    window = _duration(spec.get("window"), fields["window"], report)
+    window = expect_duration(spec.get("window"), fields["window"], report)
     sli = _indicator(spec.get("indicator"), fields["sli"], fields, report)
     alerting = _alerting(spec.get("alerting"), fields["alerting"], report)
     if annotations.get(BURN_RATES_ANNOTATION) == "pyrra" and window is not None:
@@ -151,17 +152,6 @@ def _target(value: Any, where: Where, report: Report) -> float | None:
             where.problem(f"target {text} is a percent ({text}%), as Pyrra reads it, not a ratio")
         )
     return round(percent / 100, OBJECTIVE_DECIMALS)
-
-
-def _duration(value: Any, where: Where, report: Report) -> int | None:
-    text = expect_str(value, where, report)
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        report.problems.append(where.problem(str(exc)))
-        return None
 
 
 _KINDS = ("ratio", "latency", "latencyNative", "bool_gauge")

@@ -21,13 +21,13 @@ from typing import Any
 
 from sloplane.located import Where
 from sloplane.slo.burn import THIRTY_DAYS, WORKBOOK_TABLE
-from sloplane.slo.durations import DurationError, format_duration, parse_duration
+from sloplane.slo.durations import format_duration
 from sloplane.slo.loaders.common import (
     Report,
     check_keys,
+    expect_duration,
     expect_mapping,
     expect_number,
-    expect_str,
     line_of,
 )
 from sloplane.slo.model import SLO, AlertTier, AlertWindow
@@ -77,7 +77,7 @@ def load_alert_windows(doc: Mapping[Any, Any], file: str, report: Report) -> Per
     if spec is None:
         return None
     check_keys(spec, ("sloPeriod", "page", "ticket"), swhere, report)
-    period = _duration(spec.get("sloPeriod"), swhere.child("sloPeriod", spec), report)
+    period = expect_duration(spec.get("sloPeriod"), swhere.child("sloPeriod", spec), report)
     page = _quick_slow(spec.get("page"), swhere.child("page", spec), report)
     ticket = _quick_slow(spec.get("ticket"), swhere.child("ticket", spec), report)
     if period is None or page is None or ticket is None:
@@ -103,8 +103,8 @@ def _window(value: Any, where: Where, report: Report) -> Window | None:
     percent = expect_number(
         data.get("errorBudgetPercent"), where.child("errorBudgetPercent", data), report
     )
-    short = _duration(data.get("shortWindow"), where.child("shortWindow", data), report)
-    long = _duration(data.get("longWindow"), where.child("longWindow", data), report)
+    short = expect_duration(data.get("shortWindow"), where.child("shortWindow", data), report)
+    long = expect_duration(data.get("longWindow"), where.child("longWindow", data), report)
     if percent is None or short is None or long is None:
         return None
     if not 0 < percent <= 100:
@@ -113,17 +113,6 @@ def _window(value: Any, where: Where, report: Report) -> Window | None:
         )
         return None
     return Window(percent, short, long)
-
-
-def _duration(value: Any, where: Where, report: Report) -> int | None:
-    text = expect_str(value, where, report)
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        report.problems.append(where.problem(str(exc)))
-        return None
 
 
 def catalog_of(documents: list[PeriodWindows], report: Report) -> dict[int, PeriodWindows]:
