@@ -8,7 +8,7 @@ DEMO_STAMP := $(VENV)/.installed-all
 DEV_STAMP := $(VENV)/.installed-dev
 # Two pytest-xdist workers: most integration tests wait on servers, so two overlap well even
 # on two cores; a file runs whole on one worker (tests/conftest.py). PARALLEL= runs serially.
-PARALLEL ?= -n 2 --dist loadgroup
+PARALLEL ?= -n 2
 
 .PHONY: demo test lint typecheck unit golden system-deps clean
 

@@ -8,19 +8,19 @@ The binaries are demanded only when such a test is selected, so ``pytest -m "not
 integration"`` (``make unit``) runs on a machine with nothing but the venv. A test without
 the marker that starts one of these binaries fails, naming the marker it lacks.
 
-Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) each test file runs
-whole on one worker, so a module's expensive fixture (a PostgreSQL, Redis or RabbitMQ
-topology, a Prometheus) is built once; the files that use the machine's shared servers
-(PostgreSQL on 5432, Redis on 6379, RabbitMQ on 5672) run on one worker, one after
-another, because they count connections and flush databases on those servers.
+Under pytest-xdist (``make test`` runs ``-n 2``) each test file runs whole on one
+worker, and the files that use the machine's shared servers share one worker
+(:func:`pytest_xdist_make_scheduler`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,26 +105,52 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 #: fixtures of tests/exporters/conftest.py that hand out the machine's shared servers
-SHARED_SERVER_FIXTURES = frozenset(
-    {"postgres_server", "redis_server", "rabbitmq_server", "rabbitmq_management"}
+SHARED_SERVER_FIXTURES = (
+    "postgres_server",
+    "redis_server",
+    "rabbitmq_server",
+    "rabbitmq_management",
 )
-SHARED_SERVERS_GROUP = "shared-servers"
+SHARED_SERVERS = "shared-servers"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test an ``xdist_group``: its file, or one group for the shared servers.
+@functools.cache
+def uses_shared_servers(path: Path) -> bool:
+    """Whether the test file names one of the shared-server fixtures.
 
-    ``--dist loadgroup`` then sends each group to one worker. Without xdist the marker
-    does nothing.
+    The controller schedules by node id and has no items to ask for their fixtures, so it
+    reads the file: a test that takes such a fixture names it there. (A conftest fixture
+    built on them and used elsewhere would need its users' files to name it too.)
     """
-    shared = {
-        item.path
-        for item in items
-        if SHARED_SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
-    }
-    for item in items:
-        group = SHARED_SERVERS_GROUP if item.path in shared else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(name in text for name in SHARED_SERVER_FIXTURES)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # tryfirst: before xdist's own
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist, send each test file whole to one worker; the shared-server files to one.
+
+    A module's expensive fixture (a PostgreSQL, Redis or RabbitMQ topology, a Prometheus)
+    is then built once, and the files that count connections and flush databases on the
+    machine's shared PostgreSQL (5432), Redis (6379) and RabbitMQ (5672) run one after
+    another. (``--dist loadgroup`` cannot do this with pytest 9: xdist 3.8 renames node
+    ids through an attribute pytest 9 no longer reads.) ``--dist each`` is left alone.
+    """
+    if config.getvalue("dist") == "each":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    root = config.rootpath
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return SHARED_SERVERS if uses_shared_servers(root / file) else file
+
+    return FileScheduling(config, log)
 
 
 class UnmarkedIntegration(Exception):
