@@ -129,6 +129,12 @@ def uses_shared_servers(path: Path) -> bool:
     return any(name in text for name in SHARED_SERVER_FIXTURES)
 
 
+def xdist_scope(root: Path, nodeid: str) -> str:
+    """The scope a test is scheduled with: its file, or :data:`SHARED_SERVERS`."""
+    file = nodeid.split("::", 1)[0]
+    return SHARED_SERVERS if uses_shared_servers(root / file) else file
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # tryfirst: before xdist's own
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist, send each test file whole to one worker; the shared-server files to one.
@@ -147,8 +153,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class FileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            file = nodeid.split("::", 1)[0]
-            return SHARED_SERVERS if uses_shared_servers(root / file) else file
+            return xdist_scope(root, nodeid)
 
     return FileScheduling(config, log)
 
