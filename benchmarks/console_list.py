@@ -8,6 +8,14 @@ Then it times --requests page loads through the whole stack as a browser would s
 the status cached as `sloplane serve` caches it (--cache-ttl, default 10 s).
 
     .venv/bin/python benchmarks/console_list.py [--slos 1000] [--requests 50]
+
+``--across-expiry SECONDS`` measures instead what a visitor sees when the cache period
+ends: the page "now" (no ``at``; the API's clock moved to the end of the data, see
+ShiftedClock) loaded back to back for SECONDS with `sloplane serve`'s default 10 s period, so several periods end during the run. Each load's time is printed
+as a summary, with how many loads were answered while the status board was refreshing
+and how many Prometheus queries each period cost. ``--status-max-age 0`` forbids serving
+a status from an earlier period, which is how the list routes behaved before the board
+(every load at a period's end waited for every SLO's query): the same run, for comparison.
 """
 
 from __future__ import annotations
@@ -63,7 +71,12 @@ def main() -> None:
     # Long enough that every timed load is served from the cached status: when a period
     # ends, /api/v1/services re-queries every SLO before answering (see BENCHMARKS.md).
     parser.add_argument("--cache-ttl", type=float, default=600.0)
+    parser.add_argument("--across-expiry", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--status-max-age", type=float, default=300.0)
     args = parser.parse_args()
+    if args.across_expiry:
+        across_expiry(args)
+        return
     data = tsdb_copy(built_tsdb())
     work = Path(tempfile.mkdtemp(prefix="console-bench-"))
     try:
@@ -115,6 +128,97 @@ def main() -> None:
                 print(f"CPU per load (all threads): median {statistics.median(cpu):.0f} ms")
                 api_ms = statistics.median(api_times)
                 print(f"of which the API's /api/v1/services alone: median {api_ms:.0f} ms")
+    finally:
+        shutil.rmtree(data.parent, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class ShiftedClock:
+    """``time`` for the API's status code with "now" moved to the end of the dataset's
+    second week (AT), so a status "now" reads two weeks of real history and costs what
+    the timed ``?at=`` loads cost (no data "now" would make every query trivial)."""
+
+    def __init__(self, to: float) -> None:
+        self.offset = to - time.time()
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def across_expiry(args: argparse.Namespace) -> None:
+    """Back-to-back loads of /ui/ ("now") for ``args.across_expiry`` seconds, 10 s periods."""
+    from datetime import datetime
+
+    from sloplane.api import board, service
+
+    clock = ShiftedClock(datetime.fromisoformat(AT.replace("Z", "+00:00")).timestamp())
+    service.time = clock  # type: ignore[assignment]
+    board.time = clock  # type: ignore[assignment]
+    ttl = 10.0
+    data = tsdb_copy(built_tsdb())
+    work = Path(tempfile.mkdtemp(prefix="console-bench-"))
+    try:
+        with run_prometheus(prometheus_config(), data_dir=data) as prom:
+            settings = ApiSettings(
+                prom.url,
+                f"sqlite:///{work / 'api.db'}",
+                admin_token=ADMIN,
+                schedule=None,
+                cache_ttl=ttl,
+                max_concurrency=8,
+                query_timeout=600.0,
+                status_max_age=args.status_max_age,
+            )
+            app = create_app(catalog(args.slos), settings)
+            with TestClient(app) as client:
+                st = app.state.sloplane
+                page = client.get("/ui/login")
+                csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+                client.post(
+                    "/ui/login", data={"token": ADMIN, "csrf": csrf}, follow_redirects=False
+                )  # not the redirect: the first load below is the one that fills the board
+                t = time.perf_counter()
+                first = client.get("/ui/")
+                print(f"first load (nothing cached): {(time.perf_counter() - t) * 1000:.0f} ms")
+                assert first.text.count("<tr data-slo=") == args.slos
+                # start counting at a period boundary, after the first period's extra
+                # queries (no recorded data "now": recorded, then the source query)
+                client.get("/ui/")  # the source-query hint is set: one query per SLO now
+                while st.service.board.refreshing():
+                    time.sleep(0.2)
+                time.sleep(ttl - clock.time() % ttl)  # start with a period
+                queries0 = st.client.stats.backend_queries
+                started = clock.time()
+                times, cpu, refreshing = [], [], 0
+                while clock.time() - started < args.across_expiry:
+                    busy = st.service.board.refreshing() > 0
+                    t, c = time.perf_counter(), time.process_time()
+                    r = client.get("/ui/")
+                    times.append((time.perf_counter() - t) * 1000)
+                    cpu.append((time.process_time() - c) * 1000)
+                    refreshing += busy or st.service.board.refreshing() > 0
+                    assert r.status_code == 200 and r.text.count("<tr data-slo=") == args.slos
+                # periods touched; each may cost one refresh (one query) per SLO
+                periods = int(clock.time() // ttl - started // ttl) + 1
+                queries = st.client.stats.backend_queries - queries0
+        times_sorted = sorted(times)
+        p95 = times_sorted[max(0, round(0.95 * len(times)) - 1)]
+        print(
+            f"{args.slos} SLOs, {len(times)} loads over {args.across_expiry:g} s "
+            f"({periods} periods of {ttl:g} s touched), status max age {args.status_max_age:g} s"
+        )
+        print(
+            f"load: median {statistics.median(times):.0f} ms, p95 {p95:.0f} ms, "
+            f"max {times_sorted[-1]:.0f} ms; CPU per load median {statistics.median(cpu):.0f} ms"
+        )
+        print(f"loads that met a refresh in progress: {refreshing}")
+        print(
+            f"Prometheus queries: {queries} in {periods} periods "
+            f"= {queries / periods / args.slos:.2f} per SLO per period"
+        )
     finally:
         shutil.rmtree(data.parent, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)

@@ -19,7 +19,10 @@ Each exporter gets 20 warm-up scrapes and then ``--scrapes`` sequential scrapes 
 keep-alive client; latency is the client's wall time per scrape (p50/p99), CPU is the
 exporter process's user+system time over the measured scrapes divided by their number
 (for the RabbitMQ plugin that is the broker's own CPU, so it is not reported), memory is
-its RSS at the end. The Go exporters are installed with apt-get when missing (root only);
+its RSS at the end (the exporter's is that of its serving image: ``sloplane exporter``
+execs it under the same PID). After the RabbitMQ scrapes, each management API request a
+default-mode scrape sends is timed alone and the three at once, to show where that mode's
+time goes. The Go exporters are installed with apt-get when missing (root only);
 otherwise that side is skipped with a message.
 """
 
@@ -266,7 +269,7 @@ def report(results: list[Result], scrapes: int) -> str:
     ]
     for r in results:
         cpu = f"{r.cpu_per_scrape * 1000:.2f}" if r.cpu_per_scrape is not None else "n/a (broker)"
-        rss = f"{r.rss / 2**20:.0f}" if r.rss else "n/a"
+        rss = f"{r.rss / 2**20:.1f}" if r.rss else "n/a"
         lines.append(
             f"| {r.kind} | {r.name} | {pct(r.latencies, 0.5) * 1000:.2f} | {pct(r.latencies, 0.99) * 1000:.2f}"
             f" | {statistics.fmean(r.latencies) * 1000:.2f} | {cpu} | {rss} | {r.samples} |"
@@ -402,7 +405,57 @@ def bench_rabbitmq(workdir: Path, scrapes: int) -> list[Result]:
             stack, workdir, "rabbitmq-beside", {**module, "beside_plugin": True}, node.address
         )
         subjects.append(Subject("sloplane, beside_plugin", "rabbitmq", beside.url, beside.pid))
-        return measure(subjects, scrapes)
+        results = measure(subjects, scrapes)
+        NOTES.extend(management_requests(node.management, min(scrapes, 200)))
+        return results
+
+
+#: Extra report sections, added by the benches.
+NOTES: list[str] = []
+
+
+def management_requests(port: int, count: int) -> list[str]:
+    """Where a management-mode scrape's time goes: each API request the exporter sends,
+    timed alone (``count`` in a row on one keep-alive connection), then the three at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sloplane.exporters import rabbitmq as r
+
+    paths = {
+        "overview": f"/api/overview?columns={r._OVERVIEW_COLUMNS}",
+        "nodes": f"/api/nodes?columns={r._NODE_COLUMNS}",
+        "queues": f"/api/queues?columns={r._QUEUE_COLUMNS}",
+    }
+    base = f"http://127.0.0.1:{port}"
+    clients = [httpx.Client(base_url=base, auth=("guest", "guest"), timeout=30) for _ in paths]
+    try:
+        times: dict[str, list[float]] = {name: [] for name in [*paths, "all three at once"]}
+        for client, path in zip(clients, paths.values(), strict=True):
+            client.get(path).raise_for_status()  # warm
+        for _ in range(count):
+            for client, (name, path) in zip(clients, paths.items(), strict=True):
+                started = time.perf_counter()
+                client.get(path).raise_for_status()
+                times[name].append(time.perf_counter() - started)
+        with ThreadPoolExecutor(len(paths)) as pool:
+            for _ in range(count):
+                started = time.perf_counter()
+                list(pool.map(lambda cp: cp[0].get(cp[1]).raise_for_status(),
+                              zip(clients, paths.values(), strict=True)))  # fmt: skip
+                times["all three at once"].append(time.perf_counter() - started)
+    finally:
+        for client in clients:
+            client.close()
+    lines = [
+        f"RabbitMQ management API requests of a default-mode scrape, node 1, {count} each"
+        " (one keep-alive client per request):",
+        "",
+        "| request | p50 ms | p99 ms |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, values in times.items():
+        lines.append(f"| {name} | {pct(values, 0.5) * 1000:.2f} | {pct(values, 0.99) * 1000:.2f} |")
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -417,7 +470,8 @@ def main() -> None:
             results += bench(workdir, args.scrapes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = report(results, args.scrapes) + f"\nLoad average at the end: {os.getloadavg()}\n"
+    text = report(results, args.scrapes) + "\n".join(NOTES)
+    text += f"\nLoad average at the end: {os.getloadavg()}\n"
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

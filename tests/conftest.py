@@ -25,6 +25,12 @@ from typing import Any
 
 import pytest
 from _pytest.mark.expression import Expression  # pytest's own -m parser
+from hypothesis import HealthCheck, settings
+
+# No timing assertions in tests: Hypothesis's per-example deadline and its "too slow"
+# health check are timing assertions, and fail at random on a loaded machine.
+settings.register_profile("sloplane", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sloplane")
 
 # What every integration run needs; `make test` installs them (scripts/install-system-deps.sh).
 # chromium and vmalert are optional: the tests that use them skip when they are missing.

@@ -7,13 +7,17 @@ many distinct ranges cannot grow the process by more than the budget (an entry c
 no bound when one answer may be kilobytes or megabytes).
 
 The response cache replays the bytes of a 200 answer for the same path, query string and
-Authorization header, skipping routing, validation and serialization. The key includes
+Authorization header, skipping routing, validation and serialization, for the TTL or the
+answer's own ``Cache-Control: max-age`` if shorter (an answer built from a status that is
+being refreshed says 0 and is not kept). The key includes
 the token, and the token is checked again on every hit (an in-memory lookup), so a
 revoked token stops being served at once.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -169,7 +173,25 @@ class ResponseCache:
 
         await self.app(scope, receive, capture)
         if messages and messages[0].get("status") == 200 and _complete(messages):
-            self.entries.put(key, messages, self.ttl)
+            ttl = min(self.ttl, max_age(messages[0]))
+            if ttl > 0:
+                self.entries.put(key, messages, ttl)
+
+
+MAX_AGE = re.compile(rb"(?:^|[,\s])max-age=(\d+)")
+
+
+def max_age(start: Any) -> float:
+    """The ``max-age`` of a response's ``Cache-Control`` (the routes built from statuses
+    set it to when their data goes stale); without one, no limit (``inf``)."""
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"cache-control":
+            found = MAX_AGE.search(value.lower())
+            if found:
+                return float(found.group(1))
+            if b"no-store" in value.lower() or b"no-cache" in value.lower():
+                return 0.0
+    return math.inf
 
 
 def _complete(messages: list[Any]) -> bool:

@@ -42,6 +42,15 @@ from sloplane.reports.scheduler import Schedule
     help="Seconds a Prometheus answer is reused.",
 )
 @env_option(
+    "--status-max-age",
+    envvar="SLOPLANE_STATUS_MAX_AGE",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a status may be served while its background refresh runs; an older "
+    "one is never served (the request waits).",
+)
+@env_option(
     "--query-timeout",
     envvar="SLOPLANE_QUERY_TIMEOUT",
     default=5.0,
@@ -88,6 +97,7 @@ def serve(
     port: int,
     open_reads: bool,
     cache_ttl: float,
+    status_max_age: float,
     query_timeout: float,
     max_concurrency: int,
     report_schedule: str,
@@ -117,6 +127,7 @@ def serve(
         open_reads=open_reads,
         admin_token=os.environ.get("SLOPLANE_ADMIN_TOKEN") or None,
         cache_ttl=cache_ttl,
+        status_max_age=status_max_age,
         query_timeout=query_timeout,
         max_concurrency=max_concurrency,
         schedule=schedule,

@@ -144,6 +144,34 @@ class SLOHistory(SpanTimes):
     points: list[HistoryPoint]
 
 
+class FiringInterval(SpanTimes):
+    """One alert firing over ``[start, end)``, each end exact to within the answer's step."""
+
+    alertname: str
+    severity: str
+    start: float = Field(description="First evaluation seen firing (the range's start at most)")
+    end: float = Field(
+        description="First evaluation after ``start`` not seen firing (exclusive), or the "
+        "range's end while still firing"
+    )
+    ongoing: bool = Field(description="Still firing at the range's end")
+    duration_seconds: float
+
+
+class AlertHistory(SpanTimes):
+    """When an SLO's alerts fired over a range, from Prometheus' ``ALERTS`` series."""
+
+    id: str
+    start: float
+    end: float
+    step: float = Field(
+        description="Seconds between the evaluations read: every interval's start and end "
+        "is exact to within one step"
+    )
+    query: str = Field(description="The PromQL range query the intervals come from")
+    intervals: list[FiringInterval] = Field(description="Oldest first")
+
+
 class GroupSummary(BaseModel):
     key: str = Field(description="The service or team name")
     slos: int

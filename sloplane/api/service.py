@@ -12,13 +12,13 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
-from sloplane.api import reading
+from sloplane.api import firing, reading
 from sloplane.api.backend import SharedPrometheus
+from sloplane.api.board import StatusBoard
 from sloplane.api.cache import ByteBudgetCache
 from sloplane.api.schemas import (
+    AlertHistory,
     DataSource,
     HistoryPoint,
     SLOHistory,
@@ -37,6 +37,8 @@ SOURCES: tuple[DataSource, ...] = ("recording_rules", "source_query")
 
 
 SOURCE_HINT_SECONDS = 300.0
+STALE_HOLD = 2.0
+"""Seconds an answer built from statuses being refreshed may be replayed (see max_age)."""
 
 
 @dataclass
@@ -46,13 +48,24 @@ class SLOService:
     # SLOs whose recorded series were missing: go straight to the source queries for a
     # while, so a backend without sloplane's rules still costs one query per SLO per period.
     _source_hint: dict[str, float] = field(default_factory=dict)
-    # Rendered status documents per (SLO, requested time or None for now).
-    # Bounded in bytes; an entry lives two periods: fresh for one, then served stale while
-    # one refresh runs.
-    _rendered: ByteBudgetCache[tuple[float, bytes]] = field(
-        default_factory=lambda: ByteBudgetCache(8 * 2**20, lambda v: len(v[1]))
+    # Rendered status documents per (SLO, requested time): only for a time asked for
+    # (``at``); "now" is the board's. Bounded in bytes; an entry lives one period.
+    _rendered: ByteBudgetCache[bytes] = field(
+        default_factory=lambda: ByteBudgetCache(8 * 2**20, len)
     )
-    _refreshing: dict[tuple[str, float | None], asyncio.Task[bytes]] = field(default_factory=dict)
+    status_max_age: float = 300.0
+    """Seconds the board may serve a status "now" after its evaluation (then a request waits)."""
+    refresh_concurrency: int = 8
+    board: StatusBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.board = StatusBoard(
+            lambda slo, t: self._compute(slo, t, now=True),
+            lambda: self.eval_time(None),
+            concurrency=self.refresh_concurrency,
+            max_age=self.status_max_age,
+            background=self.client.cache_ttl > 0,
+        )
 
     def _sources(self, slo: SLO, at: float | None) -> tuple[DataSource, ...]:
         if at is None and self._source_hint.get(slo.id, 0.0) > time.monotonic():
@@ -73,14 +86,22 @@ class SLOService:
     async def group_statuses(self, slo: SLO, at: float | None = None) -> list[SLOStatus]:
         """Every group's status, worst first (one entry for an SLO without ``group_by``).
 
+        "Now" comes from the board: the last value, refreshed in the background when the
+        cache period ends (its ``evaluated_at`` says when it was true)."""
+        if at is None:
+            return (await self.board.get(slo)).statuses()
+        return await self._compute(slo, at, now=False)
+
+    async def _compute(self, slo: SLO, t: float, now: bool) -> list[SLOStatus]:
+        """Every group's status at ``t``, read from the backend.
+
         One query reads every window's recorded ratio per group, the coverage of the
         composed windows and the firing alerts; a second one, only when needed, reads
         from the source queries the windows the recorded series do not have or do not
         cover enough (rules loaded recently, no backfill)."""
-        t = self.eval_time(at)
         windows = status_windows(slo)
         alerts = queries.firing_alerts(slo)
-        if self._sources(slo, at) == ("source_query",):
+        if self._sources(slo, None if now else t) == ("source_query",):
             expr = f"{queries.multi_window(slo, windows, 'source_query', True)} or {alerts}"
             samples = await self.client.instant(expr, at=t)
             found = reading.readings(slo, samples, "source_query")
@@ -91,44 +112,50 @@ class SLOService:
             found = reading.readings(slo, samples, "recording_rules")
             redo = reading.untrusted_windows(slo, windows, found)
             if redo:
-                if at is None and not any(slo.window in r.ratios for r in found.values()):
+                if now and not any(slo.window in r.ratios for r in found.values()):
                     self._source_hint[slo.id] = time.monotonic() + SOURCE_HINT_SECONDS
                 expr = queries.multi_window(slo, tuple(sorted(redo)), "source_query", True)
                 reading.merge_source(slo, found, await self.client.instant(expr, at=t), redo)
         reading.attach_alerts(slo, found, samples)
         if not found:
+            # no numbers at all: the status still names the alerts firing (the no-data
+            # alert fires exactly then)
             found = {(): reading.Reading({})}
+            reading.attach_alerts(slo, found, samples)
         statuses = [_group_status(slo, r, windows, t, len(found)) for r in found.values()]
         return sorted(statuses, key=_severity)
 
     async def status_json(self, slo: SLO, at: float | None = None) -> bytes:
-        """The status document, cached per SLO for one cache period.
-
-        "Now" is served stale-while-revalidate: when the period ends the previous
-        document is returned at once while one background refresh runs, so a slow
-        backend query never stalls the requests arriving at a period boundary.
-        """
+        """The status document: "now" from the board (rendered once per value), a time
+        asked for cached per SLO for one cache period."""
+        if at is None:
+            entry = await self.board.get(slo)
+            if entry.body is None:
+                entry.body = entry.statuses()[0].model_dump_json().encode()
+            return entry.body
         key = (slo.id, at)
-        now = time.monotonic()
         hit = self._rendered.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        if hit is not None and at is None:
-            if key not in self._refreshing:
-                task = asyncio.create_task(self._render(slo, at))
-                self._refreshing[key] = task
-                task.add_done_callback(partial(_forget, self._refreshing, key))
-            return hit[1]
-        pending = self._refreshing.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._render(slo, at)
-
-    async def _render(self, slo: SLO, at: float | None) -> bytes:
+        if hit is not None:
+            return hit
         body = (await self.status(slo, at)).model_dump_json().encode()
-        ttl = self.client.cache_ttl
-        self._rendered.put((slo.id, at), (time.monotonic() + ttl, body), 2 * ttl)
+        self._rendered.put(key, body, self.client.cache_ttl)
         return body
+
+    def max_age(self, slos: Sequence[SLO], at: float | None) -> int:
+        """Seconds an answer built from these SLOs' statuses may be reused (sent as
+        ``Cache-Control: max-age``, which the response cache honours). "Now": until the
+        period ends when every status on the board is of the current period; while a
+        refresh runs, :data:`STALE_HOLD` seconds at most, so an answer lags the board by
+        no more than that (each status still says when it was evaluated) and a list of
+        1,000 SLOs is not rebuilt for every request of a refresh. A time asked for: one
+        cache period."""
+        ttl = self.client.cache_ttl
+        if at is not None:
+            return max(0, math.floor(ttl))
+        period = self.eval_time(None)
+        if not self.board.all_fresh([s.id for s in slos], period):
+            return max(0, math.floor(min(ttl, STALE_HOLD)))
+        return max(0, math.floor(period + ttl - time.time()))
 
     async def statuses(self, slos: Sequence[SLO], at: float | None = None) -> list[SLOStatus]:
         return list(await asyncio.gather(*(self.status(s, at) for s in slos)))
@@ -145,6 +172,25 @@ class SLOService:
                 return exc
 
         return list(await asyncio.gather(*(one(s) for s in slos)))
+
+    async def alert_history(self, slo: SLO, start: float, end: float) -> AlertHistory:
+        """The SLO's alert firing intervals over [start, end] from ``ALERTS`` (see
+        :mod:`sloplane.api.firing`): one range query, under the client's point limit.
+        The range is taken in whole seconds, so the grid's last time is exactly ``end``
+        on the wire (the client sends milliseconds) and an alert firing then is ongoing."""
+        end = math.floor(end)
+        start = min(math.ceil(start), end)
+        step = firing.step_for(start, end)
+        query = queries.firing_alerts(slo)
+        series = await self.client.range(query, firing.grid_start(start, end, step), end, step)
+        return AlertHistory(
+            id=slo.id,
+            start=start,
+            end=end,
+            step=step,
+            query=query,
+            intervals=firing.intervals(series, start, end, step),
+        )
 
     async def coverage_at(self, slo: SLO, t: float) -> float | None:
         """Share of the SLO window the recorded series cover at ``t`` (the least covered
@@ -243,10 +289,6 @@ def _group_status(
             "groups": groups if slo.group_by else None,
         }
     )
-
-
-def _forget(tasks: dict[Any, Any], key: Any, _task: object) -> None:
-    tasks.pop(key, None)
 
 
 def _history_burn_window(slo: SLO) -> int:

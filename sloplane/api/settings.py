@@ -17,6 +17,9 @@ class ApiSettings:
     cache_ttl: float = 10.0
     query_timeout: float = 5.0
     max_concurrency: int = 8
+    # a status "now" older than this (seconds since its evaluation) is never served from
+    # the background-refreshed board: the request waits for a fresh one
+    status_max_age: float = 300.0
     # "no query for ten years at one-second steps"
     max_range_seconds: int = 400 * 86400
     max_points: int = 11_000

@@ -6,9 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from sloplane.api.auth import TokenStore, grants
@@ -44,7 +44,12 @@ class State:
             max_answer_bytes=settings.max_answer_bytes,
             max_series=settings.max_series,
         )
-        self.service = SLOService(catalog, self.client)
+        self.service = SLOService(
+            catalog,
+            self.client,
+            status_max_age=settings.status_max_age,
+            refresh_concurrency=settings.max_concurrency,
+        )
         self.sessions: sessionmaker[Session] = sessions or open_database(
             settings.database_url, settings.db_deadline
         )
@@ -135,3 +140,13 @@ def at_time(value: datetime | None) -> float | None:
     if at is not None and at > time.time() + FUTURE_SLACK:
         raise invalid("query", "at", "at is in the future: ask about now or the past")
     return at
+
+
+R = TypeVar("R", bound=Response)
+
+
+def cache_for(response: R, seconds: int) -> R:
+    """``Cache-Control: max-age`` on an answer built from statuses: how long it may be
+    reused. The response cache honours it (0: not kept), and so may any other cache."""
+    response.headers["Cache-Control"] = f"max-age={max(0, seconds)}"
+    return response

@@ -7,12 +7,14 @@ may read exactly as it would for a script, and its response cache is shared.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 INTERNAL_BASE = "http://sloplane.console"
+Params = Mapping[str, str | list[str]] | None
 
 
 @dataclass(frozen=True)
@@ -44,19 +46,13 @@ class ApiClient:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         self._client = httpx.AsyncClient(transport=transport, base_url=INTERNAL_BASE, timeout=60.0)
 
-    async def get(
-        self, path: str, token: str | None, params: dict[str, str] | None = None
-    ) -> ApiAnswer:
+    async def get(self, path: str, token: str | None, params: Params = None) -> ApiAnswer:
         return await self._send("GET", path, token, params)
 
-    async def post(
-        self, path: str, token: str | None, params: dict[str, str] | None = None
-    ) -> ApiAnswer:
+    async def post(self, path: str, token: str | None, params: Params = None) -> ApiAnswer:
         return await self._send("POST", path, token, params)
 
-    async def _send(
-        self, method: str, path: str, token: str | None, params: dict[str, str] | None
-    ) -> ApiAnswer:
+    async def _send(self, method: str, path: str, token: str | None, params: Params) -> ApiAnswer:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         r = await self._client.request(method, path, params=params, headers=headers)
         return answer_of(r)

@@ -203,8 +203,11 @@ class Interval:
 def timeline(
     intervals: Sequence[Interval], start: float, end: float, chart_id: str = "alerts"
 ) -> Markup:
-    """Alert firing intervals as bars on one time axis, one row per alert."""
-    width, left, right, row_h = 640, 150, 12, 20
+    """Alert firing intervals as bars on one time axis, one row per alert.
+
+    Each row's label sits above its bar, over the whole width: alert names are long
+    (``CheckoutAvailabilityErrorBudgetBurnPage``) and a left margin would cut them."""
+    width, left, right, row_h = 640, 8, 12, 34
     labels = sorted({i.label for i in intervals})
     height = 8 + row_h * max(len(labels), 1) + 22
     pw = width - left - right
@@ -223,14 +226,15 @@ def timeline(
     for n, label in enumerate(labels):
         y0 = 8 + n * row_h
         parts.append(
-            f'<text class="axis" x="{left - 6}" y="{y0 + 12}" text-anchor="end">'
-            f'{escape(label)}</text><rect class="bar-bg" x="{left}" y="{y0 + 2}" '
-            f'width="{pw}" height="12"/>'
+            f'<text class="axis" x="{left}" y="{y0 + 10}">{escape(label)}</text>'
+            f'<rect class="bar-bg" x="{left}" y="{y0 + 15}" width="{pw}" height="12"/>'
         )
         for i in (i for i in intervals if i.label == label):
-            w = max(1.5, x(i.end) - x(i.start))
+            w = max(4.0, x(i.end) - x(i.start))  # a 30-minute burn in 30 days: still seen
+            # a bar that starts at the very end (still firing, seen once) stays inside
+            bar_x = min(x(i.start), left + pw - w)
             parts.append(
-                f'<rect class="{escape(i.css)}" x="{_f(x(i.start))}" y="{y0 + 2}" '
+                f'<rect class="{escape(i.css)}" x="{_f(bar_x)}" y="{y0 + 15}" '
                 f'width="{_f(w)}" height="12"><title>{escape(when(i.start))} – '
                 f"{escape(when(i.end))}</title></rect>"
             )

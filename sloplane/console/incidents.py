@@ -1,9 +1,10 @@
 """Alert firing intervals of one SLO over its window, as the API knows them.
 
-The API has no ``ALERTS`` history route (yet): when it gains ``/slos/{id}/alerts`` the SLO
-page uses that. Until then the intervals come from the stored weekly reports, whose
-incidents the report collected from ``ALERTS``; the page then names the weeks the reports
-cover and the weeks of the window without one, so a gap is never read as "no alerts".
+They come from the API's ``/slos/{id}/alerts``, read from Prometheus' ``ALERTS`` over the
+page's window (``[start, end)`` per alert, exact to within the answer's step). When that
+fails (the backend is down) the page falls back to the stored weekly reports, whose
+incidents the report collected from ``ALERTS``; it then names the weeks the reports cover
+and the weeks of the window without one, so a gap is never read as "no alerts".
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ class Incidents:
     covered: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     source: str = "reports"
+    step: float | None = None
+    """The API's resolution in seconds (``source == "api"``)."""
+    ongoing: list[bool] = field(default_factory=list)
+    """Per interval: still firing at the window's end (``source == "api"``)."""
+    error: str | None = None
+    """Why the API's ``ALERTS`` history could not be read (the reports were used)."""
 
 
 def week_start(week: str) -> float:
@@ -55,6 +62,17 @@ def interval(incident: dict[str, Any]) -> charts.Interval:
         float(incident["end"]),
         f"{incident.get('alertname', '')} ({severity})",
         "bar-bad" if severity == "page" else "bar-warn",
+    )
+
+
+def from_api(history: dict[str, Any]) -> Incidents:
+    """The API's ``AlertHistory`` document."""
+    rows = history.get("intervals") or []
+    return Incidents(
+        intervals=[interval(i) for i in rows],
+        source="api",
+        step=float(history["step"]),
+        ongoing=[bool(i.get("ongoing")) for i in rows],
     )
 
 

@@ -54,8 +54,11 @@ def q(part: str) -> str:
     return quote(part, safe="")
 
 
-def with_params(path: str, **params: str | None) -> str:
-    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+Param = str | list[str] | None
+
+
+def with_params(path: str, **params: Param) -> str:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")}, doseq=True)
     return f"{path}?{query}" if query else path
 
 
@@ -79,7 +82,7 @@ class Page:
         if not self.visitor.can_read:
             raise LoginRequired
 
-    async def get(self, path: str, what: str, **params: str | None) -> Any:
+    async def get(self, path: str, what: str, **params: Param) -> Any:
         """The API's JSON for ``path`` (``at`` passed through), or a clear error page."""
         if self.at and "at" not in params:
             params["at"] = self.at
@@ -91,14 +94,14 @@ class Page:
             raise ApiFailed(answer, what)
         return answer.body
 
-    async def try_get(self, path: str, **params: str | None) -> ApiAnswer:
+    async def try_get(self, path: str, **params: Param) -> ApiAnswer:
         """Like :meth:`get` for what the API may not offer: the caller degrades on failure."""
         if self.at and "at" not in params:
             params["at"] = self.at
         query = {k: v for k, v in params.items() if v is not None}
         return await self.console.api.get(path, self.visitor.token, query)
 
-    def link(self, path: str, **params: str | None) -> str:
+    def link(self, path: str, **params: Param) -> str:
         """A console URL keeping ``at`` (the time the pages look at); ``link('')`` is just
         the query string, for templates that build many links."""
         return with_params(path, at=self.at, **params)

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sloplane.console import charts, detectors, incidents, slo_page, views
@@ -64,10 +64,12 @@ async def slo_list(
     rows = views.sort_statuses(
         views.filter_statuses(everything, service, team, status), sort, descending
     )
+    times = [t for s in everything if (t := views.number(s.get("evaluated_at"))) is not None]
     return page.render(
         "list.html",
         rows=rows,
         total=len(everything),
+        evaluated=(min(times), max(times)) if times else None,
         services=sorted({s["service"] for s in everything}),
         teams=sorted({s.get("team") or "" for s in everything}),
         statuses=sorted(
@@ -88,8 +90,14 @@ async def slo_list(
 
 
 @router.get("/slos/{slo_id}")
-async def slo_view(request: Request, slo_id: str) -> Response:
-    """One SLO: SLI and budget over the window, burn per alert window, groups, definition."""
+async def slo_view(
+    request: Request,
+    slo_id: str,
+    group: Annotated[list[str] | None, Query(max_length=10)] = None,
+) -> Response:
+    """One SLO: SLI and budget over the window, burn per alert window, groups, definition.
+    ``group`` (``label=value`` per group label, as the API's history takes it): the
+    history charts are that group's, not the worst group's at each point."""
     page = await Page.of(request)
     page.require_read()
     base = f"{V1}/slos/{q(slo_id)}"
@@ -97,14 +105,17 @@ async def slo_view(request: Request, slo_id: str) -> Response:
     status = await page.get(f"{base}/status", f"the status of {slo_id!r}")
     end = at_seconds(page.at)
     start = end - float(definition["window_seconds"])
-    history = await page.try_get(f"{base}/history", start=iso(start), end=iso(end), at=None)
+    history = await page.try_get(
+        f"{base}/history", start=iso(start), end=iso(end), at=None, group=group or None
+    )
     groups = await page.try_get(f"{base}/groups")
     defn = await page.try_get(f"{base}/definition", at=None)
     alerts = await page.try_get(f"{base}/alerts", start=iso(start), end=iso(end), at=None)
-    if alerts.ok and isinstance(alerts.body, list):
-        found = incidents.Incidents([incidents.interval(i) for i in alerts.body], source="api")
+    if alerts.ok and isinstance(alerts.body, dict):
+        found = incidents.from_api(alerts.body)
     else:
         found = await incidents.from_reports(page, definition, start, end)
+        found.error = alerts.detail
     return page.render(
         "slo.html",
         slo=definition,
@@ -119,7 +130,18 @@ async def slo_view(request: Request, slo_id: str) -> Response:
         extra=slo_page.definition_extras(definition),
         defn=defn.body if defn.ok and isinstance(defn.body, dict) else None,
         budget_bar=charts.budget_bar,
+        chosen=chosen_group(group),
+        group_link=lambda labels: (
+            page.link(f"/ui/slos/{q(slo_id)}", group=views.group_params(labels) or None) + "#hist-h"
+        ),
     )
+
+
+def chosen_group(group: list[str] | None) -> dict[str, str] | None:
+    """``["job=checkout"]`` as ``{"job": "checkout"}`` (the API validated the labels)."""
+    if not group:
+        return None
+    return dict(g.partition("=")[::2] for g in group)
 
 
 async def _group_page(request: Request, kind: str, key: str) -> Response:

@@ -178,6 +178,13 @@ def group_label(group: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(group.items()))
 
 
+def group_params(group: Any) -> list[str]:
+    """A group's labels as the history's ``group`` parameters: ``["job=checkout"]``."""
+    if not isinstance(group, Mapping):
+        return []
+    return [f"{k}={v}" for k, v in sorted(group.items())]
+
+
 FILTERS = {
     "pct": pct,
     "objective_pct": objective_pct,

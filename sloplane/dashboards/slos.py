@@ -1,9 +1,14 @@
 """SLO dashboards: one per service, and one overview of every SLO.
 
-Panels read only the series the rule compiler records (names from
-:mod:`sloplane.slo.naming`), never the SLI source metrics, so a dashboard shows
-exactly the numbers the alerts act on. Numbers that differ per SLO (objective,
-alert factors) are drawn as thresholds taken from the same model as the rules.
+Panels read the series the rule compiler records (names from :mod:`sloplane.slo.naming`),
+so a dashboard shows exactly the numbers the alerts act on. The two headline numbers of
+an SLO, its SLI and budget left over the SLO window, follow the API's rule instead
+(:func:`sloplane.slo.queries.covered_ratio`): the recorded window while its history is
+recorded, the SLI's source queries over the whole window while it is not (rules loaded
+recently, no ``sloplane backfill``), so the dashboard, the API and the reports show one
+number at one instant. Graphs of the SLO window draw only recorded history the rules
+trust (the period series, absent while history is short). Numbers that differ per SLO
+(objective, alert factors) are drawn as thresholds taken from the same model as the rules.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sloplane.dashboards.render import (
     datasource_variable,
     query_variable,
 )
+from sloplane.slo import queries
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.durations import format_duration
 from sloplane.slo.model import SLO
@@ -74,6 +80,23 @@ class Queries:
     def ratio(self, window: int) -> str:
         return f"{ratio_metric(window)}{self.sel}"
 
+    def period_ratio(self) -> str:
+        """The SLO window's error ratio per group, from the source the API would use."""
+        return queries.covered_ratio(self.slo, self.slo.window, self.sel)
+
+    def period_sli(self) -> str:
+        return f"1 - (\n{self.period_ratio()}\n)"
+
+    def period_budget(self) -> str:
+        """Budget left: 1 - ratio / budget, as :meth:`sloplane.slo.model.SLO.budget_remaining`."""
+        return f"1 - (\n{self.period_ratio()}\n) / {num(self.slo.error_budget)}"
+
+    def trusted_history(self, expr: str) -> str:
+        """``expr`` only where the rules trust the SLO window's recorded history (the period
+        series exist): a graph cannot fall back to the source queries at every step."""
+        on = ", ".join([self.labels.id, *self.slo.group_by])
+        return f"({expr}) and on ({on}) {PERIOD_BURN_RATE}{self.sel}"
+
     def sli(self, window: int) -> str:
         return f"1 - {self.ratio(window)}"
 
@@ -82,6 +105,12 @@ class Queries:
 
     def firing(self) -> str:
         return f'count(ALERTS{{alertstate="firing", {self.sel[1:-1]}}}) or vector(0)'
+
+
+_SOURCE_NOTE = (
+    "From the recorded series while they cover 99% of the window, else from the SLI's "
+    "source queries over the whole window (as the API and the reports answer)."
+)
 
 
 def group_variable(label: str) -> str:
@@ -119,11 +148,14 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
     layout.add(
         stat(
             f"SLI over {window}",
-            q.sli(slo.window),
+            q.period_sli(),
             "percentunit",
             sli_steps,
             decimals=3,
-            description=f"Share of good events over the SLO window; the objective is {pct(slo.objective)}.",
+            description=(
+                f"Share of good events over the SLO window; the objective is {pct(slo.objective)}. "
+                + _SOURCE_NOTE
+            ),
         ),
         width,
         5,
@@ -131,10 +163,13 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
     layout.add(
         gauge(
             "Error budget remaining",
-            f"{PERIOD_BUDGET_REMAINING}{q.sel}",
+            q.period_budget(),
             "percentunit",
             BUDGET_STEPS,
-            description=f"Of {num(round(slo.budget_minutes, 2))} minutes of full outage allowed per {window}.",
+            description=(
+                f"Of {num(round(slo.budget_minutes, 2))} minutes of full outage allowed per "
+                f"{window}. " + _SOURCE_NOTE
+            ),
         ),
         width,
         5,
@@ -172,8 +207,8 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
                 decimals=1,
                 description=(
                     f"Share of the {window} window the recorded series cover (the least covered "
-                    "group). Under 99%, the SLI and budget cover only the recorded part, and "
-                    "the budget is not stated: run `sloplane backfill`."
+                    "group). Under 99%, the SLI and budget above come from the SLI's source "
+                    "queries and the graphs of the window stay empty: run `sloplane backfill`."
                 ),
             ),
             4,
@@ -184,11 +219,15 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
             "SLI against objective",
             [
                 (q.sli(BASE_WINDOW), _legend(q, "SLI 5m")),
-                (q.sli(slo.window), _legend(q, f"SLI {window}")),
+                (q.trusted_history(q.sli(slo.window)), _legend(q, f"SLI {window}")),
                 (f"{OBJECTIVE}{q.sel}", "objective"),
             ],
             "percentunit",
             steps(RED, (slo.objective, GREEN)),
+            description=(
+                f"The {window} line is drawn where the rules trust the recorded history of the "
+                f"window (99% covered, or all the source has): see History recorded."
+            ),
             soft_max=1,
         ),
         12,
@@ -228,8 +267,27 @@ def slo_panels(layout: Layout, slo: SLO, labels: Labels) -> None:
         )
 
 
-def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
-    """Every SLO with objective, current SLI, budget left and status colour, linking to its dashboard."""
+def _history(labels: Labels, slos: Sequence[SLO], by: str, flt: str) -> str:
+    """Each SLO's window coverage (least covered group): one term per distinct composed
+    window, joined to the info series of the SLOs with that window; empty when no SLO has
+    a composed window."""
+    windows = sorted({s.window for s in slos if composed(s.window)})
+    terms = [
+        f"min by ({by}) ({coverage_metric(w)}{{{flt}}}) and on ({labels.id}) "
+        f'{INFO}{{{flt}, window="{format_duration(w)}"}}'
+        for w in windows
+    ]
+    return " or ".join(terms)
+
+
+def summary_table(labels: Labels, slos: Sequence[SLO], title: str) -> g.Table:
+    """Every SLO with objective, current SLI, budget left, recorded history and status
+    colour, linking to its dashboard.
+
+    SLI and budget come from the period series, which exist only while the rules trust
+    the window's recorded history; the History column says why a cell is empty.
+    """
+    services = sorted({s.service for s in slos})
     by = f"{labels.id}, {labels.service}, {labels.slo}"
     flt = f'{labels.service}=~"$service", {labels.slo}=~"$slo"'
     info = (
@@ -240,7 +298,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         )
         or f"{INFO}{{{flt}}}"
     )
-    queries = [
+    exprs = [
         (info, "info"),
         (
             f"1 - max by ({by}) ({PERIOD_BURN_RATE}{{{flt}}} * on ({labels.id}) group_left () "
@@ -255,6 +313,9 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
             "firing",
         ),
     ]
+    history = _history(labels, slos, by, flt)
+    if history:
+        exprs.append((history, "history"))
     rename = {
         labels.service: "Service",
         labels.slo: "SLO",
@@ -265,6 +326,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         "Value #C": "Budget remaining",
         "Value #D": "Burn rate",
         "Value #E": "Firing",
+        "Value #F": "History",
     }
     order = [
         "Service",
@@ -276,6 +338,7 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
         "Budget remaining",
         "Burn rate",
         "Firing",
+        "History",
     ]
     transformations = [
         {"id": "merge", "options": {}},
@@ -315,16 +378,29 @@ def summary_table(labels: Labels, services: list[str], title: str) -> g.Table:
             "Firing",
             {"thresholds": steps(GREEN, (1.0, RED)), "custom.cellOptions": {"type": "color-text"}},
         ),
+        _override(
+            "History",
+            {
+                "unit": "percentunit",
+                "decimals": 1,
+                "thresholds": steps(RED, (queries.COMPLETE_COVERAGE, GREEN)),
+                "custom.cellOptions": {"type": "color-text"},
+            },
+        ),
         _override("Service", {"links": [link]}),
         _override("SLO", {"links": [link]}),
         _override("dashboard_uid", {"custom.hidden": True}),
     ]
     return table(
         title,
-        queries,
+        exprs,
         transformations,
         overrides,
-        description="Status colour: red when the budget is spent, orange below 25% left.",
+        description=(
+            "Status colour: red when the budget is spent, orange below 25% left. History: "
+            "the share of the SLO window the recorded series cover; under 99% SLI and budget "
+            "stay empty here (see the SLO's row, which answers from the source queries)."
+        ),
     )
 
 
@@ -354,7 +430,7 @@ def service_dashboard(catalog: Catalog, service: str, labels: Labels) -> dict[st
     slos = catalog.for_service(service)
     layout = Layout()
     layout.add_row("Overview")
-    layout.add(summary_table(labels, [service], f"SLOs of {service}"), 24, max(5, 3 + len(slos)))
+    layout.add(summary_table(labels, slos, f"SLOs of {service}"), 24, max(5, 3 + len(slos)))
     layout.newline()
     for slo in slos:
         slo_panels(layout, slo, labels)
@@ -433,9 +509,7 @@ def overview_dashboard(catalog: Catalog, labels: Labels) -> dict[str, Any]:
         6,
         4,
     )
-    layout.add(
-        summary_table(labels, catalog.services(), "Every SLO"), 24, max(8, 3 + len(catalog.slos))
-    )
+    layout.add(summary_table(labels, catalog.slos, "Every SLO"), 24, max(8, 3 + len(catalog.slos)))
     return dashboard(
         uid=OVERVIEW_UID,
         title="SLOs / Overview",

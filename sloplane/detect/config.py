@@ -144,6 +144,8 @@ class WatchConfig(_Strict):
     lower_bound: float | None = None
     """Smallest value the metric can take (0 for a rate); expected ranges stay inside."""
     upper_bound: float | None = None
+    learn_steps: bool = True
+    """On a flat series (a replica count), take the largest recent step as a floor."""
     runbook_url: HttpUrl | None = None
     """Sent as the alert's ``runbook_url`` annotation."""
     dashboard_url: HttpUrl | None = None
@@ -168,6 +170,7 @@ class WatchConfig(_Strict):
         "min_relative_change",
         "lower_bound",
         "upper_bound",
+        "learn_steps",
     )
 
     @model_validator(mode="before")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,14 @@ from sloplane.detectors.labels import format_labels
 from sloplane.errors import BackendError
 
 log = logging.getLogger("sloplane.detectors")
+
+PRIME_POINTS = 250_000
+"""Points of history read per range query while priming new series: the parsed
+answer holds about 100 bytes a point, so about 25 MB at a time however many series
+start together (reading 10,000 series' warm-up at once held over 1 GB)."""
+PRIME_MIN_SLICE = 30
+"""Points per series per query at the least, so a huge fleet still reads in
+a bounded number of queries (the warm-up is about 1,200 points)."""
 
 #: ``(watch, series, trigger, evidence, context)``: a series started firing; act on it.
 OnAnomaly = Callable[[WatchConfig, SeriesState, str, Evidence, dict[str, Any]], None]
@@ -86,17 +94,15 @@ class Poller:
         never ``/metrics`` (the scheduler runs one tick per watch at a time). A series
         seen for the first time is primed from its own history (see
         :mod:`sloplane.detect.warmup`), also outside the lock, so it scores from its
-        first live point; the first poll after a start reads that history directly.
+        first live point. The first poll after a start reads the newest point of
+        every series, and then, like for any new series, their history.
         """
         with self.lock:
             ws = self.watches[name]
             w = ws.config
             now = self.clock()
-            first = ws.polled_until is None
-            if ws.polled_until is not None:
-                start = ws.polled_until + w.step
-            else:
-                start = now - history_seconds(w)
+            # On the first poll every series is new: its history is read while priming it.
+            start = now if ws.polled_until is None else ws.polled_until + w.step
             start = math.floor(start / w.step) * w.step
             if start > now:  # no new point is due yet; an empty range is not an outage
                 return
@@ -109,8 +115,7 @@ class Poller:
             return
         result = self._refuse_future(w, self._mine(returned), now)
         fresh = {k: rs for rs in result if (k := format_labels(rs.labels)) not in known}
-        history = self._history(w, set(fresh), start) if fresh and not first else {}
-        primed = {k: self._prime(w, rs, history.get(k, ())) for k, rs in fresh.items()}
+        primed = self._prime(w, fresh, start) if fresh else {}
         # Scoring the known series is the poll's CPU work: it runs outside the lock too
         # (only this tick touches their detectors); the results are recorded under it.
         scored = {
@@ -163,45 +168,59 @@ class Poller:
 
     def _history(
         self, w: WatchConfig, keys: set[str], start: float
-    ) -> dict[str, tuple[tuple[float, float], ...]]:
-        """The new series' points before ``start``: one range query for all of them.
+    ) -> Iterator[dict[str, tuple[tuple[float, float], ...]]]:
+        """The new series' points before ``start``, in time slices, oldest first.
 
-        A failed read is not fatal: those series warm up from live points, and until
-        they are warm their evidence refuses every action.
+        One range query when the new series are few; with many (every series on the
+        first poll after a start), slices of about :data:`PRIME_POINTS` points in all,
+        so the parsed answer, which takes ten times the memory the detectors keep,
+        never holds the whole history of 10,000 series at once. A failed read is not
+        fatal: those series warm up from live points (after any slices already read),
+        and until they are warm their evidence refuses every action.
         """
         end = start - w.step
         begin = math.floor((start - history_seconds(w)) / w.step) * w.step
-        if end < begin:
-            return {}
-        try:
-            series = self.prom.range(w.query, begin, end, w.step)
-        except BackendError as exc:
-            log.warning(
-                "Watch %s: the history of %d new series could not be read (%s), "
-                "so they warm up from live points.",
-                w.name,
-                len(keys),
-                exc,
-            )
-            return {}
-        found = ((format_labels(s.labels), s.finite()) for s in self._mine(series))
-        return {k: s.points for k, s in found if k in keys}
+        per_query = max(PRIME_MIN_SLICE, PRIME_POINTS // max(len(keys), 1))
+        while begin <= end:
+            stop = min(end, begin + (per_query - 1) * w.step)
+            try:
+                series = self.prom.range(w.query, begin, stop, w.step)
+            except BackendError as exc:
+                log.warning(
+                    "Watch %s: the history of %d new series could not be read (%s), "
+                    "so they warm up from live points.",
+                    w.name,
+                    len(keys),
+                    exc,
+                )
+                return
+            # Only points inside the slice asked for: a backend answering beyond it
+            # (a point years ahead) must not become a series' newest point.
+            lo, hi = begin, stop
+            found = ((format_labels(s.labels), s.finite()) for s in self._mine(series))
+            yield {k: tuple(p for p in s.points if lo <= p[0] <= hi) for k, s in found if k in keys}
+            begin = stop + w.step
 
     def _prime(
-        self, w: WatchConfig, rs: Series, history: Iterable[tuple[float, float]]
-    ) -> SeriesState:
-        """A new series' state, its detector fed its history and then the live points."""
-        st = SeriesState(dict(rs.labels), w.build_detector())
-        self.feed(st, w, [*history, *rs.points])
-        left = points_left(st.detector)
-        if left != 0:
-            log.info(
-                "Watch %s: %s has too little history to score yet; it needs %s more.",
-                w.name,
-                series_name(st),
-                eta_text(left, w.step),
-            )
-        return st
+        self, w: WatchConfig, fresh: Mapping[str, Series], start: float
+    ) -> dict[str, SeriesState]:
+        """New series' states, their detectors fed their history and then the live points."""
+        states = {k: SeriesState(dict(rs.labels), w.build_detector()) for k, rs in fresh.items()}
+        for part in self._history(w, set(fresh), start):
+            for k, pts in part.items():
+                self.feed(states[k], w, pts)
+        for k, rs in fresh.items():
+            st = states[k]
+            self.feed(st, w, rs.points)
+            left = points_left(st.detector)
+            if left != 0:
+                log.info(
+                    "Watch %s: %s has too little history to score yet; it needs %s more.",
+                    w.name,
+                    series_name(st),
+                    eta_text(left, w.step),
+                )
+        return states
 
     def _mine(self, result: list[Series]) -> list[Series]:
         """The series of this replica's shard (all of them without sharding)."""

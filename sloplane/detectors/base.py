@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
+from array import array
 from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
@@ -66,27 +67,64 @@ class Detector(abc.ABC):
         return False
 
 
+class Ring:
+    """The last ``size`` floats, in a flat ``array('d')``: 8 bytes a value where a
+    deque of Python floats takes 32, which decides how many series fit in memory."""
+
+    __slots__ = ("data", "n", "pos", "size")
+
+    def __init__(self, size: int) -> None:
+        self.data = array("d", bytes(8 * size))
+        self.size = size
+        self.n = 0  # values held
+        self.pos = 0  # where the next value goes (the oldest, once full)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def full(self) -> bool:
+        return self.n == self.size
+
+    def oldest(self) -> float:
+        return self.data[self.pos if self.n == self.size else 0]
+
+    def push(self, v: float) -> None:
+        self.data[self.pos] = v
+        self.pos = self.pos + 1 if self.pos + 1 < self.size else 0
+        if self.n < self.size:
+            self.n += 1
+
+    def values(self) -> list[float]:
+        """The values held, oldest first."""
+        d, p = self.data, self.pos
+        if self.n < self.size:
+            return d[: self.n].tolist()
+        return d[p:].tolist() + d[:p].tolist()
+
+
 class RunningWindow:
     """Mean and standard deviation of the last ``size`` values in O(1) per update."""
 
     def __init__(self, size: int) -> None:
-        self.values: deque[float] = deque(maxlen=size)
+        self.values = Ring(size)
         self._sum = 0.0
         self._sumsq = 0.0
         self._since_exact = 0
 
     def push(self, v: float) -> None:
-        if len(self.values) == self.values.maxlen:
-            old = self.values[0]
+        if self.values.full:
+            old = self.values.oldest()
             self._sum -= old
             self._sumsq -= old * old
-        self.values.append(v)
+        self.values.push(v)
         self._sum += v
         self._sumsq += v * v
         self._since_exact += 1
         if self._since_exact >= 4096:  # cancel accumulated rounding drift
-            self._sum = math.fsum(self.values)
-            self._sumsq = math.fsum(a * a for a in self.values)
+            held = self.values.values()
+            self._sum = math.fsum(held)
+            self._sumsq = math.fsum(a * a for a in held)
             self._since_exact = 0
 
     def __len__(self) -> int:

@@ -126,19 +126,50 @@ class SeasonalMAD(Component):
         self.bin_width = period / bins
         self.depth = depth
         self.min_count = min_count
-        self.bins: dict[int, deque[float]] = {}
+        # One ring buffer of ``depth`` values per bin, all in one float array (8 bytes a
+        # value; a deque of Python floats took 32). Bin keys run 0..bins (the last only
+        # if rounding puts a time right at the period's end).
+        self.ring = np.zeros((bins + 1, depth))
+        self.fill = [0] * (bins + 1)  # values held per bin
+        self.pos = [0] * (bins + 1)  # where the next value goes
         self.global_abs_dev = 0.0
         self.range = Range()
 
+    def history(self, key: int) -> np.ndarray:
+        """The values held for bin ``key``, oldest first (a copy)."""
+        n, p = self.fill[key], self.pos[key]
+        row = self.ring[key]
+        if n < self.depth:
+            return row[:n].copy()
+        return np.concatenate((row[p:], row[:p]))
+
+    def _push(self, key: int, v: float) -> None:
+        p = self.pos[key]
+        self.ring[key, p] = v
+        self.pos[key] = p + 1 if p + 1 < self.depth else 0
+        if self.fill[key] < self.depth:
+            self.fill[key] += 1
+
+    def _extend(self, key: int, vals: np.ndarray) -> None:
+        m = len(vals)
+        if m == 0:
+            return
+        depth = self.depth
+        p = self.pos[key]
+        if m > depth:  # only the last ``depth`` stay; they land where they would have
+            p = (p + m - depth) % depth
+            vals = vals[-depth:]
+            m = depth
+        self.ring[key, (p + np.arange(m)) % depth] = vals
+        self.pos[key] = (p + m) % depth
+        self.fill[key] = min(self.fill[key] + m, depth)
+
     def surprise(self, t: float, x: float) -> float:
         key = int((t % self.period) // self.bin_width)
-        hist = self.bins.get(key)
-        if hist is None:
-            hist = self.bins[key] = deque(maxlen=self.depth)
+        n = self.fill[key]
         s = NO_OPINION
-        if len(hist) >= self.min_count:
-            ordered = sorted(hist)
-            n = len(ordered)
+        if n >= self.min_count:
+            ordered = sorted(self.ring[key, :n].tolist())  # order in the ring is irrelevant here
             med = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
             devs = sorted(abs(v - med) for v in ordered)
             mad = devs[n // 2] if n % 2 else 0.5 * (devs[n // 2 - 1] + devs[n // 2])
@@ -148,7 +179,7 @@ class SeasonalMAD(Component):
             dev = abs(x - med)
             s = min(dev / scale, MAX_DEV)
             self.global_abs_dev += 0.01 * (dev - self.global_abs_dev)
-        hist.append(x)
+        self._push(key, x)
         self.range.push(x)
         return s
 
@@ -165,8 +196,7 @@ class SeasonalMAD(Component):
         mad = np.full(n, np.nan)
         for key in np.unique(keys).tolist():
             where = np.flatnonzero(keys == key)
-            hist = self.bins.get(key)
-            past = np.asarray(hist if hist is not None else (), dtype=float)
+            past = self.history(key)
             seq = np.concatenate((past, xs[where]))
             # Point j of this batch in the bin is judged by seq[start - depth : start].
             starts = len(past) + np.arange(len(where))
@@ -177,13 +207,13 @@ class SeasonalMAD(Component):
                 m, d = _median_and_mad(win)
                 med[where[full]] = m
                 mad[where[full]] = d
-            hist = self.bins.setdefault(key, deque(maxlen=self.depth))
             for j in np.flatnonzero(~full).tolist():  # bins still filling up
-                if len(hist) >= self.min_count:
-                    m1, d1 = _median_and_mad(np.sort(np.asarray(hist, dtype=float))[None, :])
+                held = self.fill[key]
+                if held >= self.min_count:
+                    m1, d1 = _median_and_mad(np.sort(self.ring[key, :held])[None, :])
                     med[where[j]], mad[where[j]] = m1[0], d1[0]
-                hist.append(float(xs[where[j]]))
-            hist.extend(xs[where[full]].tolist())
+                self._push(key, float(xs[where[j]]))
+            self._extend(key, xs[where[full]])
         out = np.empty(n)
         rng = self.range
         gad = self.global_abs_dev
@@ -317,7 +347,11 @@ class IsolationForestComponent(Component):
         self.max_samples = max_samples
         self.seed = seed
         self.recent: deque[float] = deque(maxlen=width)
-        self.train: deque[tuple[float, float, float, float]] = deque(maxlen=history)
+        # The training features of the last ``history`` points: a ring of rows in one
+        # float array (a deque of tuples took about 150 bytes a point).
+        self.train = np.zeros((history, 4))
+        self.train_n = 0
+        self.train_pos = 0
         self.paths: PackedForest | None = None
         self.n = 0
 
@@ -330,11 +364,30 @@ class IsolationForestComponent(Component):
             # A fresh seed per refit (reproducible from ``seed``), as scikit-learn's
             # random_state gave before: each forest draws its own trees.
             self.paths = RandomIsolationForest(
-                np.asarray(self.train, dtype=float),
+                self._training_rows(),
                 self.n_estimators,
                 self.max_samples,
                 seed=self.seed * 1_000_003 + self.n,
             )
+
+    def _training_rows(self) -> np.ndarray:
+        """The training features, oldest first (the forest draws samples by position)."""
+        n, p = self.train_n, self.train_pos
+        if n < len(self.train):
+            return self.train[:n].copy()
+        return np.concatenate((self.train[p:], self.train[:p]))
+
+    def _learn(self, feats: np.ndarray) -> None:
+        size = len(self.train)
+        m = len(feats)
+        p = self.train_pos
+        if m > size:  # only the last ``size`` stay, where they would have landed
+            p = (p + m - size) % size
+            feats = feats[-size:]
+            m = size
+        self.train[(p + np.arange(m)) % size] = feats
+        self.train_pos = (p + m) % size
+        self.train_n = min(self.train_n + m, size)
 
     def _score(self, feats: np.ndarray) -> np.ndarray:
         if self.paths is None:
@@ -346,8 +399,9 @@ class IsolationForestComponent(Component):
     def surprise(self, t: float, x: float) -> float:
         self._maybe_refit()
         f = self._features(x)
-        s = float(self._score(np.asarray([f]))[0])
-        self.train.append(f)
+        row = np.asarray([f])
+        s = float(self._score(row)[0])
+        self._learn(row)
         self.n += 1
         return s
 
@@ -362,9 +416,9 @@ class IsolationForestComponent(Component):
             else:
                 step = self.refit_every - (self.n - self.min_train) % self.refit_every
             j = min(len(x), i + step)
-            feats = [self._features(float(v)) for v in x[i:j]]
-            out[i:j] = self._score(np.asarray(feats, dtype=float))
-            self.train.extend(feats)
+            feats = np.asarray([self._features(float(v)) for v in x[i:j]], dtype=float)
+            out[i:j] = self._score(feats)
+            self._learn(feats)
             self.n += j - i
             i = j
         return out

@@ -8,16 +8,34 @@ familiar but were never followed by its symbol. Unlike CAD OSE it scales by the
 running minimum and maximum (never the file's overall range, which a streaming
 detector cannot know), and its memory is bounded by construction: with ``L``
 levels and order ``K`` there are at most ``L + L^2 + ... + L^(K+1)`` distinct
-sequences to count.
+sequences to count. Those counts live in one flat array of 16-bit integers
+indexed by the sequence read as a base-``L`` number (9 KiB for the default
+8 levels and order 3, whatever the series does), not in a dictionary of
+tuples (which reached a few hundred KiB per series on a noisy one).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from typing import ClassVar
 
 from sloplane.detectors.base import Detector
 from sloplane.detectors.components import NO_OPINION, Component, Range
+
+_DENSE_MAX = 1 << 16
+"""Up to this many possible sequences the counts are a dense array; beyond (many
+levels or a high order), a dictionary holds only the sequences seen."""
+_COUNT_CAP = (1 << 16) - 1
+"""Counts saturate here (16 bits each); only ``>= min_context`` and ``> 0`` are ever
+asked of them, so ``min_context`` may be at most this."""
+
+
+class _SparseCounts(dict[int, int]):
+    """Counts of the sequences seen, 0 for the others (without storing them)."""
+
+    def __missing__(self, key: int) -> int:
+        return 0
 
 
 class ContextNovelty(Component):
@@ -37,15 +55,24 @@ class ContextNovelty(Component):
         self, levels: int = 8, order: int = 3, min_order: int = 2, min_context: int = 3
     ) -> None:
         super().__init__()
-        if levels < 2 or not 1 <= min_order <= order or min_context < 1:
-            raise TypeError("levels >= 2, 1 <= min_order <= order, min_context >= 1 are required")
+        if levels < 2 or not 1 <= min_order <= order or not 1 <= min_context <= _COUNT_CAP:
+            raise TypeError(
+                "levels >= 2, 1 <= min_order <= order, 1 <= min_context <= 65535 are required"
+            )
         self.levels = levels
         self.order = order
         self.min_order = min_order
         self.min_context = min_context
         self.range = Range()
         self.recent: tuple[int, ...] = ()
-        self.counts: dict[tuple[int, ...], int] = {}
+        # offsets[m]: where the sequences of length m start in the flat index.
+        self.offsets = [0, 0]
+        for m in range(1, order + 2):
+            self.offsets.append(self.offsets[-1] + levels**m)
+        size = self.offsets[-1]
+        self.counts: array[int] | _SparseCounts = (
+            array("H", bytes(2 * size)) if size <= _DENSE_MAX else _SparseCounts()
+        )
         self.judging = False
 
     def symbol(self, x: float) -> int:
@@ -61,16 +88,30 @@ class ContextNovelty(Component):
         sym = self.symbol(x)
         counts = self.counts
         recent = self.recent
+        levels = self.levels
+        offsets = self.offsets
         familiar = novel = 0
-        for k in range(self.min_order, len(recent) + 1):
-            ctx = recent[-k:]
-            if counts.get(ctx, 0) >= self.min_context:
+        # num: the last k symbols of ``recent`` read as a base-``levels`` number.
+        num = 0
+        power = 1
+        for k in range(1, len(recent) + 1):
+            num += recent[-k] * power
+            power *= levels
+            if k >= self.min_order and counts[offsets[k] + num] >= self.min_context:
                 familiar += 1
-                if (*ctx, sym) not in counts:
+                if not counts[offsets[k + 1] + num * levels + sym]:
                     novel += 1
+        # Learn every gram ending in ``sym``: sym alone, then with 1..len(recent) before it.
+        num = sym
+        power = levels
         for k in range(len(recent) + 1):
-            gram = (*recent[len(recent) - k :], sym)
-            counts[gram] = counts.get(gram, 0) + 1
+            if k:
+                num += recent[-k] * power
+                power *= levels
+            g = offsets[k + 1] + num
+            c = counts[g]
+            if c < _COUNT_CAP:
+                counts[g] = c + 1
         self.recent = (*recent, sym)[-self.order :]
         lo, hi = self.range.lo, self.range.hi
         step = (hi - lo) / self.levels

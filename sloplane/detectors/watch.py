@@ -70,6 +70,14 @@ _GRACE = 30
 """Points after an excursion ends during which the detector's own score is not
 trusted (it learnt the excursion); the watch's deviation still counts."""
 _MAD_TO_SIGMA = 1.25
+_FLAT_SHARE = 0.9
+"""A series is *flat* (a replica count, a config value, a sparse error count) when
+at least this share of its recent consecutive points are exactly equal."""
+_STEP_MARGIN = 1.5
+"""On a flat series, a change must exceed the largest step it took recently by this
+factor to count: a replica count that moved by 1 before may move by 1 again."""
+_STEP_HALFLIFE = 20_160.0
+"""Points over which a remembered step halves (two weeks at one point a minute)."""
 
 
 class WatchOptions(BaseModel):
@@ -89,6 +97,8 @@ class WatchOptions(BaseModel):
     taken as the new normal. Harmless excursions are held until the value is back."""
     baseline_alpha: Annotated[float, Field(gt=0, le=1)] = 0.1
     delay: Annotated[int, Field(ge=0)] = 10
+    learn_steps: bool = True
+    """On a flat series, learn a floor from its own healthy steps (see the module doc)."""
 
     @field_validator("false_alarms")
     @classmethod
@@ -150,6 +160,14 @@ class WatchDetector(Detector):
         self._budget_step = math.nan
         self._log_allowed = 0.0
         self._floored = opts.min_change > 0 or opts.min_relative_change > 0
+        # Flat series: the share of exactly equal consecutive points, and the largest
+        # recent step (decaying), from which the learnt floor comes.
+        self.prev: float | None = None
+        self.flat_share = 0.0
+        self.steps_seen = 0
+        self.step_record = 0.0
+        self._step_decay = 0.5 ** (1.0 / _STEP_HALFLIFE)
+        self.learnt_floor = 0.0
 
     # -- what the service reads ------------------------------------------------
 
@@ -234,9 +252,39 @@ class WatchDetector(Detector):
 
     def _floor(self, centre: float) -> float:
         if not self._floored:
-            return 0.0
+            return self.learnt_floor
         o = self.options
-        return max(o.min_change, o.min_relative_change * abs(centre))
+        return max(o.min_change, o.min_relative_change * abs(centre), self.learnt_floor)
+
+    def _learn_step(self, x: float, ordinary: bool = True) -> bool:
+        """Learn how flat the series is and the size of its healthy steps.
+
+        A flat series has no noise to measure a change against: every step is
+        infinitely many typical deviations, so without a floor each healthy
+        step (a replica count going from 3 to 4) would alert. Its own record
+        of steps is the floor the user would have written. A step that alerted
+        is learnt only if it outlasts ``max_hold`` (the new level is accepted).
+        Steps are learnt from the points the watch learns from, after the
+        point is judged, and only from ``ordinary`` ones (below the floor
+        already, or while the watch still calibrates on the series' history),
+        so a shift is judged before it can raise the floor and a shift still
+        building up (a first point that did not alert on its own) never does.
+        Returns whether the floor rose.
+        """
+        prev = self.prev
+        self.prev = x
+        if prev is None or not self.options.learn_steps:
+            return False
+        d = abs(x - prev)
+        self.steps_seen += 1
+        a = max(1e-3, 1.0 / self.steps_seen)  # a running mean, then the last ~1,000
+        self.flat_share += a * ((1.0 if d == 0.0 else 0.0) - self.flat_share)
+        record = self.step_record * self._step_decay
+        self.step_record = d if d > record and ordinary else record
+        flat = self.flat_share >= _FLAT_SHARE
+        before = self.learnt_floor
+        self.learnt_floor = _STEP_MARGIN * self.step_record if flat else 0.0
+        return self.learnt_floor > before
 
     def _step_of(self, t: float) -> float:
         """The typical time between points, for the budget's points per week."""
@@ -280,7 +328,7 @@ class WatchDetector(Detector):
             dev = self._persistent(x, centre, scale)
             if harm < self._floor(centre):  # this point's own change is below the floor
                 dev = 0.0
-            out = self._budget(gated, dev, step, learn=self.held is None)
+            out = self._budget(gated, dev, step, self.held is None, x, harm, centre)
         else:
             out = gated
         warming = not self._warm and self.warming_up
@@ -295,6 +343,8 @@ class WatchDetector(Detector):
             # normal, not as a move to the harmful side.
             self._hold(t, centre, scale, -1.0)
         else:
+            if not self.options.budget_mode:  # (in budget mode, _budget learnt it)
+                self._learn_step(x)
             self._learn_baseline(x)
         return 0.0 if warming else out
 
@@ -321,6 +371,8 @@ class WatchDetector(Detector):
         """An excursion outlasted ``max_hold``: it is the new normal. Restart the
         baseline there (keeping the scale), and trust the detector again later."""
         self.held = None
+        self.prev = self.level
+        self._learn_step(x)  # the accepted level's step, as if it were one point
         self.level = x
         self.pending.clear()
         self.recent.clear()
@@ -332,7 +384,9 @@ class WatchDetector(Detector):
         self.held_since = t
         self.inside_run = 0
 
-    def _budget(self, s: float, dev: float, step: float, learn: bool) -> float:
+    def _budget(
+        self, s: float, dev: float, step: float, learn: bool, x: float, harm: float, centre: float
+    ) -> float:
         """Score by rarity: ``alert_at`` where a point is as rare as the budget allows.
 
         The budget is split between the two opinions (the detector's score and
@@ -363,6 +417,11 @@ class WatchDetector(Detector):
         # not alert, must not make the next one look usual (censoring the tail a
         # little above its fitted part costs little: the fit uses the top 2%).
         if learn and self.seen >= _BASELINE_POINTS and out < _LEARN_BELOW * BUDGET_ALERT_AT:
+            ordinary = harm < self._floor(centre) or self.dev_tail.warming_up
+            if self._learn_step(x, ordinary) and harm < self._floor(centre):
+                # A flat series' step, the first of its size: judged (while warming
+                # up, not alerted), but what is learnt is that such steps are healthy.
+                dev = s = 0.0
             self.dev_tail.learn(dev)
             if self.inner_started:  # the detector's zeros while warming up are not "usual"
                 self.score_tail.learn(s)

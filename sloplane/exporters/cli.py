@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 import click
-from prometheus_client.exposition import generate_latest
 
-from sloplane import logs
 from sloplane.cli_options import file_option, log_level_option
 from sloplane.errors import SloplaneError
 from sloplane.exporters.config import load_config
 from sloplane.exporters.exporter import Exporter
-from sloplane.exporters.server import ExporterServer
+from sloplane.exporters.exposition import render_text
+from sloplane.exporters.serve import (
+    can_hand_off,
+    configure_logging,
+    hand_off,
+    listening_socket,
+    serve,
+)
 from sloplane.listen import parse_listen
 
 
@@ -36,14 +38,12 @@ from sloplane.listen import parse_listen
 @log_level_option()
 def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) -> None:
     """Serve Prometheus metrics for PostgreSQL, Redis, RabbitMQ and HTTP endpoints."""
-    # pika logs ERRORs with tracebacks for every refused connection and warns on every
-    # passive declare of a missing queue; the metrics and our one WARNING line say it.
-    logs.configure(log_level, quiet=("httpx", "httpcore"), silent=("pika",))
+    configure_logging(log_level)
     config = load_config(config_path)
-    app = Exporter(config)
     if once:
+        app = Exporter(config)
         try:
-            sys.stdout.write(generate_latest(app.metrics()).decode())
+            sys.stdout.write(render_text(app.metrics().collect()).decode())
         finally:
             app.close()
         return
@@ -52,19 +52,9 @@ def exporter(config_path: Path, listen: str | None, once: bool, log_level: str) 
     except ValueError as exc:  # only --listen can be bad here: the config's was validated
         raise SloplaneError(f"--listen: {exc}") from exc
     try:
-        server = ExporterServer(address, app)
+        sock = listening_socket(address)
     except OSError as exc:
-        app.close()
         raise SloplaneError(f"cannot listen on {address[0]}:{address[1]}: {exc}") from exc
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo(f"sloplane exporter listening on {server.url}", err=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        app.close()
+    if can_hand_off():
+        hand_off(config, sock, log_level)  # the serving process loads none of the above
+    serve(config, sock)

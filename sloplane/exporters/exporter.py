@@ -20,12 +20,11 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from functools import partial
 
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.metrics_core import InfoMetricFamily, Metric
-
 from sloplane import __version__
 from sloplane.exporters.allow import resolve
-from sloplane.exporters.config import (
+from sloplane.exporters.exposition import Metric, process_metrics
+from sloplane.exporters.families import merge
+from sloplane.exporters.settings import (
     BUILTIN_MODULES,
     ExporterConfig,
     Guard,
@@ -36,7 +35,6 @@ from sloplane.exporters.config import (
     RedisModule,
     parse_address,
 )
-from sloplane.exporters.families import merge
 from sloplane.exporters.target import Backend, PoolFull, Target, WorkerPool
 
 
@@ -116,10 +114,6 @@ class Exporter:
             )
         self._probes: OrderedDict[tuple[str, str], Target] = OrderedDict()
         self._probes_lock = threading.Lock()
-        self._self_registry = CollectorRegistry(auto_describe=False)
-        ProcessCollector(registry=self._self_registry)
-        PlatformCollector(registry=self._self_registry)
-        GCCollector(registry=self._self_registry)
 
     def metrics(self, deadline: float | None = None) -> _Static:
         """Every configured target, scraped concurrently, plus the exporter's own metrics.
@@ -128,9 +122,9 @@ class Exporter:
         """
         flights = [(target, target.start()) for target in self.targets]
         groups = [target.finish(flight, deadline) for target, flight in flights]
-        info = InfoMetricFamily("sloplane_exporter_build", "sloplane exporter version.")
-        info.add_metric([], {"version": __version__})
-        own = [info, *self._self_registry.collect()]
+        info = Metric("sloplane_exporter_build", "sloplane exporter version.", "info")
+        info.add_sample("sloplane_exporter_build_info", {"version": __version__}, 1.0)
+        own = [info, *process_metrics()]
         return _Static(merge([*groups, own]))
 
     def probe(self, module_name: str, address: str, deadline: float | None = None) -> _Static:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from prometheus_client.metrics_core import Metric
-
+from sloplane.exporters.exposition import Metric
 from sloplane.exporters.metrics_catalog import FamilySpec, spec_index
 
 

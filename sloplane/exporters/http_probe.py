@@ -30,8 +30,8 @@ from cryptography import x509
 
 from sloplane import __version__
 from sloplane.exporters.allow import ip_of
-from sloplane.exporters.config import Address, Guard, HttpModule, redact_url
 from sloplane.exporters.families import Families
+from sloplane.exporters.settings import Address, Guard, HttpModule, redact_url
 from sloplane.exporters.target import Backend, ScrapeError
 
 log = logging.getLogger("sloplane.exporters")

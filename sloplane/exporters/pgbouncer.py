@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from sloplane.exporters.config import Address, PgBouncerModule
 from sloplane.exporters.families import Families
+from sloplane.exporters.settings import Address, PgBouncerModule
 from sloplane.exporters.target import Backend, ScrapeError
 
 APPLICATION_NAME = "sloplane-exporter"

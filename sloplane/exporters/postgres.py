@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 import psycopg.sql
 
-from sloplane.exporters.config import Address, PostgresModule
 from sloplane.exporters.families import Families
 from sloplane.exporters.metrics_catalog import PG_SETTINGS, PG_STATEMENTS_TOP, PG_TABLES_TOP
+from sloplane.exporters.settings import Address, PostgresModule
 from sloplane.exporters.target import Backend, ScrapeError
 
 APPLICATION_NAME = "sloplane-exporter"

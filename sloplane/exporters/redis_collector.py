@@ -1,21 +1,23 @@
 """Redis collector: ``INFO ALL`` and ``SLOWLOG LEN`` in one pipelined round trip.
 
-The client's pool is capped at one connection, which redis-py checks and
-reconnects when it breaks, so a target never holds more than one connection.
-redis-py's own retries are off: a failed scrape is reported as such, and the
-next scrape reconnects.
+One connection per target (:mod:`.resp`), opened on the first scrape and after any
+failure: a failed scrape is reported as such, never retried, and the next one reconnects.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
-from sloplane.exporters.config import Address, RedisModule
 from sloplane.exporters.families import Families
+from sloplane.exporters.resp import (
+    RedisAuthError,
+    RedisConnection,
+    RedisError,
+    ResponseError,
+    parse_info,
+    parse_sentinel_table,
+)
+from sloplane.exporters.settings import Address, RedisModule
 from sloplane.exporters.target import Backend, ScrapeError
 
 CLIENT_NAME = "sloplane-exporter"
@@ -80,65 +82,56 @@ class RedisBackend(Backend):
     def __init__(self, module: RedisModule, address: Address) -> None:
         self.module = module
         self.address = address
-        self._client: redis.Redis | None = None
+        self._conn: RedisConnection | None = None
 
     def collect(self, out: Families) -> None:
-        client = self._connection()
+        conn = self._connection()
         try:
-            pipe = client.pipeline(transaction=False)
-            pipe.info("all")
-            pipe.slowlog_len()
-            info, slowlog_len = pipe.execute(raise_on_error=False)
-            if isinstance(info, Exception):
-                raise info
-            sentinel = _sentinel_state(client) if info.get("redis_mode") == "sentinel" else None
-        except redis.ConnectionError:
-            client.connection_pool.disconnect()
+            info_reply, slowlog_len = conn.pipeline(("INFO", "ALL"), ("SLOWLOG", "LEN"))
+            if isinstance(info_reply, ResponseError):
+                raise info_reply
+            if not isinstance(info_reply, bytes):
+                raise RedisError("INFO reply is not a bulk string")
+            info = parse_info(info_reply)
+            sentinel = _sentinel_state(conn) if info.get("redis_mode") == "sentinel" else None
+        except (OSError, RedisError) as exc:
+            if not isinstance(exc, ResponseError) or isinstance(exc, RedisAuthError):
+                self.close()
             raise
         # A Sentinel has no slow log: its SLOWLOG LEN error just leaves the family out.
-        _emit(out, info, None if isinstance(slowlog_len, Exception) else slowlog_len)
+        _emit(out, info, slowlog_len if isinstance(slowlog_len, int) else None)
         if sentinel is not None:
             _emit_sentinel(out, *sentinel)
 
     def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
-            client.connection_pool.disconnect()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def classify(self, exc: Exception) -> ScrapeError:
         message = str(exc).strip()
-        if isinstance(exc, redis.AuthenticationError) or (
-            isinstance(exc, redis.ResponseError)
-            and message.startswith(("NOAUTH", "WRONGPASS", "NOPERM"))
-        ):
+        if isinstance(exc, RedisAuthError):
             return ScrapeError("auth", message)
-        if isinstance(exc, redis.TimeoutError):
-            return ScrapeError("timeout", message)
-        if isinstance(exc, redis.ConnectionError):
+        if isinstance(exc, TimeoutError):
+            return ScrapeError("timeout", message or "timed out")
+        if isinstance(exc, OSError):
             return ScrapeError("connection", message)
-        if isinstance(exc, redis.RedisError):
+        if isinstance(exc, RedisError):
             return ScrapeError("query", message)
         return super().classify(exc)
 
-    def _connection(self) -> redis.Redis:
-        if self._client is None:
-            timeout = self.module.timeout_seconds
-            pool = redis.ConnectionPool(
-                connection_class=redis.SSLConnection if self.module.tls else redis.Connection,
-                max_connections=1,
-                host=self.address.host,
-                port=self.address.port,
+    def _connection(self) -> RedisConnection:
+        if self._conn is None:
+            self._conn = RedisConnection(
+                self.address.host,
+                self.address.port,
+                timeout=self.module.timeout_seconds,
                 username=self.module.username,
                 password=self.module.secret(),
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                tls=self.module.tls,
                 client_name=CLIENT_NAME,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=30,
             )
-            self._client = redis.Redis(connection_pool=pool)
-        return self._client
+        return self._conn
 
 
 def _number(value: Any) -> float | None:
@@ -148,15 +141,24 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _sentinel_state(client: redis.Redis) -> tuple[dict[str, Any], list[Any]]:
+def _sentinel_state(conn: RedisConnection) -> tuple[dict[str, Any], list[Any]]:
     """SENTINEL MASTERS, then each master's replicas, sentinels and CKQUORUM in one round trip."""
-    masters: dict[str, Any] = client.sentinel_masters()
-    pipe = client.pipeline(transaction=False)
+    masters = {
+        str(m.get("name")): m for m in parse_sentinel_table(conn.execute("SENTINEL", "MASTERS"))
+    }
+    commands: list[tuple[str, ...]] = []
     for name in sorted(masters):
-        pipe.sentinel_slaves(name)
-        pipe.sentinel_sentinels(name)
-        pipe.execute_command("SENTINEL", "CKQUORUM", name)
-    return masters, pipe.execute(raise_on_error=False)
+        commands += [
+            ("SENTINEL", "SLAVES", name),
+            ("SENTINEL", "SENTINELS", name),
+            ("SENTINEL", "CKQUORUM", name),
+        ]
+    replies: list[Any] = conn.pipeline(*commands) if commands else []
+    for i in range(0, len(replies), 3):
+        for j in (i, i + 1):
+            if not isinstance(replies[j], ResponseError):
+                replies[j] = parse_sentinel_table(replies[j])
+    return masters, replies
 
 
 def _emit_sentinel(out: Families, masters: dict[str, Any], replies: list[Any]) -> None:
@@ -169,9 +171,9 @@ def _emit_sentinel(out: Families, masters: dict[str, Any], replies: list[Any]) -
         out.add("redis_sentinel_master_slaves", _number(master.get("num-slaves")), **labels)
         out.add("redis_sentinel_master_sentinels", _sentinels(master), **labels)
         out.add("redis_sentinel_master_quorum", _number(master.get("quorum")), **labels)
-        if not isinstance(replicas, Exception):
+        if isinstance(replicas, list):
             out.add("redis_sentinel_master_ok_slaves", sum(map(_healthy, replicas)), **labels)
-        if not isinstance(sentinels, Exception):
+        if isinstance(sentinels, list):
             ok = 1 + sum(map(_healthy, sentinels))  # this Sentinel counts itself, as CKQUORUM does
             out.add("redis_sentinel_master_ok_sentinels", ok, **labels)
         text = quorum.decode() if isinstance(quorum, bytes) else str(quorum)

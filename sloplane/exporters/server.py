@@ -3,7 +3,7 @@
 A threading server, so a slow target never blocks other scrapes; the targets
 themselves make sure concurrent scrapes share one collection. Responses are
 negotiated like prometheus_client's own (OpenMetrics when asked, gzip when
-accepted).
+accepted; :mod:`.exposition`). The HTTP/1.1 itself is :mod:`.http11`'s.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import gzip
 import logging
 import math
 import socket
+import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client.exposition import choose_encoder
-
-from sloplane.exporters.config import shown_address
 from sloplane.exporters.exporter import Exporter, ProbeBusy, ProbeForbidden, ProbeRequestError
+from sloplane.exporters.exposition import choose_renderer
+from sloplane.exporters.http11 import RequestHandler
+from sloplane.exporters.settings import shown_address
 
 __all__ = ["ExporterServer"]
 
@@ -39,7 +39,7 @@ _LANDING = b"""<html><head><title>sloplane exporter</title></head><body>
 SCRAPE_TIMEOUT_OFFSET = 0.5
 
 
-class ExporterServer(ThreadingHTTPServer):
+class ExporterServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     # socketserver's default backlog of 5 drops the SYNs of a burst of scrapers (50 at once
@@ -52,6 +52,20 @@ class ExporterServer(ThreadingHTTPServer):
             # socketserver binds AF_INET unless told; an IPv6 literal needs AF_INET6.
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    @classmethod
+    def on_socket(cls, sock: socket.socket, exporter: Exporter) -> ExporterServer:
+        """A server on a socket already bound and listening (handed over by :mod:`.serve`)."""
+        server = cls.__new__(cls)
+        server.exporter = exporter
+        server.address_family = sock.family
+        socketserver.ThreadingTCPServer.__init__(
+            server, sock.getsockname()[:2], _Handler, bind_and_activate=False
+        )
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        return server
 
     @property
     def url(self) -> str:
@@ -67,13 +81,8 @@ class ExporterServer(ThreadingHTTPServer):
         return thread
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(RequestHandler):
     server: ExporterServer
-    timeout = 60  # a client that sends nothing is dropped, not kept forever
-    # Headers and body go out as separate writes; without this, Nagle's algorithm and the
-    # client's delayed ACK add about 40 ms to every keep-alive scrape.
-    disable_nagle_algorithm = True
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -119,8 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
         return time.monotonic() + max(seconds - SCRAPE_TIMEOUT_OFFSET, seconds / 2)
 
     def _exposition(self, registry: Any) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
-        body = encoder(registry)
+        render, content_type = choose_renderer(self.headers.get("Accept") or "")
+        body = render(registry.collect())
         if "gzip" in (self.headers.get("Accept-Encoding") or ""):
             self._send(200, gzip.compress(body, compresslevel=1), content_type, gzipped=True)
         else:
@@ -134,20 +143,22 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         gzipped: bool = False,
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if gzipped:
-            self.send_header("Content-Encoding", "gzip")
-        self.end_headers()
-        self.wfile.write(body)
+        self.send(
+            status, body, content_type, headers={"Content-Encoding": "gzip"} if gzipped else None
+        )
 
-    def log_message(self, format: str, *args: Any) -> None:
-        line = format % args
-        if self.path and "?" in self.path:
-            # A /probe target may carry a query string with a secret in it: keep it out of logs.
-            line = line.replace(self.path, _loggable(self.path))
-        log.debug("%s %s", self.address_string(), line)
+    def log_request(self, status: int, size: int) -> None:
+        # A /probe target may carry a query string with a secret in it: keep it out of logs.
+        path = _loggable(self.path) if "?" in self.path else self.path
+        log.debug(
+            '%s "%s %s %s" %d %d',
+            self.client_address[0],
+            self.command,
+            path,
+            self.request_version,
+            status,
+            size,
+        )
 
 
 _refusals_logged: set[str] = set()

@@ -27,8 +27,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
-from prometheus_client.metrics_core import Metric
-
+from sloplane.exporters.exposition import Metric
 from sloplane.exporters.families import Families
 from sloplane.exporters.metrics_catalog import PREFIXES
 

@@ -45,16 +45,17 @@ def _agg(slo: SLO, func: str, by_group: bool) -> str:
     return func
 
 
-def recorded_ratio(slo: SLO, window: int, by_group: bool = False) -> str:
+def recorded_ratio(slo: SLO, window: int, by_group: bool = False, sel: str | None = None) -> str:
     """Error ratio over ``window`` from the series sloplane's rules record.
 
     A recorded window is read as recorded; any other window (a report's week) is the
     rules' own expression for it: total errors over total events from the recorded 5m
-    rates for every SLI kind, never an average of 5m ratios.
+    rates for every SLI kind, never an average of 5m ratios. ``sel`` replaces the SLO's
+    selector for a recorded window (a dashboard adds its variables' matchers).
     """
     agg = _agg(slo, "max", by_group)
     if window in naming.recorded_windows(slo):
-        return f"{agg}({naming.ratio_metric(window)}{selector(slo)})"
+        return f"{agg}({naming.ratio_metric(window)}{sel or selector(slo)})"
     return f"{agg}({window_ratio(slo, window, LABELS)})"
 
 
@@ -90,6 +91,36 @@ def coverage(slo: SLO, windows: tuple[int, ...], by_group: bool = False) -> str 
         for w in coverage_windows(slo, windows)
     ]
     return " or ".join(parts) or None
+
+
+def covered_ratio(slo: SLO, window: int, sel: str | None = None) -> str:
+    """The API's choice of source as one expression: each group's error ratio over ``window``.
+
+    The API reads a composed window's coverage first, then the recorded ratio when it is
+    there and trusted (:func:`trusted`: the least covered group covers
+    :data:`COMPLETE_COVERAGE` of the window, or no coverage is recorded), else the source
+    queries over the whole window. A dashboard panel cannot ask twice, so this states the
+    same rule in PromQL: the recorded ratio unless the coverage is short, or else (nothing
+    trusted is recorded at this instant: rules loaded recently, or an instant before
+    them) the source ratio. Both sides are the API's own :func:`recorded_ratio` and
+    :func:`source_ratio`, so a panel and the API show one number at one instant. ``sel``
+    (a dashboard's selector with its variables) restricts the recorded side; the source
+    queries know nothing of sloplane's labels, so the source side shows every group.
+
+    PromQL evaluates both sides of ``or``, so every evaluation pays for the source queries
+    over the whole window, covered or not: meant for instant queries (a stat, a gauge),
+    not for a graph's range query.
+    """
+    sel = sel or selector(slo)
+    trusted_recorded = recorded_ratio(slo, window, True, sel)
+    if window in coverage_windows(slo, (window,)):
+        coverage = f"{naming.coverage_metric(window)}{sel}"
+        short = f"(min({coverage}) < {COMPLETE_COVERAGE!r})"
+        trusted_recorded = f"(\n{trusted_recorded}\nunless on () {short}\n)"
+    return (
+        f"{trusted_recorded}\nor\n"
+        f"(\n(\n{source_ratio(slo, window, True)}\n)\nunless on () {trusted_recorded}\n)"
+    )
 
 
 def trusted(coverage_ratio: float | None) -> bool:

@@ -1,4 +1,4 @@
-"""Issue 12, finding 5: a frozen or locked database and a webhook that never answers stall
+"""Issue 12, finding 5 (and issue 17's list routes at a period's end): a frozen or locked database and a webhook that never answers stall
 only the requests that need them; ``/healthz`` and every other request keep answering.
 
 Each test holds the fault, starts the request that meets it, waits until it is really
@@ -9,11 +9,13 @@ the database and webhook calls ran on the event loop and ``/healthz`` waited for
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ import pytest
 
 from sloplane.reports.deliver import Delivery
 from sloplane.reports.weeks import week_of
+from sloplane.slo.catalog import Catalog
+from sloplane.slo.model import SLO, EventsSLI
 from tests.api.conftest import ADMIN, api
 from tests.support.postgres import ensure_postgres, fresh_database
 from tests.support.processes import Prometheus
@@ -134,3 +138,102 @@ def test_silent_slack_webhook_stalls_nothing_and_leaks_nothing(
             [run] = runs.json()
             assert run["status"] == "failed" and "Slack webhook http://127.0.0.1" in run["error"]
             assert "s3cr3t" not in runs.text and "/services/" not in runs.text
+
+
+EMPTY_VECTOR = b'{"status": "success", "data": {"resultType": "vector", "result": []}}'
+
+
+class HeldPrometheus:
+    """Answers every query with an empty vector, or holds it while ``held`` is set;
+    counts queries and how many it held at once."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.release.set()
+        self.lock = threading.Lock()
+        self.queries = 0
+        self.holding = 0
+        self.most_held = 0
+
+    @contextlib.contextmanager
+    def serve(self) -> Iterator[str]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with owner.lock:
+                    owner.queries += 1
+                    owner.holding += 1
+                    owner.most_held = max(owner.most_held, owner.holding)
+                owner.release.wait(60)
+                with owner.lock:
+                    owner.holding -= 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(EMPTY_VECTOR)))
+                self.end_headers()
+                self.wfile.write(EMPTY_VECTOR)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            self.release.set()
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+MANY = Catalog.of(
+    [
+        SLO(service=f"svc{i}", name="availability", objective=99,
+            sli=EventsSLI(errors='http_requests_total{code=~"5.."}', total="http_requests_total"))
+        for i in range(40)
+    ]
+)  # fmt: skip
+
+
+def test_list_answers_from_the_last_statuses_when_the_period_ends(tmp_path: Path) -> None:
+    """Issue 17: when the cache period ended, /api/v1/slos waited for every SLO's status
+    query. Now, with the backend holding every query of the new period, the list and the
+    summaries still answer (the previous period's statuses, which their ``evaluated_at``
+    says), while at most ``max_concurrency`` refreshes run; once the backend answers, the
+    board holds the new period, queried once per SLO."""
+    backend = HeldPrometheus()
+    with (
+        backend.serve() as url,
+        api(url, tmp_path / "db", MANY, open_reads=True, query_timeout=60, max_concurrency=4) as c,
+    ):
+        service = c.app.state.sloplane.service  # type: ignore[attr-defined]
+        first = c.get("/api/v1/services")
+        assert first.status_code == 200, first.text
+        before = {s["id"]: s["evaluated_at"] for g in first.json() for s in g["statuses"]}
+        assert len(before) == 40 and len(set(before.values())) == 1
+        settle_queries = backend.queries
+        # the next period, and a backend that holds every query
+        later = service.eval_time(None) + service.client.cache_ttl
+        service.eval_time = lambda at: later if at is None else at
+        backend.release.clear()
+        listed = Call(lambda: c.get("/api/v1/slos")).answer(within=20)
+        assert listed.status_code == 200, listed.text
+        assert {s["status"] for s in listed.json()} == {"no_data"}  # not "unknown"
+        # kept 2 s at most while a refresh runs
+        assert listed.headers["cache-control"] == "max-age=2"
+        services = Call(lambda: c.get("/api/v1/services")).answer(within=20)
+        stale = {s["id"]: s["evaluated_at"] for g in services.json() for s in g["statuses"]}
+        assert stale == before  # the last value, marked with when it was true
+        wait_for(lambda: backend.holding == 4)
+        assert backend.most_held == 4  # the refresh is bounded by max_concurrency
+        backend.release.set()
+        wait_for(lambda: service.board.refreshing() == 0, within=60)
+        # (another query string: not the answer the response cache kept for 2 s)
+        fresh = c.get("/api/v1/services", params={"again": 1}).json()
+        assert {s["evaluated_at"] for g in fresh for s in g["statuses"]} == {later}
+        # one query per SLO for the new period ("now" has no recorded data: after the
+        # first period every SLO goes straight to its source query)
+        assert backend.queries - settle_queries == 40

@@ -68,11 +68,17 @@ def test_concurrent_identical_requests_share_one_query(prom: Prometheus, tmp_pat
                 # distinct query strings defeat the response cache: this is the query layer
                 rs = await asyncio.gather(*(c.get(STATUS, params={"n": i}) for i in range(50)))
                 first = app.state.sloplane.client.stats.backend_queries
-                app.state.sloplane.client._cache.clear()  # as if the cache period ended
-                app.state.sloplane.service._rendered.clear()
+                # the next cache period: the board serves the last status while one
+                # background refresh evaluates at the new period's time
+                service = app.state.sloplane.service
+                later = service.eval_time(None) + service.client.cache_ttl
+                service.eval_time = lambda at: later if at is None else at
                 rs += await asyncio.gather(
                     *(c.get(STATUS, params={"n": i}) for i in range(50, 100))
                 )
+                await service.board.settled()
+                rs.append(await c.get(STATUS, params={"n": 100}))
+                assert rs[-1].json()["evaluated_at"] == later
             return (
                 [r.status_code for r in rs],
                 first,
@@ -80,7 +86,7 @@ def test_concurrent_identical_requests_share_one_query(prom: Prometheus, tmp_pat
             )
 
     codes, first, total = asyncio.run(run())
-    assert codes == [200] * 100
+    assert codes == [200] * 101
     # "now" has no recorded data: one recorded-series query, one source-query fallback ...
     assert first == 2
     # ... and the next period goes straight to the source query: one query per SLO per period

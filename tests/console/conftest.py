@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.dataset import built_tsdb, tsdb_copy
+from tests.api.dataset import tsdb_copy
+from tests.console.dataset import console_tsdb
 from tests.support.processes import (
     Prometheus,
     free_port,
@@ -50,7 +51,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def prom() -> Iterator[Prometheus]:
-    data = tsdb_copy(built_tsdb())
+    data = tsdb_copy(console_tsdb())
     try:
         with run_prometheus(prometheus_config(), data_dir=data) as p:
             yield p

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
 
+from tests.api.dataset import ALERT_END, ALERT_START
 from tests.console.conftest import ADMIN, AT, AT_FIRING, Detector, Server, login, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -135,7 +137,7 @@ def test_slo_page_numbers_links_and_what_if(context: Any, server: Server) -> Non
     assert page.locator("dl.facts [data-field=slos]").inner_text() == str(team["slos"])
 
 
-def test_firing_alerts_and_grouped_slo(context: Any, server: Server) -> None:
+def test_firing_alerts_now_and_the_definition(context: Any, server: Server) -> None:
     page = context.new_page()
     login(page, server, ADMIN)
     page.goto(f"{server.url}/ui/slos/checkout-availability?at={AT_FIRING}")
@@ -149,23 +151,65 @@ def test_firing_alerts_and_grouped_slo(context: Any, server: Server) -> None:
     assert page.locator("[data-field=error_ratio_query]").inner_text() == defn["error_ratio_query"]
     shown = page.locator("[data-field=alert_names] li").all_inner_texts()
     assert shown == defn["alert_names"]
-    groups = httpx.get(
-        f"{server.url}/api/v1/slos/shop-availability-by-job/groups",
-        params={"at": AT},
-        headers={"authorization": f"Bearer {ADMIN}"},
-        timeout=30,
+
+
+GROUP_RANK = {"breached": 0, "at_risk": 1, "insufficient_data": 2, "ok": 3, "no_data": 4}
+
+
+def test_grouped_slo_lists_every_group_worst_first_with_links(context: Any, server: Server) -> None:
+    """The groups table equals ``GET /api/v1/slos/{id}/groups``: every group, in the API's
+    worst-first order, each number exact; a group's link opens its own history."""
+    page = context.new_page()
+    login(page, server, ADMIN)
+    page.goto(f"{server.url}/ui/?at={AT}")
+    page.click("a[href*='/ui/slos/shop-availability-by-job']")
+    api = server.api("/api/v1/slos/shop-availability-by-job/groups", at=AT)
+    # the dataset's four jobs, one breached, one at risk, two ok
+    assert sorted(g["group"]["job"] for g in api) == ["api", "batch", "cart", "web"]
+    assert [g["status"] for g in api] == ["breached", "at_risk", "ok", "ok"]
+    ranks = [(GROUP_RANK[g["status"]], g["error_budget"]["remaining_ratio"]) for g in api]
+    assert ranks == sorted(ranks)  # worst first: status, then the least budget left
+    rows = page.locator("#group-table tr[data-group]")
+    assert rows.evaluate_all("els => els.map(e => e.dataset.group)") == [
+        f"job={g['group']['job']}" for g in api
+    ]
+    for field, get in (
+        ("sli", lambda g: g["sli"]),
+        ("remaining", lambda g: g["error_budget"]["remaining_ratio"]),
+        ("burn", lambda g: g["current_burn_rate"]),
+    ):
+        shown = values(page, f"#group-table [data-field={field}]")
+        assert all(same(v, get(g)) for v, g in zip(shown, api, strict=True)), field
+    shown_status = page.eval_on_selector_all(
+        "#group-table [data-status]", "els => els.map(e => e.dataset.status)"
     )
-    if groups.status_code == 200:
-        body = groups.json()
-        shown = page.eval_on_selector_all(
-            "#group-table tr[data-group]", "els => els.map(e => e.dataset.group)"
-        )
-        assert len(shown) == len(body)
-        assert values(page, "#group-table [data-field=remaining]") == [
-            g["error_budget"]["remaining_ratio"] for g in body
-        ]
-    else:  # not in this API yet: said plainly, not faked
-        assert page.locator("[data-degraded=groups]").is_visible()
+    assert shown_status == [g["status"] for g in api]
+    # the SLO's own status is the worst group's, named on the page
+    assert page.locator("#facts [data-field=group]").inner_text() == "job=batch"
+    # each group links to its own history; follow the at-risk one
+    links = rows.locator("th a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert len(links) == len(api) and all("group=job%3D" in h for h in links)
+    page.click("#group-table tr[data-group='job=cart'] th a")
+    assert "group=job%3Dcart" in page.url and "at=" in page.url
+    assert page.locator("[data-field=chosen-group]").inner_text() == "job=cart"
+    assert page.locator("#group-table tr.chosen").get_attribute("data-group") == "job=cart"
+    end = datetime.fromisoformat(AT.replace("Z", "+00:00")).timestamp()
+    history = server.api(
+        "/api/v1/slos/shop-availability-by-job/history",
+        start=iso(end - 30 * 86400),
+        end=iso(end),
+        group="job=cart",
+    )
+    assert history["group"] == {"job": "cart"}
+    # the chart's last point is the group's own budget left at the end of the window
+    last = history["points"][-1]["budget_remaining_ratio"]
+    (cart,) = [g for g in api if g["group"] == {"job": "cart"}]
+    assert math.isclose(last, cart["error_budget"]["remaining_ratio"], rel_tol=0.05)
+    shot(page, "slo-grouped-chosen")
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 def test_reports_generate_list_and_open(context: Any, server: Server) -> None:
@@ -184,25 +228,37 @@ def test_reports_generate_list_and_open(context: Any, server: Server) -> None:
     assert "2026-W46" in frame.locator("body").inner_text()
 
 
-def test_firing_intervals_come_from_the_stored_reports(context: Any, server: Server) -> None:
-    httpx.post(
-        f"{server.url}/api/v1/reports/all/2026-W46",
-        headers={"authorization": f"Bearer {ADMIN}"},
-        timeout=120,
-    ).raise_for_status()
-    report = server.api("/api/v1/reports/all/2026-W46", format="json")
-    (row,) = [r for r in report["slos"] if r["id"] == "checkout-availability"]
-    assert row["incidents"]
+def test_firing_intervals_come_from_alerts(context: Any, server: Server) -> None:
+    """The SLO page's intervals are the API's ``/alerts`` over the page's window (30 days
+    to AT), read from the backfilled ``ALERTS`` (firing 12:02 .. 13:00 on 2026-11-10)."""
+    end = datetime.fromisoformat(AT.replace("Z", "+00:00")).timestamp()
+    api = server.api(
+        "/api/v1/slos/checkout-availability/alerts", start=iso(end - 30 * 86400), end=iso(end)
+    )
+    step = api["step"]
+    assert step == 236  # 30 days in one request under the client's point limit
+    (only,) = api["intervals"]
+    assert (only["alertname"], only["severity"]) == ("CheckoutAvailabilityErrorBudgetBurn", "page")
+    assert ALERT_START <= only["start"] < ALERT_START + step
+    # the last sample is seen for Prometheus' 5 minute lookback (backfilled: no staleness)
+    assert ALERT_END < only["end"] <= ALERT_END + 300 + step and not only["ongoing"]
     page = context.new_page()
     login(page, server, ADMIN)
     page.goto(f"{server.url}/ui/slos/checkout-availability?at={AT}")
-    shown = page.locator("[data-field=intervals] li").all_inner_texts()
-    assert len(shown) == len(row["incidents"])
-    assert shown[0].startswith(row["incidents"][0]["alertname"])
-    assert "2026-11-10 12:0" in shown[0]
-    assert "2026-W46" in page.locator("[data-field=incident-weeks]").inner_text()
-    # the window's other weeks have no stored report: named, not read as "no alerts"
-    assert "2026-W45" in page.locator("[data-degraded=alert-intervals]").inner_text()
+    items = page.locator("[data-field=intervals] li")
+    assert items.count() == 1
+    assert float(items.first.get_attribute("data-start")) == only["start"]
+    assert float(items.first.get_attribute("data-end")) == only["end"]
+    assert items.first.inner_text().startswith("CheckoutAvailabilityErrorBudgetBurn (page): ")
+    assert "2026-11-10 12:0" in items.first.inner_text()
+    assert values(page, "[data-field=step]") == [step]
+    assert page.locator("svg.chart rect.bar-bad").count() == 1  # the timeline's one bar
+    # an SLO whose alerts never fired says so, from the same source
+    page.goto(f"{server.url}/ui/slos/search-availability?at={AT}")
+    assert page.locator("[data-field=intervals] li").all_inner_texts() == [
+        "No alert fired in this window."
+    ]
+    assert page.locator("[data-field=intervals-source]").is_visible()
 
 
 def test_read_only_token_sees_no_admin_controls_and_cannot_post(

@@ -80,6 +80,8 @@ def test_list_is_worst_first_with_exact_values(client: TestClient) -> None:
     assert order == ["svc1-avail-1", "svc2-avail-2", "svc1-avail-4", "svc0-avail-0",
                      "svc2-avail-5", "svc0-avail-3"]  # fmt: skip
     assert 'data-field="remaining" data-value="-0.2"' in r.text
+    # when the statuses were evaluated (the API may serve the last ones while refreshing)
+    assert 'data-oldest="1700000000.0" data-newest="1700000000.0"' in r.text
     filtered = client.get("/ui/", params={"status": "breached", "service": "svc1"})
     assert filtered.text.count("<tr data-slo=") == 1
 
@@ -90,6 +92,9 @@ def test_pages_render_and_degrade_without_history(client: TestClient) -> None:
     # the history needs Prometheus, which is not there: said, not a 500
     assert "The history could not be read" in r.text
     assert 'data-degraded="groups"' in r.text
+    # so does ALERTS: the page falls back to the stored reports and names what is missing
+    assert "<code>ALERTS</code> history could not be read" in r.text
+    assert 'data-degraded="alert-intervals"' in r.text
     for path in ("/ui/services", "/ui/teams", "/ui/services/svc0", "/ui/teams/t", "/ui/reports",
                  "/ui/decisions", "/ui/login"):  # fmt: skip
         assert client.get(path).status_code == 200, path

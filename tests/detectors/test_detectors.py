@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from sloplane.detectors import DETECTORS, make_detector
 from sloplane.detectors.detectors import DetectorError
+from sloplane.detectors.watch import make_watch
 from sloplane.errors import SloplaneError
 
 FAST = {"iforest": {"refit_every": 50}, "ensemble": {"warmup": 40}}
@@ -119,8 +122,28 @@ def test_memory_is_bounded() -> None:
     t, x = _series(5000, shift_at=4000)
     det.score_many(t, x)
     comp = det.component  # type: ignore[attr-defined]
-    assert all(len(v) <= 8 for v in comp.bins.values()) and len(comp.bins) <= 24
+    assert comp.ring.shape == (25, 8) and max(comp.fill) == 8
+    assert all(len(comp.history(k)) <= 8 for k in range(25))
     assert len(det.likelihood.hist) <= 2000  # type: ignore[attr-defined]
+
+
+def test_a_warm_default_watch_holds_a_few_dozen_kib() -> None:
+    """10,000 warm series must fit in 1 GiB with the interpreter and the service:
+    the numeric state is flat arrays, not Python floats or tuples per point
+    (a warm watch held about 200 KiB of them before)."""
+    t, x = _series(3000, shift_at=2500)
+    make_watch().score_many(t[:50], x[:50])  # imports and caches outside the measurement
+    gc.collect()
+    tracemalloc.start()
+    try:
+        w = make_watch()
+        w.score_many(t, x)
+        assert not w.warming_up
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 80 * 1024, f"{held / 1024:.0f} KiB"
 
 
 def test_unknown_detector_and_bad_params_are_user_errors() -> None:

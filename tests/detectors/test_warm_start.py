@@ -7,6 +7,7 @@ needs, and its evidence refuses actions until it is warm.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from sloplane.clients.prometheus import PrometheusError
+from sloplane.detect import poller
 from sloplane.detect.config import parse_config
 from sloplane.detect.routes import watch_status
 from sloplane.detect.service import Service
@@ -82,11 +84,40 @@ def test_first_poll_primes_every_series_from_history(tmp_path: Path, made: list[
     svc.tick_watch("w")
     ws = svc.watches["w"]
     assert len(ws.series) == 2 and ws.warming_up() == 0 and ws.warmup_left() == 0
-    assert len(prom.range_calls) == 1  # the first poll reads the history itself
-    _, start, _, _ = prom.range_calls[0]
+    # the newest point of every series, then their history in one read (few series)
+    assert len(prom.range_calls) == 2
+    (_, live_start, _, _), (_, start, hist_end, _) = prom.range_calls
+    assert live_start == now and hist_end == now - MIN
     assert now - start >= WARMUP_POINTS * MIN
     assert watch_status(ws) == "ok"
     assert svc.poller.fresh_evidence("w", {"instance": "0"}).data_error is None
+
+
+def test_many_new_series_read_their_history_in_slices_with_the_same_scores(
+    tmp_path: Path, made: list[Service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With many new series the history comes in consecutive time slices (bounded
+    memory at start); each series' detector ends exactly where one read leaves it."""
+    ends: dict[str, Any] = {}
+    for budget in (10**9, 200):
+        monkeypatch.setattr(poller, "PRIME_POINTS", budget)
+        prom = HistoryProm()
+        for i in range(3):
+            prom.add({"instance": str(i)}, points(noise(N, seed=i)))
+        now = T0 + (N - 1) * MIN
+        (tmp_path / str(budget)).mkdir()
+        svc = service(tmp_path / str(budget), prom, now, made)
+        svc.tick_watch("w")
+        history = prom.range_calls[1:]
+        window = WARMUP_POINTS + 60 + 1  # the warm-up and the default 1h lookback, read
+        assert len(history) == (1 if budget > 10**6 else math.ceil((window - 1) / 66))
+        for (_, _, a_end, _), (_, b_start, _, _) in itertools.pairwise(history):
+            assert b_start == a_end + MIN  # no gap, no overlap
+        assert history[-1][2] == now - MIN
+        ws = svc.watches["w"]
+        ends[str(budget)] = {k: (st.last_score, st.expected) for k, st in ws.series.items()}
+        assert ws.warming_up() == 0 and svc.counters[("points", "w")] == 3 * window
+    assert ends["200"] == ends[str(10**9)]
 
 
 def test_a_series_that_appears_later_is_primed_with_one_query(

@@ -230,3 +230,32 @@ def test_warmup_left_counts_down_to_zero_and_history_primes_it() -> None:
     primed = make_watch("ewma")
     primed.score_many(_t(len(x)), x)  # one query_range of history
     assert primed.warmup_left == 0 and not primed.warming_up
+
+
+def _replicas(n: int, steps: dict[int, float]) -> np.ndarray:
+    """A flat line (a replica count) with steps at the given points."""
+    x = np.full(n, 3.0)
+    for at, by in steps.items():
+        x[at:] += by
+    return x
+
+
+def test_a_flat_line_learns_its_healthy_steps_and_still_alerts_on_a_shift() -> None:
+    """Issue 16: a replica count that stepped by 1 in its history may step by 1 again
+    without paging; a jump of 4 still alerts at once."""
+    n = 6000
+    steps = {500: 1.0, 2500: -1.0, 3500: 1.0}
+    healthy = make_watch().score_many(_t(n), _replicas(n, steps))
+    assert _episodes(healthy, 0.5) == []
+    shifted = make_watch().score_many(_t(n), _replicas(n, {**steps, 5000: 4.0}))
+    assert (shifted[5000:5003] >= 0.5).any()
+    # without the learnt floor every step after the warm-up alerts, as before
+    unfloored = make_watch(learn_steps=False).score_many(_t(n), _replicas(n, steps))
+    assert len(_episodes(unfloored, 0.5)) == 2
+
+
+def test_a_noisy_series_learns_no_floor_from_its_changes() -> None:
+    rng = np.random.default_rng(7)
+    w = make_watch()
+    w.score_many(_t(3000), 10 + rng.normal(0, 0.5, 3000))
+    assert w.flat_share < 0.1 and w.learnt_floor == 0.0

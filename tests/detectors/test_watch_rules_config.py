@@ -59,6 +59,13 @@ def test_the_default_is_a_budget_of_one_false_alarm_a_week() -> None:
     assert det.options.false_alarms == "1/week" and w.alert_level == det.alert_at
 
 
+def test_the_learnt_floor_of_flat_series_can_be_switched_off() -> None:
+    on = parse_config(_watch()).watches[0].build_detector()
+    off = parse_config(_watch(learn_steps=False)).watches[0].build_detector()
+    assert isinstance(on, WatchDetector) and on.options.learn_steps
+    assert isinstance(off, WatchDetector) and not off.options.learn_steps
+
+
 def test_a_raw_threshold_alone_keeps_the_bare_detector() -> None:
     w = parse_config(_watch(threshold=0.7, detector="ewma")).watches[0]
     det = w.build_detector()

@@ -11,8 +11,17 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from sloplane.api.errors import BACKEND_ERRORS, NOT_FOUND, READ_ERRORS, invalid
-from sloplane.api.schemas import ListedStatus, SLOHistory, SLOStatus, SLOSummary
-from sloplane.api.state import V1, AtParam, Reader, StateDep, at_time, find_slo, unix
+from sloplane.api.schemas import AlertHistory, ListedStatus, SLOHistory, SLOStatus, SLOSummary
+from sloplane.api.state import (
+    V1,
+    AtParam,
+    Reader,
+    StateDep,
+    at_time,
+    cache_for,
+    find_slo,
+    unix,
+)
 from sloplane.clients.prometheus import PrometheusError
 from sloplane.reports.redact import redact
 from sloplane.slo.durations import DurationError, parse_seconds
@@ -38,6 +47,7 @@ def summary(slo: SLO, status: ListedStatus | None = None, cause: str | None = No
 @router.get("/slos", response_model=list[SLOSummary], responses=BACKEND_ERRORS)
 async def list_slos(
     st: StateDep,
+    response: Response,
     service: Annotated[str | None, Query(max_length=200)] = None,
     team: Annotated[str | None, Query(max_length=200)] = None,
     status: ListedStatus | None = None,
@@ -55,7 +65,9 @@ async def list_slos(
         for s in st.catalog.slos
         if (service is None or s.service == service) and (team is None or s.team == team)
     ]
-    results = await st.service.statuses_or_errors(slos, at_time(at))
+    when = at_time(at)
+    results = await st.service.statuses_or_errors(slos, when)
+    cache_for(response, st.service.max_age(slos, when))
     failed = [r for r in results if isinstance(r, PrometheusError)]
     if failed and status not in (None, "unknown"):
         raise failed[0]
@@ -82,7 +94,9 @@ async def get_slo(st: StateDep, slo_id: SloId) -> SLOSummary:
 async def slo_status(st: StateDep, slo_id: SloId, at: AtParam = None) -> Response:
     """SLI over the window, error budget, burn rate per alert window, firing alerts, status."""
     slo = find_slo(st, slo_id)
-    return Response(await st.service.status_json(slo, at_time(at)), media_type="application/json")
+    when = at_time(at)
+    response = Response(await st.service.status_json(slo, when), media_type="application/json")
+    return cache_for(response, st.service.max_age([slo], when))
 
 
 @router.get(
@@ -90,12 +104,17 @@ async def slo_status(st: StateDep, slo_id: SloId, at: AtParam = None) -> Respons
     response_model=list[SLOStatus],
     responses={**BACKEND_ERRORS, **NOT_FOUND},
 )
-async def slo_groups(st: StateDep, slo_id: SloId, at: AtParam = None) -> list[SLOStatus]:
+async def slo_groups(
+    st: StateDep, response: Response, slo_id: SloId, at: AtParam = None
+) -> list[SLOStatus]:
     """Every group's status (``group_by`` SLOs), worst first: breached, at risk, short of
     history, ok, no data; then the least budget left. An SLO without ``group_by`` has one
     entry, the same as its status."""
     slo = find_slo(st, slo_id)
-    return await st.service.group_statuses(slo, at_time(at))
+    when = at_time(at)
+    groups = await st.service.group_statuses(slo, when)
+    cache_for(response, st.service.max_age([slo], when))
+    return groups
 
 
 @router.get(
@@ -135,6 +154,29 @@ async def slo_history(
     if (t_end - t_start) / step_s > limits.max_points:
         raise invalid("query", "step", f"more than {limits.max_points} points: use a larger step")
     return await st.service.history(slo, t_start, t_end, step_s, chosen)
+
+
+@router.get(
+    "/slos/{slo_id}/alerts",
+    response_model=AlertHistory,
+    responses={**BACKEND_ERRORS, **NOT_FOUND},
+)
+async def slo_alerts(
+    st: StateDep,
+    slo_id: SloId,
+    start: Annotated[datetime | None, Query(description="Default: end - the SLO window")] = None,
+    end: Annotated[datetime | None, Query(description="Default: now")] = None,
+) -> AlertHistory:
+    """When the SLO's generated alerts fired over a range, from Prometheus' ``ALERTS``
+    series: ``[start, end)`` intervals per alert, each end exact to within ``step``."""
+    slo = find_slo(st, slo_id)
+    t_end = unix(end) or time.time()
+    t_start = unix(start) or t_end - slo.window
+    if t_end <= t_start:
+        raise invalid("query", "end", "end must be after start")
+    if t_end - t_start > st.settings.max_range_seconds:
+        raise invalid("query", "start", f"range longer than {st.settings.max_range_seconds}s")
+    return await st.service.alert_history(slo, t_start, t_end)
 
 
 def parse_group(slo: SLO, group: list[str] | None) -> dict[str, str] | None:

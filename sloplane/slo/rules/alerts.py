@@ -91,25 +91,40 @@ def title_text(severity: Severity, labels: Labels) -> str:
 def _budget_remaining_template(slo: SLO, labels: Labels) -> str:
     """Live budget left over the SLO window, read when the alert fires (Prometheus `query`).
 
-    The period series exist only while the recorded history is complete; otherwise the
-    annotation says how much of the window is recorded, never a budget from part of it.
+    The same rule as the API's: the period series while the rules trust the recorded
+    history; when they do not (rules loaded recently, no ``sloplane backfill``), the SLI's
+    source queries over the whole window (the API's own :func:`.queries.source_ratio`,
+    worst group), saying how much of the window is recorded; with no source answer either,
+    the recorded share alone, never a budget from part of the window. The source query
+    runs only in that case and only while the alert is active (at every evaluation).
     """
     sel = labels.selector(slo)
     budget = _quoted(f"min({PERIOD_BUDGET_REMAINING}{sel})")
     text = f'{{{{ with query "{budget}" }}}}{{{{ . | first | value | humanizePercentage }}}}'
     if composed(slo.window):
+        from sloplane.slo.queries import source_ratio  # queries imports this package
+
+        source = _quoted(f"1 - ({source_ratio(slo, slo.window)}) / {num(slo.error_budget)}")
         coverage = _quoted(f"min({coverage_metric(slo.window)}{sel})")
+        recorded = (
+            f'{{{{ with query "{coverage}" }}}}{{{{ . | first | value | humanizePercentage }}}}'
+            "{{ else }}none{{ end }}"
+        )
         text += (
+            f'{{{{ else }}}}{{{{ with query "{source}" }}}}'
+            "{{ . | first | value | humanizePercentage }} (from the source queries: "
+            f"{recorded} of {slo.window_text} recorded)"
             f'{{{{ else }}}}{{{{ with query "{coverage}" }}}}insufficient history: '
             f"{{{{ . | first | value | humanizePercentage }}}} of {slo.window_text} recorded"
-            "{{ else }}unknown{{ end }}{{ end }}"
+            "{{ else }}unknown{{ end }}{{ end }}{{ end }}"
         )
         return text
     return text + "{{ else }}unknown{{ end }}"
 
 
 def _quoted(expr: str) -> str:
-    return expr.replace("\\", "\\\\").replace('"', '\\"')
+    """``expr`` as a Go template string literal: one line, backslashes and quotes escaped."""
+    return expr.replace("\n", " ").replace("\\", "\\\\").replace('"', '\\"')
 
 
 def alert_annotations(

@@ -2,7 +2,8 @@
 
 The same two series (checkout 10 req/s, search 5 req/s) give every status by objective
 alone: checkout at 99% is healthy, at 99.75% at risk, at 99.9% breached; a grouped SLO
-splits the requests by job; an SLO on a metric nobody exports has no data.
+splits the shop's requests by job (tests/console/dataset.py: one group breached, one at
+risk, two ok); an SLO on a metric nobody exports has no data.
 """
 
 from sloplane.slo.model import SLO, EventsSLI
@@ -40,7 +41,7 @@ SLOS = [
         objective=99,
         team="payments",
         description="Every job's requests, one group per job.",
-        sli=EventsSLI(errors='http_requests_total{code=~"5.."}', total="http_requests_total"),
+        sli=EventsSLI(errors='shop_requests_total{code=~"5.."}', total="shop_requests_total"),
         group_by=("job",),
     ),
     SLO(
