@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # '.[all]' is every extra (api, detect, exporter); '.[dev]' is '.[all]' plus the test tools.
 DEMO_STAMP := $(VENV)/.installed-all
 DEV_STAMP := $(VENV)/.installed-dev
+# Two pytest-xdist workers: most integration tests wait on servers, so two overlap well even
+# on two cores; a file runs whole on one worker (tests/conftest.py). PARALLEL= runs serially.
+PARALLEL ?= -n 2
 
 .PHONY: demo test lint typecheck unit golden system-deps clean
 
@@ -35,11 +38,11 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check sloplane tests benchmarks
 	$(BIN)/ruff format --check sloplane tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider $(PARALLEL)
 
 ## unit: the tests that need no binary and no server (under a minute; no apt, no lint)
 unit: $(DEV_STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not integration"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not integration" $(PARALLEL)
 
 ## golden: rewrite tests/golden/ from examples/slos; review `git diff tests/golden/` like code
 golden: $(DEV_STAMP)

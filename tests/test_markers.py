@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import UnmarkedIntegration, integration_binary
+from tests.conftest import SHARED_SERVERS, UnmarkedIntegration, integration_binary, xdist_scope
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,15 @@ def test_other_subprocesses_run() -> None:
 def test_an_integration_test_may_start_promtool() -> None:
     done = subprocess.run(["promtool", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "promtool" in done.stdout + done.stderr
+
+
+def test_xdist_runs_a_file_whole_and_the_shared_server_files_together(
+    pytestconfig: pytest.Config,
+) -> None:
+    root = pytestconfig.rootpath
+    shared = "tests/exporters/test_postgres.py::test_created_rows_temp_files_and_sizes_show_up"
+    assert xdist_scope(root, shared) == SHARED_SERVERS
+    assert xdist_scope(root, "tests/exporters/test_redis.py::test_x[a::b]") == SHARED_SERVERS
+    plain = "tests/exporters/test_topology_redis.py::test_sentinel_without_quorum_says_so"
+    assert xdist_scope(root, plain) == "tests/exporters/test_topology_redis.py"
+    assert xdist_scope(root, "tests/test_yamldoc.py::test_a[x]") == "tests/test_yamldoc.py"

@@ -8,6 +8,7 @@ what the exporter really exposes when a replica falls behind or disappears.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ def workdir() -> Iterator[Path]:
         if rel.endswith(".rules.yml"):
             (base / Path(rel).name).write_text(text)
     yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def exporter(workdir: Path, targets: list[dict[str, str]]) -> tuple[subprocess.Popen[bytes], str]:

@@ -18,12 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from sloplane.artifacts import GenerateSettings
-from sloplane.slo import SLO, Catalog, EventsSLI
-from sloplane.slo.rules import compile_rules
-from tests.support.live_counters import drop_target_labels, live_counters
-from tests.support.processes import backfill_openmetrics, prometheus_config, run_prometheus
-from tests.support.recent_tier import record_recent_tier
+from sloplane.slo import SLO, EventsSLI
+from tests.support.live_rules import rules_on_history
+from tests.support.processes import Prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -72,37 +69,29 @@ def _history(end: int) -> str:
 
 @pytest.mark.timeout(600)
 def test_a_slow_burn_opens_a_ticket_and_does_not_page(tmp_path: Path) -> None:
-    artifacts = compile_rules(Catalog.of([SLO_DEF]), GenerateSettings(unit_tests=False))
-    rules = tmp_path / "rules.yml"
-    rules.write_text(artifacts["prometheus/api-avail.rules.yml"])
     end = int(time.time()) // 60 * 60 - 120
-    backfill_openmetrics(_history(end), tmp_path / "data")
-    record_recent_tier(SLO_PY, tmp_path / "data", end - RULES_RAN, end)
-    with live_counters(_counters) as target:
-        config = prometheus_config(
-            [target], rule_files=[rules], scrape_interval="15s", evaluation_interval="15s"
+    tier = (end - RULES_RAN, end)
+    with rules_on_history(tmp_path, SLO_DEF, SLO_PY, _history(end), _counters, tier) as prom:
+        _check(prom)
+
+
+def _check(prom: Prometheus) -> None:
+    # the tier of the last 20 minutes is recorded: the first evaluation of the 3m long
+    # group composes the 1d ratio (without it: 5 to 13 minutes after the rules load)
+    deadline = time.monotonic() + 420
+    ticket: list[dict] = []
+    while time.monotonic() < deadline and not ticket:
+        time.sleep(1)
+        ticket = prom.query(
+            'ALERTS{alertstate="firing", alertname="ApiAvailErrorBudgetBurnTicket"}'
         )
-        _check(drop_target_labels(config), tmp_path / "data")
-
-
-def _check(config: dict, data: Path) -> None:
-    with run_prometheus(config, data_dir=data) as prom:
-        # the tier of the last 20 minutes is recorded: the first evaluation of the 3m long
-        # group composes the 1d ratio (without it: 5 to 13 minutes after the rules load)
-        deadline = time.monotonic() + 420
-        ticket: list[dict] = []
-        while time.monotonic() < deadline and not ticket:
-            time.sleep(5)
-            ticket = prom.query(
-                'ALERTS{alertstate="firing", alertname="ApiAvailErrorBudgetBurnTicket"}'
-            )
-        assert ticket, "the ticket never fired: " + prom.log()[-2000:]
-        assert ticket[0]["metric"]["severity"] == "ticket"
-        assert not prom.query('ALERTS{alertname="ApiAvailErrorBudgetBurnPage"}')
-        # 20 minutes of recorded history on two days of traffic: the 30-day budget is not
-        # stated (it would read as breached: 0.5% errors burn 5x the budget over the few
-        # minutes recorded), and the coverage says how little of the window is recorded
-        (coverage,) = prom.query("slo:sli_coverage:ratio30d")
-        assert 0 < float(coverage["value"][1]) < 0.01
-        assert not prom.query("slo:period_error_budget_remaining:ratio")
-        assert not prom.query("slo:period_burn_rate:ratio")
+    assert ticket, "the ticket never fired: " + prom.log()[-2000:]
+    assert ticket[0]["metric"]["severity"] == "ticket"
+    assert not prom.query('ALERTS{alertname="ApiAvailErrorBudgetBurnPage"}')
+    # 20 minutes of recorded history on two days of traffic: the 30-day budget is not
+    # stated (it would read as breached: 0.5% errors burn 5x the budget over the few
+    # minutes recorded), and the coverage says how little of the window is recorded
+    (coverage,) = prom.query("slo:sli_coverage:ratio30d")
+    assert 0 < float(coverage["value"][1]) < 0.01
+    assert not prom.query("slo:period_error_budget_remaining:ratio")
+    assert not prom.query("slo:period_burn_rate:ratio")

@@ -12,13 +12,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import yaml
+
+from tests.support.servers import wait_for
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -37,18 +38,13 @@ def wait_http_ok(
     url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Poll ``url`` until it answers 200, the process dies, or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} was ready")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = str(exc)
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s: {last}")
+    wait_for(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        timeout,
+        url,
+        proc,
+        errors=(httpx.HTTPError,),
+    )
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

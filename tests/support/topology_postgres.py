@@ -14,8 +14,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 from tests.support.processes import free_port
+from tests.support.servers import give_to, private_dir, stop_all, wait_for
 
 
 def pg_bin() -> Path:
@@ -105,15 +104,11 @@ class PgBouncer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited: {self.log()[-2000:]}")
-            with contextlib.suppress(psycopg.Error):
-                self.admin().close()
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"pgbouncer not answering after {timeout}s")
+        wait_for(self._answers, timeout, "pgbouncer", self.proc, self.log, errors=(psycopg.Error,))
+
+    def _answers(self) -> bool:
+        self.admin().close()
+        return True
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -177,73 +172,75 @@ def postgres_topology(replica_name: str = "replica1") -> Iterator[PgTopology]:
     """A primary and one streaming replica connected through a replication slot."""
     if shutil.which("runuser") is None or not (pg_bin() / "initdb").exists():
         raise RuntimeError("PostgreSQL server binaries or runuser are not installed")
-    base = Path(tempfile.mkdtemp(prefix="sloplane-pgtopo-"))
-    os.chmod(base, 0o755)
-    archive = base / "archive"
-    archive.mkdir()
-    subprocess.run(["chown", "-R", "postgres:postgres", str(base)], check=True)
-    primary = PgNode("primary", free_port(), base / "primary")
-    replica = PgNode(replica_name, free_port(), base / "replica")
-    slot = f"slot_{replica_name}"
-    started: list[PgNode] = []
-    try:
-        _as_postgres(
-            str(pg_bin() / "initdb"), "-D", str(primary.data_dir), "-U", "postgres", "--no-sync"
-        )
-        with (primary.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write(_PRIMARY_CONF.format(archive=archive))
-        (primary.data_dir / "pg_hba.conf").write_text(_HBA)
-        primary.start()
-        started.append(primary)
-        with primary.connect() as conn:
-            conn.execute("SELECT pg_create_physical_replication_slot(%s)", [slot])
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        _as_postgres(
-            str(pg_bin() / "pg_basebackup"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(primary.port),
-            "-U",
-            "postgres",
-            "-D",
-            str(replica.data_dir),
-            "-R",
-            "-S",
-            slot,
-            "-X",
-            "stream",
-            "--no-sync",
-            "-d",
-            f"host=127.0.0.1 port={primary.port} user=postgres application_name={replica_name}",
-        )
-        with (replica.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("archive_mode = off\nhot_standby_feedback = on\n")
-        replica.start()
-        started.append(replica)
-        wait_streaming(primary, replica_name)
-        yield PgTopology(primary, replica, slot, base)
-    finally:
-        for node in reversed(started):
-            if node.running():
-                with contextlib.suppress(Exception):
-                    node.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)
+    with private_dir("sloplane-pgtopo-") as base:
+        archive = base / "archive"
+        archive.mkdir()
+        give_to(base, "postgres")
+        primary = PgNode("primary", free_port(), base / "primary")
+        replica = PgNode(replica_name, free_port(), base / "replica")
+        slot = f"slot_{replica_name}"
+        started: list[_Immediate] = []
+        try:
+            _init_primary(primary, archive)
+            primary.start()
+            started.append(_Immediate(primary))
+            with primary.connect() as conn:
+                conn.execute("SELECT pg_create_physical_replication_slot(%s)", [slot])
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            _clone_replica(primary, replica, slot)
+            replica.start()
+            started.append(_Immediate(replica))
+            wait_streaming(primary, replica_name)
+            yield PgTopology(primary, replica, slot, base)
+        finally:
+            stop_all(started)
+
+
+@dataclass
+class _Immediate:
+    """Stops a node the fastest way (the topology is thrown away)."""
+
+    node: PgNode
+
+    def stop(self) -> None:
+        if self.node.running():
+            self.node.stop("immediate")
+
+
+def _init_primary(primary: PgNode, archive: Path) -> None:
+    _as_postgres(
+        str(pg_bin() / "initdb"), "-D", str(primary.data_dir), "-U", "postgres", "--no-sync"
+    )
+    with (primary.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write(_PRIMARY_CONF.format(archive=archive))
+    (primary.data_dir / "pg_hba.conf").write_text(_HBA)
+
+
+def _clone_replica(primary: PgNode, replica: PgNode, slot: str) -> None:
+    """``pg_basebackup -R`` of the primary through ``slot``, as a hot standby."""
+    _as_postgres(
+        str(pg_bin() / "pg_basebackup"),
+        *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+        *("-D", str(replica.data_dir), "-R", "-S", slot, "-X", "stream", "--no-sync"),
+        "-d",
+        f"host=127.0.0.1 port={primary.port} user=postgres application_name={replica.name}",
+    )
+    with (replica.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write("archive_mode = off\nhot_standby_feedback = on\n")
 
 
 def wait_streaming(primary: PgNode, application_name: str, timeout: float = 60) -> None:
     """Wait until the primary sees the replica streaming."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def streaming() -> bool:
         with primary.connect() as conn:
             row = conn.execute(
                 "SELECT state FROM pg_stat_replication WHERE application_name = %s",
                 [application_name],
             ).fetchone()
-        if row and row[0] == "streaming":
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"replica {application_name} not streaming after {timeout}s")
+        return bool(row and row[0] == "streaming")
+
+    wait_for(streaming, timeout, f"replica {application_name} streaming")
 
 
 @contextlib.contextmanager
@@ -251,39 +248,37 @@ def pgbouncer(backend: PgNode, pool_size: int = 2) -> Iterator[PgBouncer]:
     """PgBouncer on a free port in front of ``backend`` (transaction pooling, trust auth)."""
     if shutil.which("pgbouncer") is None and not Path("/usr/sbin/pgbouncer").exists():
         raise RuntimeError("pgbouncer is not installed (scripts/install-system-deps.sh --test)")
-    base = Path(tempfile.mkdtemp(prefix="sloplane-pgbouncer-"))
-    os.chmod(base, 0o755)
-    port = free_port()
-    users = base / "users.txt"
-    users.write_text('"postgres" ""\n"app" ""\n')
-    config = base / "pgbouncer.ini"
-    config.write_text(
-        "\n".join(
-            [
-                "[databases]",
-                f"* = host=127.0.0.1 port={backend.port}",
-                "[pgbouncer]",
-                "listen_addr = 127.0.0.1",
-                f"listen_port = {port}",
-                f"unix_socket_dir = {base}",
-                "auth_type = trust",
-                f"auth_file = {users}",
-                "admin_users = postgres",
-                "stats_users = postgres",
-                "pool_mode = transaction",
-                f"default_pool_size = {pool_size}",
-                "max_client_conn = 100",
-                "ignore_startup_parameters = extra_float_digits,options,statement_timeout",
-                f"pidfile = {base / 'pgbouncer.pid'}",
-                "",
-            ]
+    with private_dir("sloplane-pgbouncer-") as base:
+        port = free_port()
+        users = base / "users.txt"
+        users.write_text('"postgres" ""\n"app" ""\n')
+        config = base / "pgbouncer.ini"
+        config.write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host=127.0.0.1 port={backend.port}",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {port}",
+                    f"unix_socket_dir = {base}",
+                    "auth_type = trust",
+                    f"auth_file = {users}",
+                    "admin_users = postgres",
+                    "stats_users = postgres",
+                    "pool_mode = transaction",
+                    f"default_pool_size = {pool_size}",
+                    "max_client_conn = 100",
+                    "ignore_startup_parameters = extra_float_digits,options,statement_timeout",
+                    f"pidfile = {base / 'pgbouncer.pid'}",
+                    "",
+                ]
+            )
         )
-    )
-    subprocess.run(["chown", "-R", "postgres:postgres", str(base)], check=True)
-    bouncer = PgBouncer(port, config)
-    try:
-        bouncer.start()
-        yield bouncer
-    finally:
-        bouncer.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        give_to(base, "postgres")
+        bouncer = PgBouncer(port, config)
+        try:
+            bouncer.start()
+            yield bouncer
+        finally:
+            bouncer.stop()

@@ -16,8 +16,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.processes import free_port
+from tests.support.servers import give_to, private_dir, stop_all, wait_for
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 PLUGINS = "[rabbitmq_management,rabbitmq_prometheus]."
@@ -85,24 +84,25 @@ class RabbitNode:
 
     def wait_running(self, timeout: float = 120) -> None:
         """Wait until the node's app is up and the management API answers."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log()[-2000:]}")
-            try:
-                status = httpx.get(
-                    f"http://127.0.0.1:{self.management}/api/overview",
-                    auth=("guest", "guest"),
-                    timeout=2,
-                ).status_code
-                if status == 200:
-                    return
-                last = f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                last = str(exc)
-            time.sleep(0.5)
-        raise TimeoutError(f"{self.name} not running after {timeout}s: {last}")
+        wait_for(
+            self._management_answers,
+            timeout,
+            f"rabbitmq {self.name}",
+            self.proc,
+            self.log,
+            interval=0.5,
+            errors=(httpx.HTTPError,),
+        )
+
+    def _management_answers(self) -> bool:
+        return (
+            httpx.get(
+                f"http://127.0.0.1:{self.management}/api/overview",
+                auth=("guest", "guest"),
+                timeout=2,
+            ).status_code
+            == 200
+        )
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the node (``rabbitmqctl stop``, then SIGKILL to its process group)."""
@@ -188,29 +188,35 @@ def rabbitmq_cluster(size: int = 2, timeout: float = 180) -> Iterator[RabbitClus
     """``size`` clustered nodes, all running; every node stopped and removed on exit."""
     if not (RABBIT_BIN / "rabbitmq-server").exists() or shutil.which("runuser") is None:
         raise RuntimeError("rabbitmq-server or runuser is not installed")
-    base = Path(tempfile.mkdtemp(prefix="sloplane-rmq-"))
-    os.chmod(base, 0o755)
-    tag = uuid.uuid4().hex[:8]
-    cookie = secrets.token_hex(16).upper()
-    nodes = [_node(base, tag, i, cookie) for i in range(size)]
-    subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(base)], check=True)
-    cluster = RabbitCluster(nodes, base)
-    try:
-        for node in nodes:
-            node.start()
-        for node in nodes:
-            node.wait_running(timeout)
-        first = nodes[0]
-        for node in nodes[1:]:
-            for step in (["stop_app"], ["join_cluster", first.name], ["start_app"]):
-                done = node.ctl(*step, timeout=timeout)
-                if done.returncode != 0:
-                    raise RuntimeError(f"{node.name} {step}: {done.stdout}{done.stderr}")
-            node.wait_running(timeout)
-        yield cluster
-    finally:
-        for node in reversed(nodes):
-            with contextlib.suppress(Exception):
-                node.stop(timeout=30)
-            node.kill()
-        shutil.rmtree(base, ignore_errors=True)
+    with private_dir("sloplane-rmq-") as base:
+        tag = uuid.uuid4().hex[:8]
+        cookie = secrets.token_hex(16).upper()
+        nodes = [_node(base, tag, i, cookie) for i in range(size)]
+        give_to(base, "rabbitmq")
+        try:
+            for node in nodes:
+                node.start()
+            for node in nodes:
+                node.wait_running(timeout)
+            first = nodes[0]
+            for node in nodes[1:]:
+                for step in (["stop_app"], ["join_cluster", first.name], ["start_app"]):
+                    done = node.ctl(*step, timeout=timeout)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"{node.name} {step}: {done.stdout}{done.stderr}")
+                node.wait_running(timeout)
+            yield RabbitCluster(nodes, base)
+        finally:
+            stop_all(_Halt(node) for node in nodes)
+
+
+@dataclass
+class _Halt:
+    """Stops a node politely, then kills what is left of it."""
+
+    node: RabbitNode
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.node.stop(timeout=30)
+        self.node.kill()

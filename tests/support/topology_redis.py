@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 import redis
 
 from tests.support.processes import free_port, stop_process
+from tests.support.servers import private_dir, stop_all, wait_for
 
 
 @dataclass
@@ -41,15 +40,14 @@ class RedisNode:
         self.proc = subprocess.Popen(
             self.args, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log()[-2000:]}")
-            with contextlib.suppress(redis.RedisError):
-                if self.client().ping():
-                    return
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not answering after {timeout}s")
+        wait_for(
+            lambda: bool(self.client().ping()),
+            timeout,
+            f"redis {self.name}",
+            self.proc,
+            self.log,
+            errors=(redis.RedisError,),
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -97,8 +95,21 @@ def redis_topology(down_after_ms: int = 1000, quorum: int = 1) -> Iterator[Redis
 
     With ``quorum`` above 1 the lone Sentinel can never reach it (CKQUORUM fails).
     """
-    base = Path(tempfile.mkdtemp(prefix="sloplane-redis-"))
     master_name = f"sloptest-{uuid.uuid4().hex[:8]}"
+    with private_dir("sloplane-redis-") as base:
+        nodes = _nodes(base, down_after_ms, quorum, master_name)
+        try:
+            for node in nodes:
+                node.start()
+            master, replica, sentinel = nodes
+            wait_link_up(replica)
+            yield RedisTopology(master, replica, sentinel, master_name)
+        finally:
+            stop_all(nodes)
+
+
+def _nodes(base: Path, down_after_ms: int, quorum: int, master_name: str) -> list[RedisNode]:
+    """Master, replica and Sentinel, configured and not started."""
     master = _server("master", base)
     # Priority 0: the Sentinel never promotes it, so a stopped master stays down (odown) and
     # the replica's link stays down, instead of a failover racing the test's checks.
@@ -128,24 +139,13 @@ def redis_topology(down_after_ms: int = 1000, quorum: int = 1) -> Iterator[Redis
         [shutil.which("redis-sentinel") or "redis-sentinel", str(conf)],
         sentinel_dir,
     )
-    nodes = [master, replica, sentinel]
-    try:
-        for node in nodes:
-            node.start()
-        wait_link_up(replica)
-        yield RedisTopology(master, replica, sentinel, master_name)
-    finally:
-        for node in reversed(nodes):
-            with contextlib.suppress(Exception):
-                node.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    return [master, replica, sentinel]
 
 
 def wait_link_up(replica: RedisNode, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(redis.RedisError):
-            if replica.client().info("replication").get("master_link_status") == "up":
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"replica link not up after {timeout}s")
+    wait_for(
+        lambda: replica.client().info("replication").get("master_link_status") == "up",
+        timeout,
+        "the replica's link to its master",
+        errors=(redis.RedisError,),
+    )
