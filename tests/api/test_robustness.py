@@ -65,13 +65,17 @@ def test_concurrent_identical_requests_share_one_query(prom: Prometheus, tmp_pat
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                # "now" is pinned to one cache period: 50 requests straddling a real period
+                # boundary would (rightly) evaluate twice and make the count depend on the clock
+                service = app.state.sloplane.service
+                now = service.eval_time(None)
+                service.eval_time = lambda at: now if at is None else at
                 # distinct query strings defeat the response cache: this is the query layer
                 rs = await asyncio.gather(*(c.get(STATUS, params={"n": i}) for i in range(50)))
                 first = app.state.sloplane.client.stats.backend_queries
                 # the next cache period: the board serves the last status while one
                 # background refresh evaluates at the new period's time
-                service = app.state.sloplane.service
-                later = service.eval_time(None) + service.client.cache_ttl
+                later = now + service.client.cache_ttl
                 service.eval_time = lambda at: later if at is None else at
                 rs += await asyncio.gather(
                     *(c.get(STATUS, params={"n": i}) for i in range(50, 100))
