@@ -47,6 +47,14 @@ EXTRAS: dict[str, str] = {
 }
 
 
+# Modules of an extra that a subcommand imports only late, so importing the command itself
+# cannot tell they are missing: the exporter's lean serving process loads its drivers per
+# target kind. Checked with find_spec (nothing is imported) before the command is loaded.
+LATE_IMPORTS: dict[str, tuple[str, ...]] = {
+    "exporter": ("psycopg", "pika", "prometheus_client"),
+}
+
+
 class MissingExtra(SloplaneError):
     """A subcommand needs a package of an extra that is not installed."""
 
@@ -94,6 +102,9 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
+        for late in LATE_IMPORTS.get(cmd_name, ()):
+            if importlib.util.find_spec(late) is None:
+                return _not_installed(cmd_name, MissingExtra(cmd_name, late))
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -21,15 +20,6 @@ from sloplane.exporters.serve import (
     serve,
 )
 from sloplane.listen import parse_listen
-
-# The serving process imports its drivers lazily (per target kind, to keep it small), so
-# nothing above fails without the [exporter] extra. Check for the extra here, without
-# importing it, so `sloplane exporter` says which extra to install instead of failing later
-# on the first PostgreSQL or RabbitMQ target (sloplane.cli turns this into one line).
-EXTRA_MODULES = ("psycopg", "pika", "prometheus_client")
-for _module in EXTRA_MODULES:
-    if importlib.util.find_spec(_module) is None:
-        raise ModuleNotFoundError(f"No module named {_module!r}", name=_module)
 
 
 @click.command("exporter")
