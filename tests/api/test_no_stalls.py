@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from sloplane.reports.weeks import week_of
 from sloplane.slo.catalog import Catalog
 from sloplane.slo.model import SLO, EventsSLI
 from tests.api.conftest import ADMIN, api
+from tests.support.garbage_prometheus import Answer, garbage_prometheus
 from tests.support.postgres import ensure_postgres, fresh_database
 from tests.support.processes import Prometheus
 from tests.support.silent_webhook import silent_webhook
@@ -155,38 +155,22 @@ class HeldPrometheus:
         self.holding = 0
         self.most_held = 0
 
+    def _hold(self) -> None:
+        with self.lock:
+            self.queries += 1
+            self.holding += 1
+            self.most_held = max(self.most_held, self.holding)
+        self.release.wait(60)
+        with self.lock:
+            self.holding -= 1
+
     @contextlib.contextmanager
     def serve(self) -> Iterator[str]:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with owner.lock:
-                    owner.queries += 1
-                    owner.holding += 1
-                    owner.most_held = max(owner.most_held, owner.holding)
-                owner.release.wait(60)
-                with owner.lock:
-                    owner.holding -= 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(EMPTY_VECTOR)))
-                self.end_headers()
-                self.wfile.write(EMPTY_VECTOR)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            self.release.set()
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with garbage_prometheus(Answer(body=EMPTY_VECTOR, on_request=self._hold)) as url:
+            try:
+                yield url
+            finally:
+                self.release.set()  # before the server's shutdown joins held handlers
 
 
 MANY = Catalog.of(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +23,8 @@ class Answer:
     paths: list[str] = field(default_factory=list)
     # a different body for some paths (e.g. "/api/v1/query_range"), ``body`` for the rest
     by_path: dict[str, bytes] = field(default_factory=dict)
+    # run in the request's thread before answering (a test holds or counts requests here)
+    on_request: Callable[[], None] | None = None
 
 
 @contextlib.contextmanager
@@ -32,6 +34,8 @@ def garbage_prometheus(answer: Answer) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             answer.paths.append(self.path)
+            if answer.on_request is not None:
+                answer.on_request()
             body = answer.by_path.get(self.path.split("?")[0], answer.body)
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json")
